@@ -1,0 +1,175 @@
+//! What a lab's `measure` command produces.
+
+use serde::{Deserialize, Serialize};
+
+/// One lab's measured results: a list of named artifacts plus the raw data.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Report {
+    /// The lab's package name, e.g. `lab-01`.
+    pub lab: String,
+    /// `true` when produced by a quick run (the pipeline check in the test
+    /// suite); such numbers are never committed.
+    pub quick: bool,
+    /// Free-form facts about the run that a reader needs to interpret it
+    /// (durations, pinning, thread counts). Rendered under each artifact.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    pub artifacts: Vec<Artifact>,
+    /// The raw measurements, kept in `report.json` for anyone who wants to
+    /// compute something the tables do not show.
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+impl Report {
+    pub fn new(lab: impl Into<String>, quick: bool) -> Self {
+        Self {
+            lab: lab.into(),
+            quick,
+            notes: Vec::new(),
+            artifacts: Vec::new(),
+            data: serde_json::Value::Null,
+        }
+    }
+
+    pub fn table(&mut self, table: Table) -> &mut Self {
+        self.artifacts.push(Artifact::Table(table));
+        self
+    }
+
+    pub fn plot(&mut self, plot: Plot) -> &mut Self {
+        self.artifacts.push(Artifact::Plot(plot));
+        self
+    }
+
+    pub fn transcript(&mut self, transcript: Transcript) -> &mut Self {
+        self.artifacts.push(Artifact::Transcript(transcript));
+        self
+    }
+
+    /// Names of every file the renderer will write for this report.
+    pub fn file_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .artifacts
+            .iter()
+            .map(|a| match a {
+                Artifact::Table(t) => format!("{}.md", t.name),
+                Artifact::Plot(p) => format!("{}.svg", p.name),
+                Artifact::Transcript(t) => format!("{}.md", t.name),
+            })
+            .collect();
+        names.push("report.json".to_owned());
+        names
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Artifact {
+    Table(Table),
+    Plot(Plot),
+    Transcript(Transcript),
+}
+
+impl Artifact {
+    pub fn name(&self) -> &str {
+        match self {
+            Artifact::Table(t) => &t.name,
+            Artifact::Plot(p) => &p.name,
+            Artifact::Transcript(t) => &t.name,
+        }
+    }
+}
+
+/// A command and what it printed, normalised so that reruns differ only
+/// where the program's behaviour differs (timings, paths and PIDs replaced
+/// by placeholders), like the listings of *The Rust Programming Language*.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Transcript {
+    /// File stem: `[a-z0-9-]+`.
+    pub name: String,
+    pub title: String,
+    /// The command as the reader would type it.
+    pub command: String,
+    /// What it printed (stdout and stderr interleaved as captured).
+    pub output: String,
+    /// The exit status, shown when it is not zero.
+    #[serde(default)]
+    pub status: i32,
+}
+
+/// A table of already formatted cells. Formatting is the lab's job because
+/// only the lab knows which precision is meaningful.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Table {
+    /// File stem: `[a-z0-9-]+`.
+    pub name: String,
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// Column indexes to right-align (numbers).
+    #[serde(default)]
+    pub numeric: Vec<usize>,
+    /// Sentences printed under the table (what was run, the verdict).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl Table {
+    pub fn new(name: &str, title: &str, columns: &[&str]) -> Self {
+        Self {
+            name: name.to_owned(),
+            title: title.to_owned(),
+            columns: columns.iter().map(|c| (*c).to_owned()).collect(),
+            rows: Vec::new(),
+            numeric: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn numeric(mut self, cols: &[usize]) -> Self {
+        self.numeric = cols.to_vec();
+        self
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) -> &mut Self {
+        self.rows.push(cells);
+        self
+    }
+
+    pub fn note(&mut self, note: impl Into<String>) -> &mut Self {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// How the x axis of a plot is laid out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PlotKind {
+    /// Numeric x values shared by every series, drawn as lines with markers.
+    Line { x: Vec<f64>, log_x: bool },
+    /// Named categories; each series is one bar per category.
+    Bars { categories: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Series {
+    pub name: String,
+    /// One value per x value or category. `NaN` means "not measured".
+    pub values: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Plot {
+    /// File stem: `[a-z0-9-]+`.
+    pub name: String,
+    pub title: String,
+    pub kind: PlotKind,
+    pub x_label: String,
+    pub y_label: String,
+    /// Draw the y axis on a log scale (for latencies spanning decades).
+    #[serde(default)]
+    pub log_y: bool,
+    pub series: Vec<Series>,
+}

@@ -1,0 +1,361 @@
+//! End-to-end: build small fixture books with the real mdBook and theme,
+//! run every check in real Chromium, and prove a broken page is caught.
+//!
+//! Needs `/usr/bin/chromium` (or `$CHROMIUM`) and mdBook (`$MDBOOK`, else
+//! the project's `.tools/bin/mdbook`). Set `UL_BROWSER_SCREENSHOTS=<dir>`
+//! to also save the fixture chapter in the light and navy themes as PNGs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn mdbook() -> PathBuf {
+    std::env::var_os("MDBOOK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".tools/bin/mdbook"))
+}
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+const BOOK_TOML: &str = r#"[book]
+title = "Under Load fixture"
+language = "en"
+
+[output.html]
+additional-css = ["theme/under-load.css"]
+additional-js = ["theme/under-load.js"]
+"#;
+
+const LOCKS_MD: &str = r##"# Locks, sharding, contention
+
+<div class="ul-lab-card" data-lab="lab-01">
+<div class="ul-lab-card-title">Run it: lab-01, the concurrent cache</div>
+<div class="ul-run"><code>cargo run -p lab-01 --release -- bench</code></div>
+<div class="ul-lab-links"><a href="https://github.com/under-load/under-load/tree/main/labs/lab-01">labs/lab-01</a> · exercises: <code>cargo xtask exercise list lab-01</code></div>
+</div>
+
+Sharding splits one map into independent shards, each behind its own plain
+mutex, so writers on different shards never wait for each other.
+
+<div class="ul-exercise" id="exercise-shard-index">
+<div class="ul-exercise-title">Exercise: Pick a shard</div>
+
+Write `shard_index(hash, shards)` so that keys spread evenly over a
+power-of-two number of shards. Check it:
+`cargo xtask exercise check lab-01 shard-index`
+
+<details class="ul-hint"><summary>Hint 1</summary>
+
+With a power of two, a **mask** does what `%` does, and is cheaper.
+
+</details>
+<details class="ul-solution"><summary>Solution</summary>
+
+```rust
+pub fn shard_index(hash: u64, shards: usize) -> usize {
+    debug_assert!(shards.is_power_of_two());
+    (hash as usize) & (shards - 1)
+}
+```
+
+</details>
+</div>
+
+## Results
+
+<div class="ul-results">
+<div class="ul-provenance"><code>cargo run -p lab-01 --release -- measure --quick</code> · 2 cores, 24 GiB, Linux · rustc 1.95.0 · 3f2c9ab · 2026-05-01</div>
+
+| threads | `Mutex` (Mops/s) | `RwLock` (Mops/s) | sharded (Mops/s) | sharded / `RwLock` |
+|--------:|-----------------:|------------------:|-----------------:|-------------------:|
+| 1 | 41.2 | 35.0 | 39.8 | 1.14 |
+| 2 | 12.9 | 9.7 | 71.5 | 7.37 |
+| 4 | 11.8 | 8.1 | 70.2 | 8.67 |
+
+</div>
+
+<div class="ul-results">
+<svg class="ul-plot" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 300" width="640" height="300" role="img" aria-label="Throughput by thread count" font-family="sans-serif" font-size="12">
+<rect class="ul-plot-bg" x="0" y="0" width="640" height="300" fill="#ffffff"/>
+<text class="ul-title" x="320" y="22" text-anchor="middle" font-size="14" fill="#000">Throughput by thread count (Mops/s)</text>
+<g class="ul-grid" stroke="#ddd"><line x1="60" y1="250" x2="460" y2="250"/><line x1="60" y1="190" x2="460" y2="190"/><line x1="60" y1="130" x2="460" y2="130"/><line x1="60" y1="70" x2="460" y2="70"/></g>
+<g class="ul-axis" stroke="#000"><line x1="60" y1="250" x2="460" y2="250"/><line x1="60" y1="250" x2="60" y2="50"/></g>
+<g class="ul-tick" fill="#000"><text x="55" y="254" text-anchor="end">0</text><text x="55" y="194" text-anchor="end">25</text><text x="55" y="134" text-anchor="end">50</text><text x="55" y="74" text-anchor="end">75</text><text x="100" y="268" text-anchor="middle">1</text><text x="260" y="268" text-anchor="middle">2</text><text x="420" y="268" text-anchor="middle">4</text></g>
+<text class="ul-label" x="260" y="290" text-anchor="middle" fill="#000">threads</text>
+<polyline class="ul-s0" fill="none" stroke="#1f77b4" stroke-width="2" points="100,151 260,219 420,222"/>
+<polyline class="ul-s1" fill="none" stroke="#ff7f0e" stroke-width="2" points="100,166 260,227 420,231"/>
+<polyline class="ul-s2" fill="none" stroke="#2ca02c" stroke-width="2" points="100,154 260,78 420,81"/>
+<g class="ul-s0" fill="#1f77b4"><circle cx="100" cy="151" r="3.5"/><circle cx="260" cy="219" r="3.5"/><circle cx="420" cy="222" r="3.5"/></g>
+<g class="ul-s1" fill="#ff7f0e"><circle cx="100" cy="166" r="3.5"/><circle cx="260" cy="227" r="3.5"/><circle cx="420" cy="231" r="3.5"/></g>
+<g class="ul-s2" fill="#2ca02c"><circle cx="100" cy="154" r="3.5"/><circle cx="260" cy="78" r="3.5"/><circle cx="420" cy="81" r="3.5"/></g>
+<g class="ul-legend" fill="#000"><rect class="ul-s0" x="480" y="60" width="12" height="12" fill="#1f77b4"/><text x="498" y="70">Mutex</text><rect class="ul-s1" x="480" y="80" width="12" height="12" fill="#ff7f0e"/><text x="498" y="90">RwLock</text><rect class="ul-s2" x="480" y="100" width="12" height="12" fill="#2ca02c"/><text x="498" y="110">sharded</text><rect class="ul-s3" x="480" y="120" width="12" height="12" fill="#d62728"/><text x="498" y="130">s3</text><rect class="ul-s4" x="480" y="140" width="12" height="12" fill="#9467bd"/><text x="498" y="150">s4</text><rect class="ul-s5" x="480" y="160" width="12" height="12" fill="#17becf"/><text x="498" y="170">s5</text><rect class="ul-s6" x="480" y="180" width="12" height="12" fill="#8c564b"/><text x="498" y="190">s6</text><rect class="ul-s7" x="480" y="200" width="12" height="12" fill="#7f7f7f"/><text x="498" y="210">s7</text></g>
+</svg>
+</div>
+"##;
+
+/// Writes and builds a fixture book; `broken` adds pages that must fail.
+fn build_fixture(dir: &Path, broken: bool) -> PathBuf {
+    let theme_src = repo_root().join("theme");
+    std::fs::create_dir_all(dir.join("src/part-1")).unwrap();
+    std::fs::create_dir_all(dir.join("theme")).unwrap();
+    for file in ["under-load.css", "under-load.js"] {
+        std::fs::copy(theme_src.join(file), dir.join("theme").join(file))
+            .unwrap_or_else(|e| panic!("copying theme/{file}: {e}"));
+    }
+    std::fs::write(dir.join("book.toml"), BOOK_TOML).unwrap();
+    let mut summary = String::from(
+        "# Summary\n\n[Introduction](index.md)\n\n# Part I\n\n\
+         - [Locks, sharding, contention](part-1/locks.md)\n\
+         - [Measuring](part-1/measuring.md)\n",
+    );
+    if broken {
+        summary.push_str(
+            "- [Broken script](part-1/throws.md)\n- [Missing asset](part-1/missing.md)\n",
+        );
+        std::fs::write(
+            dir.join("src/part-1/throws.md"),
+            "# Broken script\n\n<script>\nthrow new Error(\"fixture boom\");\n</script>\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("src/part-1/missing.md"),
+            "# Missing asset\n\n<script src=\"../no-such-script.js\"></script>\n",
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("src/SUMMARY.md"), summary).unwrap();
+    std::fs::write(
+        dir.join("src/index.md"),
+        "# Introduction\n\nA fixture book for the browser check.\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("src/part-1/locks.md"), LOCKS_MD).unwrap();
+    std::fs::write(
+        dir.join("src/part-1/measuring.md"),
+        "# Measuring\n\nRatios in one run, alternating A B A B.\n",
+    )
+    .unwrap();
+    let out = Command::new(mdbook())
+        .arg("build")
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", mdbook().display()));
+    assert!(
+        out.status.success(),
+        "mdbook build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("book")
+}
+
+fn require_tools() {
+    let mut missing = Vec::new();
+    if !chromium().exists() {
+        missing.push(format!(
+            "Chromium at {} (install: `apt-get install -y chromium`, or set CHROMIUM)",
+            chromium().display()
+        ));
+    }
+    if !mdbook().exists() {
+        missing.push(format!(
+            "mdBook at {} (install the project's tools: `cargo install --locked --version 0.5.4 \
+             mdbook --root .tools`, or set MDBOOK)",
+            mdbook().display()
+        ));
+    }
+    assert!(
+        missing.is_empty(),
+        "the browser check test needs:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+fn check_for(book_dir: PathBuf) -> BrowserCheck {
+    BrowserCheck {
+        book_dir,
+        chromium: chromium(),
+        search: vec![SearchProbe {
+            query: "sharding".into(),
+            expect_path: "part-1/locks.html".into(),
+        }],
+        timeout: Duration::from_secs(20),
+    }
+}
+
+#[test]
+fn full_check_passes_on_a_good_book_and_catches_a_broken_one() {
+    require_tools();
+    let tmp = TempDir::new("ul-browser-fixture").unwrap();
+
+    let good = build_fixture(&tmp.path().join("good"), false);
+    let report = run(&check_for(good.clone())).unwrap();
+    println!("{report}");
+    assert!(report.passed(), "the good fixture must pass:\n{report}");
+    assert_eq!(report.checks.len(), 5);
+    assert!(report.pages >= 4, "{report}");
+
+    let bad = build_fixture(&tmp.path().join("bad"), true);
+    let report = run(&check_for(bad)).unwrap();
+    println!("{report}");
+    let pages = &report.checks[0];
+    assert!(
+        !pages.passed,
+        "a throwing page must fail the check:\n{report}"
+    );
+    assert!(
+        pages
+            .detail
+            .contains("part-1/throws.html: JavaScript exception")
+            && pages.detail.contains("fixture boom"),
+        "the exception must be named with its page:\n{report}"
+    );
+    assert!(
+        pages.detail.contains("part-1/missing.html") && pages.detail.contains("404"),
+        "the missing script must be reported:\n{report}"
+    );
+    assert!(
+        !pages.detail.contains("locks.html"),
+        "good pages must not be blamed:\n{report}"
+    );
+    assert!(
+        report.checks[1..].iter().all(|c| c.passed),
+        "the other checks still pass:\n{report}"
+    );
+
+    if let Some(dir) = std::env::var_os("UL_BROWSER_SCREENSHOTS") {
+        screenshots(&good, Path::new(&dir));
+    }
+}
+
+#[test]
+fn missing_chromium_is_an_infrastructure_error() {
+    let tmp = TempDir::new("ul-browser-nochrome").unwrap();
+    std::fs::write(tmp.path().join("index.html"), "<p>hi</p>").unwrap();
+    let err = run(&BrowserCheck {
+        book_dir: tmp.path().to_path_buf(),
+        chromium: tmp.path().join("no-chromium"),
+        search: vec![],
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("apt-get install"), "{err:#}");
+    let err = run(&BrowserCheck {
+        book_dir: tmp.path().join("nope"),
+        chromium: chromium(),
+        search: vec![],
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("no index.html"), "{err:#}");
+}
+
+#[test]
+fn lists_pages_and_reads_the_site_prefix() {
+    let tmp = TempDir::new("ul-browser-pages").unwrap();
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("b/c")).unwrap();
+    for f in ["index.html", "b/c/x.html", "b/a.html", "style.css"] {
+        std::fs::write(root.join(f), "").unwrap();
+    }
+    assert_eq!(
+        html_pages(root).unwrap(),
+        ["b/a.html", "b/c/x.html", "index.html"]
+    );
+    assert_eq!(site_prefix(root), "/");
+    std::fs::write(
+        root.join("404.html"),
+        "<head><base href=\"/under-load/\"></head>",
+    )
+    .unwrap();
+    assert_eq!(site_prefix(root), "/under-load/");
+}
+
+/// Saves the fixture chapter in the light and navy themes.
+fn screenshots(book: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let server = server::StaticServer::start(book, "/").unwrap();
+    let mut browser = chromium::Chromium::launch(&chromium(), Duration::from_secs(20)).unwrap();
+    let cdp = cdp::Cdp::connect(browser.ws_url(), Duration::from_secs(20)).unwrap();
+    let mut tab = checks::Tab::open(cdp, server.book_url(), Duration::from_secs(20)).unwrap();
+    tab.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 1100, "height": 1700, "deviceScaleFactor": 1, "mobile": false}),
+    )
+    .unwrap();
+    for theme in ["light", "navy", "rust", "coal", "ayu"] {
+        tab.goto("index.html").unwrap();
+        tab.eval(&format!("localStorage.setItem('mdbook-theme', '{theme}')"))
+            .unwrap();
+        tab.goto("part-1/locks.html").unwrap();
+        tab.eval(
+            "document.querySelector('.ul-solution').open = true; \
+             document.querySelector('.ul-hint').open = true;",
+        )
+        .unwrap();
+        save_png(&mut tab, &out.join(format!("fixture-{theme}.png")));
+    }
+    // A phone-sized view, with the copy button in its "Copied" state.
+    tab.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({"width": 380, "height": 1400, "deviceScaleFactor": 1, "mobile": true}),
+    )
+    .unwrap();
+    tab.goto("part-1/locks.html").unwrap();
+    tab.click(".ul-copy").unwrap();
+    tab.eval("new Promise(r => setTimeout(r, 200))").unwrap();
+    save_png(&mut tab, &out.join("fixture-narrow-ayu.png"));
+    tab.close_browser();
+    browser.wait_exit(Duration::from_secs(3));
+}
+
+fn save_png(tab: &mut checks::Tab, path: &Path) {
+    let shot = tab
+        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .unwrap();
+    std::fs::write(path, base64_decode(shot["data"].as_str().unwrap())).unwrap();
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("bad base64 byte {c}"),
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=' && c != b'\n').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c) << (18 - 6 * i);
+        }
+        let n = chunk.len() * 6 / 8;
+        for i in 0..n {
+            out.push((acc >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn base64_round_trip() {
+    assert_eq!(base64_decode("aGVsbG8="), b"hello");
+    assert_eq!(base64_decode("aGk="), b"hi");
+    assert_eq!(base64_decode("YWJj"), b"abc");
+}

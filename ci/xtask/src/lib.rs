@@ -1,0 +1,36 @@
+//! The automation behind *Under Load*: everything the README's two commands,
+//! CI and contributors run, written in Rust so that `cargo xtask …` works the
+//! same on every machine with nothing but cargo (the xtask pattern).
+//!
+//! Module map:
+//! - [`sh`]: running commands: echoing them, timing them, explaining failures.
+//! - [`project`]: where things are: the repository root, the labs and their
+//!   metadata (from `cargo metadata`), the chapters.
+//! - [`tools`]: pinned tools (mdBook, mdbook-linkcheck2) installed into
+//!   `.tools/`, and Debian packages (chromium) installed when root.
+//! - [`book`]: building and serving the book, failing on any warning.
+//! - [`results`]: the results pipeline: run every `measure` command, render
+//!   tables and plots with their provenance header into `src/results/`.
+//! - [`transcripts`]: the workbench chapter's real command transcripts
+//!   (tests, loom, bench), normalised and regenerated like any result.
+//! - [`exercises`]: list, check one learner answer, and verify that every
+//!   starter fails and every reference solution passes.
+//! - [`structure`]: the book's invariants: every lab has a chapter with a lab
+//!   card and exercises; every include resolves; committed results are full runs.
+//! - [`scaffold`]: `new-lab`: a compiling lab crate, its chapter and one
+//!   exercise, wired into the workspace and `SUMMARY.md`.
+//! - [`browser`]: the built book checked in headless Chromium over the
+//!   DevTools protocol.
+//! - [`suite`]: the whole test suite, step by step, as `cargo xtask test`.
+
+pub mod book;
+pub mod browser;
+pub mod exercises;
+pub mod project;
+pub mod results;
+pub mod scaffold;
+pub mod sh;
+pub mod structure;
+pub mod suite;
+pub mod tools;
+pub mod transcripts;

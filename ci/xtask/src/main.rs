@@ -1,0 +1,137 @@
+//! `cargo xtask --help`: the project's automation. See `lib.rs` for the map.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use xtask::{book, exercises, project, results, scaffold, sh, structure, suite, tools};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Under Load's automation: build and serve the book, run the tests, regenerate results, check exercises, scaffold labs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install the pinned tools into .tools/ (and Debian packages when root).
+    Setup {
+        /// Also install the Debian packages the test suite needs (chromium).
+        #[arg(long)]
+        debian: bool,
+    },
+    /// Build the book (html + link check) and serve it on localhost.
+    Serve {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Open it in the default browser.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Build the book once into book/html, failing on any warning.
+    Book,
+    /// Run the whole test suite (what CI runs).
+    Test {
+        /// Skip a step while iterating locally (repeatable). CI skips nothing.
+        #[arg(long, value_name = "STEP")]
+        skip: Vec<String>,
+    },
+    /// Rerun the labs' measurements and regenerate src/results/.
+    Results {
+        /// Tiny durations into target/results-quick/ (checks the pipeline).
+        #[arg(long)]
+        quick: bool,
+        /// Only these producers (e.g. lab-01, benches).
+        #[arg(long)]
+        only: Vec<String>,
+    },
+    /// Exercises: list, check your answer, or verify all of them.
+    Exercise {
+        #[command(subcommand)]
+        command: ExerciseCommand,
+    },
+    /// Check the book's structure (lab cards, chapters, exercises, includes).
+    Structure,
+    /// Create a new lab crate, its chapter and an exercise skeleton.
+    NewLab {
+        /// Two-digit lab number, e.g. 02.
+        number: String,
+        /// Chapter file stem, e.g. concurrency-models.
+        slug: String,
+        /// Chapter title.
+        #[arg(long)]
+        title: String,
+        /// Part folder under src/, e.g. part-2.
+        #[arg(long)]
+        part: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExerciseCommand {
+    /// List the exercises (of one lab, or all).
+    List { lab: Option<String> },
+    /// Check your answer to one exercise: `cargo xtask exercise check lab-01 shard-index`.
+    Check { lab: String, id: String },
+    /// Prove that every starter fails and every reference solution passes.
+    Verify,
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = project::root();
+    match cli.command {
+        Command::Setup { debian } => tools::setup(&root, debian),
+        Command::Serve { port, open } => {
+            sh::step("installing pinned tools (first use only)");
+            tools::setup(&root, false)?;
+            sh::step("building the book");
+            book::build(&root, &root)?;
+            sh::step("serving");
+            book::serve(&root, port, open)
+        }
+        Command::Book => {
+            tools::setup(&root, false)?;
+            book::build(&root, &root).map(|_| ())
+        }
+        Command::Test { skip } => suite::run(&root, &suite::Options { skip }),
+        Command::Results { quick, only } => results::run(&root, quick, &only),
+        Command::Exercise { command } => match command {
+            ExerciseCommand::List { lab } => exercises::list(&root, lab.as_deref()),
+            ExerciseCommand::Check { lab, id } => exercises::check(&root, &lab, &id),
+            ExerciseCommand::Verify => {
+                exercises::verify(&root).map(|n| println!("{n} exercises verified"))
+            }
+        },
+        Command::Structure => structure::check(&root),
+        Command::NewLab {
+            number,
+            slug,
+            title,
+            part,
+        } => {
+            let lab = scaffold::NewLab {
+                number,
+                slug,
+                title,
+                part,
+            };
+            scaffold::create(&root, &lab)?;
+            scaffold::print_next_steps(&lab);
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

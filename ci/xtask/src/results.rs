@@ -1,0 +1,256 @@
+//! The results pipeline.
+//!
+//! Every package that declares `results = "NAME"` in
+//! `[package.metadata.underload]` has a `measure` command:
+//!
+//! ```text
+//! cargo run --release -p PACKAGE [--bin BIN] -- measure [--quick] --out FILE.json
+//! ```
+//!
+//! which writes one `report::Report`. This module runs each of them, stamps
+//! the report with its provenance (command, machine, toolchain, commit,
+//! date) and renders it into `src/results/NAME/`: `ARTIFACT.md` for tables,
+//! `ARTIFACT.svg` for plots, `report.json` for machines. Chapters include
+//! those files; nobody types a number into a page.
+//!
+//! `--quick` runs the same pipeline with tiny durations into
+//! `target/results-quick/`, and checks that it produces exactly the files
+//! that are committed, so the pipeline cannot rot without the test suite
+//! noticing. Quick numbers are never committed.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use report::{Provenance, Report};
+
+use crate::project::{self, Package};
+use crate::sh;
+
+/// A package that produces results.
+#[derive(Debug, Clone)]
+pub struct Producer {
+    pub package: String,
+    pub bin: Option<String>,
+    pub name: String,
+}
+
+/// The built-in producer of command transcripts (see `transcripts`).
+pub const TOOLING: &str = "tooling";
+
+pub fn producers(root: &Path) -> Result<Vec<Producer>> {
+    let builtin = Producer {
+        package: "xtask".to_owned(),
+        bin: None,
+        name: TOOLING.to_owned(),
+    };
+    Ok(std::iter::once(builtin)
+        .chain(
+            project::packages(root)?
+                .into_iter()
+                .filter_map(|p: Package| {
+                    Some(Producer {
+                        name: p.meta.results.clone()?,
+                        bin: p.meta.results_bin.clone(),
+                        package: p.name,
+                    })
+                }),
+        )
+        .collect())
+}
+
+pub fn committed_dir(root: &Path, name: &str) -> PathBuf {
+    root.join("src/results").join(name)
+}
+
+pub fn quick_dir(root: &Path, name: &str) -> PathBuf {
+    root.join("target/results-quick").join(name)
+}
+
+/// Runs one producer's `measure` command and reads its report.
+pub fn measure(root: &Path, p: &Producer, quick: bool) -> Result<Report> {
+    if p.name == TOOLING {
+        return crate::transcripts::tooling_report(root, quick);
+    }
+    let out_json = root.join("target/results-raw").join(format!(
+        "{}{}.json",
+        p.name,
+        if quick { "-quick" } else { "" }
+    ));
+    if let Some(dir) = out_json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut cmd = sh::cargo(root);
+    cmd.args(["run", "--quiet", "--release", "-p", &p.package]);
+    if let Some(bin) = &p.bin {
+        cmd.args(["--bin", bin]);
+    }
+    cmd.args(["--", "measure"]);
+    if quick {
+        cmd.arg("--quick");
+    }
+    cmd.arg("--out").arg(&out_json);
+    sh::run(&mut cmd)?;
+    let text = std::fs::read_to_string(&out_json)
+        .with_context(|| format!("{} did not write {}", p.package, out_json.display()))?;
+    let report: Report = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid report", out_json.display()))?;
+    if report.quick != quick {
+        bail!(
+            "{} wrote a report with quick={} but was asked for quick={quick}",
+            p.package,
+            report.quick
+        );
+    }
+    Ok(report)
+}
+
+fn files_in(dir: &Path) -> Result<BTreeSet<String>> {
+    let mut set = BTreeSet::new();
+    if dir.exists() {
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            if e.file_type()?.is_file() {
+                set.insert(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(set)
+}
+
+/// Renders `report` into `dir`, removing files a previous run left there
+/// that this report no longer produces (a stale table would otherwise stay
+/// included in a chapter forever).
+pub fn write(report: &Report, prov: &Provenance, dir: &Path) -> Result<Vec<PathBuf>> {
+    let keep: BTreeSet<String> = report.file_names().into_iter().collect();
+    for stale in files_in(dir)?.difference(&keep) {
+        std::fs::remove_file(dir.join(stale))?;
+    }
+    Ok(report::render_report(report, prov, dir)?)
+}
+
+/// Compares what a quick run produced with what is committed.
+pub fn compare_sets(quick: &BTreeSet<String>, committed: &BTreeSet<String>) -> Result<()> {
+    let missing: Vec<_> = committed.difference(quick).cloned().collect();
+    let extra: Vec<_> = quick.difference(committed).cloned().collect();
+    if !missing.is_empty() {
+        bail!(
+            "the committed results include files the pipeline no longer produces: {} \
+             (a chapter may include them); rerun `cargo xtask results`",
+            missing.join(", ")
+        );
+    }
+    if !extra.is_empty() {
+        bail!(
+            "the pipeline produces files that are not committed: {}; run `cargo xtask results` \
+             and commit src/results/",
+            extra.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The results pipeline. `only` restricts it to some producers by name.
+pub fn run(root: &Path, quick: bool, only: &[String]) -> Result<()> {
+    let all = producers(root)?;
+    let chosen: Vec<&Producer> = all
+        .iter()
+        .filter(|p| only.is_empty() || only.contains(&p.name) || only.contains(&p.package))
+        .collect();
+    if chosen.is_empty() {
+        bail!(
+            "no results producer matches {:?}; known: {}",
+            only,
+            all.iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for p in chosen {
+        sh::step(&format!(
+            "results: {} ({}){}",
+            p.name,
+            p.package,
+            if quick { ", quick mode" } else { "" }
+        ));
+        let report = measure(root, p, quick)?;
+        let command = if quick {
+            format!("cargo xtask results --quick --only {}", p.name)
+        } else {
+            format!("cargo xtask results --only {}", p.name)
+        };
+        let prov = Provenance::collect(&command);
+        let dir = if quick {
+            quick_dir(root, &p.name)
+        } else {
+            committed_dir(root, &p.name)
+        };
+        let written = write(&report, &prov, &dir)?;
+        sh::say(&format!(
+            "wrote {} files into {}",
+            written.len(),
+            dir.display()
+        ));
+        if quick {
+            let produced: BTreeSet<String> = report.file_names().into_iter().collect();
+            compare_sets(&produced, &files_in(&committed_dir(root, &p.name))?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Committed results must come from full runs.
+pub fn check_committed_are_full(root: &Path) -> Result<()> {
+    for p in producers(root)? {
+        let path = committed_dir(root, &p.name).join("report.json");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is missing: run `cargo xtask results --only {}`",
+                path.display(),
+                p.name
+            )
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        if v["report"]["quick"] != serde_json::Value::Bool(false) {
+            bail!(
+                "{} comes from a quick run; commit only full runs",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_dropped_artifact_fails_the_quick_check() {
+        let committed = set(&["a.md", "b.svg", "report.json"]);
+        assert!(compare_sets(&committed, &committed).is_ok());
+        let err = compare_sets(&set(&["a.md", "report.json"]), &committed).unwrap_err();
+        assert!(err.to_string().contains("b.svg"), "{err}");
+        let err =
+            compare_sets(&set(&["a.md", "b.svg", "c.md", "report.json"]), &committed).unwrap_err();
+        assert!(err.to_string().contains("c.md"), "{err}");
+    }
+
+    #[test]
+    fn write_removes_stale_files() {
+        let dir = std::env::temp_dir().join(format!("ul-results-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("old.md"), "stale").unwrap();
+        let mut r = Report::new("lab-00", true);
+        r.table(report::Table::new("new", "New", &["a"]));
+        write(&r, &Provenance::collect("test"), &dir).unwrap();
+        assert_eq!(files_in(&dir).unwrap(), set(&["new.md", "report.json"]));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

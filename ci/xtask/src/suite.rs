@@ -1,0 +1,246 @@
+//! The whole test suite: `cargo xtask test`, which is the README's test
+//! command and the only thing CI runs.
+//!
+//! Steps run in order and each says what it does and how long it took. A
+//! failed step does not stop the suite (you see every failure in one run)
+//! unless a later step needs its output. The last line is
+//! `xtask: N passed, M failed`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{book, browser, exercises, project, results, scaffold, sh, structure, tools};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Step names to skip (for local iteration; CI skips nothing).
+    pub skip: Vec<String>,
+}
+
+pub const STEPS: [(&str, &str); 12] = [
+    ("setup", "install pinned tools and Debian packages"),
+    ("fmt", "cargo fmt --check"),
+    (
+        "clippy",
+        "clippy with -D warnings, exercises with and without solutions",
+    ),
+    ("tests", "unit and integration tests of every crate"),
+    (
+        "loom",
+        "loom model checks of the labs' concurrency invariants",
+    ),
+    (
+        "exercises",
+        "every starter fails its tests, every solution passes",
+    ),
+    ("results", "the results pipeline in quick mode"),
+    (
+        "benches",
+        "criterion benchmarks in test mode (each runs once)",
+    ),
+    (
+        "structure",
+        "lab cards, chapters, exercises, includes, committed results",
+    ),
+    (
+        "scaffold",
+        "a scaffolded lab compiles and is wired into the book",
+    ),
+    ("book", "mdbook build: html and linkcheck2, no warnings"),
+    ("browser", "the built book in headless Chromium"),
+];
+
+fn exercise_packages(root: &Path) -> Result<Vec<String>> {
+    Ok(project::packages(root)?
+        .into_iter()
+        .filter(|p| p.is_exercises())
+        .map(|p| p.name)
+        .collect())
+}
+
+fn run_step(
+    root: &Path,
+    name: &str,
+    built_html: &mut Option<std::path::PathBuf>,
+) -> Result<String> {
+    match name {
+        "setup" => tools::setup(root, true).map(|_| String::new()),
+        "fmt" => sh::run(sh::cargo(root).args(["fmt", "--all", "--check"])).map(|_| String::new()),
+        "clippy" => {
+            sh::run(sh::cargo(root).args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ]))?;
+            for p in exercise_packages(root)? {
+                sh::run(sh::cargo(root).args([
+                    "clippy",
+                    "-p",
+                    &p,
+                    "--all-targets",
+                    "--features",
+                    "solution",
+                    "--",
+                    "-D",
+                    "warnings",
+                ]))?;
+            }
+            Ok(String::new())
+        }
+        "tests" => {
+            // Exercise packages are excluded: their tests fail on purpose
+            // until a learner solves them (the `exercises` step checks them).
+            let mut c = sh::cargo(root);
+            c.args(["test", "--workspace", "--locked"]);
+            for p in exercise_packages(root)? {
+                c.args(["--exclude", &p]);
+            }
+            sh::run(&mut c).map(|_| String::new())
+        }
+        "loom" => {
+            let mut n = 0;
+            for lab in project::labs(root)? {
+                if lab.dir.join("tests/loom.rs").exists() {
+                    sh::run(
+                        sh::cargo(root)
+                            .env("RUSTFLAGS", "--cfg loom")
+                            .env("CARGO_TARGET_DIR", root.join("target/loom"))
+                            .args([
+                                "test",
+                                "--locked",
+                                "--release",
+                                "-p",
+                                &lab.name,
+                                "--test",
+                                "loom",
+                            ]),
+                    )?;
+                    n += 1;
+                }
+            }
+            Ok(format!("{n} lab(s) with loom models"))
+        }
+        "exercises" => exercises::verify(root).map(|n| format!("{n} exercises verified")),
+        "results" => results::run(root, true, &[]).map(|_| String::new()),
+        "benches" => {
+            if root.join("benches/benches").exists() {
+                sh::run(
+                    sh::cargo(root).args(["bench", "--locked", "-p", "benches", "--", "--test"]),
+                )?;
+            }
+            Ok(String::new())
+        }
+        "structure" => structure::check(root).map(|_| String::new()),
+        "scaffold" => scaffold::self_test(root).map(|_| String::new()),
+        "book" => {
+            let html = book::build(root, root)?;
+            *built_html = Some(html);
+            Ok(String::new())
+        }
+        "browser" => {
+            let Some(html) = built_html.clone() else {
+                bail!("skipped: the book did not build");
+            };
+            let check = browser::BrowserCheck {
+                book_dir: html,
+                chromium: "/usr/bin/chromium".into(),
+                search: search_probes(),
+                timeout: Duration::from_secs(30),
+            };
+            let report = browser::run(&check).context("the browser check could not run")?;
+            eprintln!("{report}");
+            if !report.passed() {
+                bail!("the browser check found problems (see above)");
+            }
+            Ok(format!("{} pages", report.pages))
+        }
+        other => bail!("unknown step {other}"),
+    }
+}
+
+/// Words a reader would search for, and the page that must come up.
+pub fn search_probes() -> Vec<browser::SearchProbe> {
+    [
+        ("starvation", "part-1/locks.html"),
+        ("clippy", "part-1/tooling.html"),
+    ]
+    .into_iter()
+    .map(|(q, p)| browser::SearchProbe {
+        query: q.to_owned(),
+        expect_path: p.to_owned(),
+    })
+    .collect()
+}
+
+pub fn run(root: &Path, opts: &Options) -> Result<()> {
+    for s in &opts.skip {
+        if !STEPS.iter().any(|(n, _)| n == s) {
+            bail!(
+                "unknown step {s:?}; steps: {}",
+                STEPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let start = Instant::now();
+    let mut outcomes: Vec<(&str, Duration, Result<String>)> = Vec::new();
+    let mut html = None;
+    for (name, what) in STEPS {
+        if opts.skip.iter().any(|s| s == name) {
+            sh::step(&format!("{name}: skipped ({what})"));
+            continue;
+        }
+        sh::step(&format!("{name}: {what}"));
+        let t = Instant::now();
+        let r = run_step(root, name, &mut html);
+        let took = t.elapsed();
+        match &r {
+            Ok(detail) => sh::say(&format!(
+                "ok: {name} ({}){}",
+                sh::fmt_duration(took),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                }
+            )),
+            Err(e) => eprintln!("    FAILED: {name} ({}): {e:#}", sh::fmt_duration(took)),
+        }
+        let fatal = name == "setup" && r.is_err();
+        outcomes.push((name, took, r));
+        if fatal {
+            eprintln!("    setup failed; the remaining steps need its tools");
+            break;
+        }
+    }
+    eprintln!(
+        "\n==> summary ({} in all)",
+        sh::fmt_duration(start.elapsed())
+    );
+    let mut failed = 0;
+    for (name, took, r) in &outcomes {
+        match r {
+            Ok(_) => eprintln!("    ok      {name:<10} {}", sh::fmt_duration(*took)),
+            Err(e) => {
+                failed += 1;
+                let first = format!("{e:#}");
+                let first = first.lines().next().unwrap_or_default();
+                eprintln!(
+                    "    FAILED  {name:<10} {}  {first}",
+                    sh::fmt_duration(*took)
+                );
+            }
+        }
+    }
+    let passed = outcomes.len() - failed;
+    println!("xtask: {passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} step(s) failed");
+    }
+    Ok(())
+}

@@ -1,0 +1,170 @@
+//! Pinned tools and system packages.
+//!
+//! mdBook and mdbook-linkcheck2 are installed with `cargo install --locked`
+//! at fixed versions into `.tools/` inside the repository, so a fresh clone
+//! needs nothing installed by hand and no global tool's version can change
+//! what the book looks like. Debian packages (Chromium for the browser
+//! check) are installed with apt when running as root; otherwise the exact
+//! command is printed and the step fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::sh;
+
+/// A tool installed from crates.io at a fixed version.
+#[derive(Debug, Clone, Copy)]
+pub struct Pinned {
+    pub krate: &'static str,
+    pub version: &'static str,
+    pub bin: &'static str,
+}
+
+/// mdBook 0.5.x renders the book.
+pub const MDBOOK: Pinned = Pinned {
+    krate: "mdbook",
+    version: "0.5.4",
+    bin: "mdbook",
+};
+
+/// The maintained fork of mdbook-linkcheck; the original (0.7.7) cannot read
+/// mdBook 0.5's render context ("missing field `sections`").
+pub const LINKCHECK: Pinned = Pinned {
+    krate: "mdbook-linkcheck2",
+    version: "0.13.0",
+    bin: "mdbook-linkcheck2",
+};
+
+pub const PINNED: [Pinned; 2] = [MDBOOK, LINKCHECK];
+
+/// Debian packages the test suite needs, with the binary that proves each
+/// is present.
+pub const DEBIAN: [(&str, &str); 1] = [("chromium", "/usr/bin/chromium")];
+
+pub fn tools_dir(root: &Path) -> PathBuf {
+    root.join(".tools")
+}
+
+pub fn bin(root: &Path, tool: Pinned) -> PathBuf {
+    tools_dir(root).join("bin").join(tool.bin)
+}
+
+/// The version a binary reports, if it runs at all.
+fn installed_version(path: &Path) -> Option<String> {
+    let out = Command::new(path).arg("--version").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Installs each pinned tool unless that exact version is already there.
+pub fn ensure_pinned(root: &Path) -> Result<()> {
+    for tool in PINNED {
+        let path = bin(root, tool);
+        match installed_version(&path) {
+            Some(v)
+                if v.split_whitespace()
+                    .any(|w| w.trim_start_matches('v') == tool.version) =>
+            {
+                sh::say(&format!(
+                    "{} {} is installed ({})",
+                    tool.krate,
+                    tool.version,
+                    path.display()
+                ));
+                continue;
+            }
+            Some(v) => sh::say(&format!(
+                "{} reports `{v}`, want {}: reinstalling",
+                path.display(),
+                tool.version
+            )),
+            None => sh::say(&format!(
+                "installing {} {} into {} (first use only; takes a few minutes)",
+                tool.krate,
+                tool.version,
+                tools_dir(root).display()
+            )),
+        }
+        sh::run(
+            sh::cargo(root)
+                .args([
+                    "install",
+                    "--locked",
+                    "--force",
+                    "--version",
+                    tool.version,
+                    "--root",
+                ])
+                .arg(tools_dir(root))
+                .arg(tool.krate),
+        )?;
+        if installed_version(&path).is_none() {
+            bail!(
+                "{} was installed but {} does not run",
+                tool.krate,
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn dpkg_installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+/// Installs missing Debian packages when root; otherwise fails with the
+/// command to run.
+pub fn ensure_debian(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|(pkg, bin)| !(dpkg_installed(pkg) && Path::new(bin).exists()))
+        .map(|(pkg, _)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        sh::say(&format!(
+            "Debian packages present: {}",
+            packages.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
+        ));
+        return Ok(());
+    }
+    let command = format!(
+        "apt-get install -y --no-install-recommends {}",
+        missing.join(" ")
+    );
+    if !sh::is_root() {
+        bail!(
+            "missing Debian packages: {}. Run as root:\n    sudo apt-get update && sudo {command}",
+            missing.join(", ")
+        );
+    }
+    let install = || {
+        let mut c = Command::new("apt-get");
+        c.args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        sh::run(&mut c)
+    };
+    if install().is_err() {
+        // A fresh machine may have stale or empty package lists.
+        sh::run(Command::new("apt-get").arg("update"))?;
+        install().with_context(|| format!("`{command}` failed"))?;
+    }
+    Ok(())
+}
+
+/// Everything the test suite and the serve command need.
+pub fn setup(root: &Path, with_debian: bool) -> Result<()> {
+    ensure_pinned(root)?;
+    if with_debian {
+        ensure_debian(&DEBIAN)?;
+    }
+    Ok(())
+}
