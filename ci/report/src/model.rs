@@ -64,7 +64,7 @@ impl Report {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "artifact", rename_all = "snake_case")]
 pub enum Artifact {
     Table(Table),
     Plot(Plot),

@@ -167,6 +167,7 @@ pub fn run(root: &Path, quick: bool, only: &[String]) -> Result<()> {
                 .join(", ")
         );
     }
+    let mut mismatches = Vec::new();
     for p in chosen {
         sh::step(&format!(
             "results: {} ({}){}",
@@ -194,8 +195,13 @@ pub fn run(root: &Path, quick: bool, only: &[String]) -> Result<()> {
         ));
         if quick {
             let produced: BTreeSet<String> = report.file_names().into_iter().collect();
-            compare_sets(&produced, &files_in(&committed_dir(root, &p.name))?)?;
+            if let Err(e) = compare_sets(&produced, &files_in(&committed_dir(root, &p.name))?) {
+                mismatches.push(format!("{}: {e}", p.name));
+            }
         }
+    }
+    if !mismatches.is_empty() {
+        bail!("{}", mismatches.join("\n"));
     }
     Ok(())
 }

@@ -252,7 +252,7 @@ pub fn self_test(root: &Path) -> Result<()> {
     sh::run(&mut cargo(&["test", "--offline", "-p", "lab-99"]))?;
     let out_json = scratch.join("measure.json");
     sh::run(
-        &mut cargo(&[
+        cargo(&[
             "run",
             "--offline",
             "-q",

@@ -8,22 +8,24 @@ use std::path::{Path, PathBuf};
 use xtask::{book, project, tools};
 
 fn fixture(name: &str, chapter: &str) -> PathBuf {
+    write_fixture(name, chapter).expect("cannot write the fixture book")
+}
+
+fn write_fixture(name: &str, chapter: &str) -> std::io::Result<PathBuf> {
     let dir = project::root().join("target/book-fixtures").join(name);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::create_dir_all(dir.join("src"))?;
     std::fs::write(
         dir.join("book.toml"),
         "[book]\ntitle = \"fixture\"\n\n[output.html]\n\n[output.linkcheck2]\nfollow-web-links = false\nwarning-policy = \"error\"\n",
-    )
-    .unwrap();
+    )?;
     std::fs::write(
         dir.join("src/SUMMARY.md"),
         "# Summary\n\n- [One](one.md)\n- [Two](two.md)\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/one.md"), chapter).unwrap();
-    std::fs::write(dir.join("src/two.md"), "# Two\n\n## Section\n\nText.\n").unwrap();
-    dir
+    )?;
+    std::fs::write(dir.join("src/one.md"), chapter)?;
+    std::fs::write(dir.join("src/two.md"), "# Two\n\n## Section\n\nText.\n")?;
+    Ok(dir)
 }
 
 fn require_tools(root: &Path) {
