@@ -46,12 +46,17 @@ fn main() -> Result<()> {
             let sum = lab_{{NN}}::component(&v);
             let took = t.elapsed();
             let mut report = report::Report::new("lab-{{NN}}", quick);
-            let mut table = report::Table::new("baseline", "Baseline", &["items", "time (µs)"]).numeric(&[0, 1]);
-            table.row(vec![n.to_string(), format!("{:.1}", took.as_secs_f64() * 1e6)]);
+            let mut table = report::Table::new("baseline", "Baseline", &["items", "time (µs)"])
+                .numeric(&[0, 1]);
+            table.row(vec![
+                n.to_string(),
+                format!("{:.1}", took.as_secs_f64() * 1e6),
+            ]);
             table.note(format!("sum = {sum}"));
             report.table(table);
             let json = serde_json::to_string_pretty(&report)?;
-            std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
+            std::fs::write(&out, json)
+                .with_context(|| format!("cannot write {}", out.display()))?;
         }
     }
     Ok(())

@@ -2,7 +2,11 @@ use lab_{{NN}}_exercises::first_step::largest;
 
 #[test]
 fn largest_of_several() {
-    assert_eq!(largest(&[3, 9, 2]), Some(9), "the largest of [3, 9, 2] is 9");
+    assert_eq!(
+        largest(&[3, 9, 2]),
+        Some(9),
+        "the largest of [3, 9, 2] is 9"
+    );
 }
 
 #[test]
