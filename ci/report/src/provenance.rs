@@ -98,7 +98,17 @@ fn os_name() -> Option<String> {
 fn commit() -> Option<String> {
     let hash = run("git", &["rev-parse", "--short=12", "HEAD"])?;
     let dirty = Command::new("git")
-        .args(["status", "--porcelain", "--untracked-files=no"])
+        // The results being written are themselves uncommitted while the
+        // pipeline runs; only changes to anything else make the commit
+        // hash a lie.
+        .args([
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!src/results",
+        ])
         .output()
         .ok()
         .map(|o| !o.stdout.is_empty())
