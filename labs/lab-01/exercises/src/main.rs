@@ -30,7 +30,11 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("{e}");
                 std::process::exit(1);
             }
-            lab_01::cli::run_bench(&args, &[harness::contender()])
+            if let Err(e) = lab_01::cli::run_bench(&args, &[harness::contender()]) {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
     }
 }
