@@ -40,8 +40,13 @@ pub const LINKCHECK: Pinned = Pinned {
 pub const PINNED: [Pinned; 2] = [MDBOOK, LINKCHECK];
 
 /// Debian packages the test suite needs, with the binary that proves each
-/// is present.
-pub const DEBIAN: [(&str, &str); 1] = [("chromium", "/usr/bin/chromium")];
+/// is present: Chromium for the browser check; Redis's own tools and
+/// server, which lab-02's compatibility tests and measurements run against.
+pub const DEBIAN: [(&str, &str); 3] = [
+    ("chromium", "/usr/bin/chromium"),
+    ("redis-tools", "/usr/bin/redis-benchmark"),
+    ("redis-server", "/usr/bin/redis-server"),
+];
 
 pub fn tools_dir(root: &Path) -> PathBuf {
     root.join(".tools")

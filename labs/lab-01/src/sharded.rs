@@ -66,6 +66,31 @@ impl<L, S: BuildHasher, const SHARDED: bool> Locks<L, S, SHARDED> {
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }
+
+    /// The hasher every shard uses: hash a key with it to call a
+    /// [`Shard`] method directly.
+    pub fn hasher(&self) -> &S {
+        &self.hasher
+    }
+
+    /// Which shard holds `key`.
+    pub fn shard_of<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        shard_index(self.hasher.hash_one(key), self.shards.len())
+    }
+
+    // ANCHOR: with-shard
+    /// Runs `f` with the exclusive lock on shard `index` held: the way to do
+    /// several operations on one shard atomically (a server runs a whole
+    /// command this way, and appends it to its log before the lock drops, so
+    /// the log order matches the order writes happened in). Panics if
+    /// `index` is out of range.
+    pub fn with_shard<K, V, R>(&self, index: usize, f: impl FnOnce(&mut Shard<K, V, S>) -> R) -> R
+    where
+        L: ShardLock<Shard<K, V, S>>,
+    {
+        f(&mut self.shards[index].0.write())
+    }
+    // ANCHOR_END: with-shard
 }
 
 // SCAN cursors: the shard number above bit 40, and below it the shard's

@@ -1,0 +1,282 @@
+//! The append-only file: every write, in RESP, in the order it happened;
+//! replayed at start-up.
+//!
+//! One [`Aof`] serves every model. Commands append their log records to an
+//! in-memory buffer ([`Aof::append`], cheap, under a short lock). Before a
+//! connection sends replies to writes, it calls [`Aof::flush`] with the
+//! position of its last record: whoever gets there first writes the whole
+//! buffer (and, under `always`, syncs it) for everyone queued behind it.
+//! That is group commit: under `always`, fifty clients' writes share one
+//! `fdatasync`, as they do in Redis, whose event loop writes and syncs the
+//! buffer once per loop turn before it sends any reply.
+//!
+//! Ordering: the model appends a command's record while it still holds the
+//! key's shard (the lock, or the core that owns it), so two writes to one
+//! key are logged in the order they were applied.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::config::FsyncPolicy;
+use crate::resp::{self, ArgRange, Limits};
+
+struct Pending {
+    buf: Vec<u8>,
+    /// Bytes appended since the file was opened (the end of `buf`).
+    appended: u64,
+}
+
+struct Output {
+    file: File,
+    /// Bytes written to the file (through the OS).
+    written: u64,
+}
+
+/// The append-only file of one server.
+pub struct Aof {
+    path: PathBuf,
+    policy: FsyncPolicy,
+    pending: Mutex<Pending>,
+    output: Mutex<Output>,
+    /// Bytes known to be on disk.
+    synced: AtomicU64,
+    /// Set when a write or sync failed: the server then refuses writes
+    /// rather than acknowledge what it cannot log.
+    failed: AtomicBool,
+    stop: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain buffers behind, which
+    // are still valid; keep going rather than take the server down.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What start-up found in an existing file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub commands: u64,
+    pub bytes: u64,
+    /// Bytes of an incomplete last record that were cut off, if any.
+    pub truncated: u64,
+}
+
+impl Aof {
+    /// Opens (creating if needed) the file for appending.
+    pub fn open(path: &Path, policy: FsyncPolicy) -> io::Result<Arc<Self>> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let aof = Arc::new(Self {
+            path: path.to_path_buf(),
+            policy,
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(64 << 10),
+                appended: 0,
+            }),
+            output: Mutex::new(Output { file, written: 0 }),
+            synced: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        });
+        if policy == FsyncPolicy::Everysec {
+            let weak = Arc::downgrade(&aof);
+            std::thread::Builder::new()
+                .name("aof-everysec".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(1));
+                        let Some(aof) = weak.upgrade() else { return };
+                        if aof.stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        if let Err(e) = aof.sync() {
+                            tracing::error!("append-only file: background fsync failed: {e}");
+                        }
+                    }
+                })?;
+        }
+        Ok(aof)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn policy(&self) -> FsyncPolicy {
+        self.policy
+    }
+
+    /// Whether an earlier write or sync failed.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Buffers log records; returns the position to pass to [`flush`](Self::flush).
+    pub fn append(&self, records: &[u8]) -> u64 {
+        let mut p = lock(&self.pending);
+        p.buf.extend_from_slice(records);
+        p.appended += records.len() as u64;
+        p.appended
+    }
+
+    /// Makes everything up to `upto` as durable as the policy promises:
+    /// written to the OS, and under `always` synced to disk. Call before
+    /// replying to a write. An error means the write must not be
+    /// acknowledged.
+    pub fn flush(&self, upto: u64) -> io::Result<()> {
+        if self.failed() {
+            return Err(io::Error::other("the append-only file failed earlier"));
+        }
+        let always = self.policy == FsyncPolicy::Always;
+        if always && self.synced.load(Ordering::Acquire) >= upto {
+            return Ok(());
+        }
+        let mut out = lock(&self.output);
+        if out.written < upto {
+            // Take everything buffered so far, not just up to `upto`: the
+            // writers queued behind this lock are then already served.
+            let (buf, end) = {
+                let mut p = lock(&self.pending);
+                let end = p.appended;
+                (std::mem::take(&mut p.buf), end)
+            };
+            let result = out.file.write_all(&buf);
+            // Give the allocation back for reuse if nobody refilled it.
+            {
+                let mut p = lock(&self.pending);
+                if p.buf.is_empty() {
+                    let mut buf = buf;
+                    buf.clear();
+                    p.buf = buf;
+                }
+            }
+            if let Err(e) = result {
+                self.failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            out.written = end;
+        }
+        if always && self.synced.load(Ordering::Acquire) < upto {
+            let written = out.written;
+            if let Err(e) = out.file.sync_data() {
+                self.failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            self.synced.fetch_max(written, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Writes and syncs everything appended so far (everysec's tick, and
+    /// shutdown).
+    pub fn sync(&self) -> io::Result<()> {
+        let end = lock(&self.pending).appended;
+        self.flush(end)?;
+        let out = lock(&self.output);
+        if self.synced.load(Ordering::Acquire) < out.written {
+            out.file.sync_data()?;
+            self.synced.fetch_max(out.written, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Final flush at shutdown; stops the background syncer.
+    pub fn close(&self) -> io::Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.sync()
+    }
+}
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read the append-only file {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error(
+        "bad file format reading the append-only file {path} at byte {offset}: {reason}; \
+         the file is not a log this server wrote (or it is damaged in the middle, not just \
+         at the end). Move it away to start empty."
+    )]
+    Corrupt {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
+}
+
+/// Replays an append-only file: calls `apply` with each logged command's
+/// arguments, in order. A file that ends in the middle of a record (the
+/// process died while writing it) is loaded up to the last complete record
+/// and cut there, as Redis does with `aof-load-truncated yes`; damage
+/// anywhere else refuses to load.
+pub fn replay(path: &Path, mut apply: impl FnMut(&[&[u8]])) -> Result<Loaded, LoadError> {
+    let io_err = |source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Loaded::default()),
+        Err(e) => return Err(io_err(e)),
+    };
+    let mut data = Vec::new();
+    file.read_to_end(&mut data).map_err(io_err)?;
+    // The log holds only what the server itself accepted, so its own
+    // limits apply, with room for the largest bulk.
+    let limits = Limits {
+        max_bulk_len: usize::MAX / 2,
+        max_multibulk_len: usize::MAX / 2,
+        ..Limits::default()
+    };
+    let mut ranges: Vec<ArgRange> = Vec::new();
+    let mut scratch = Vec::new();
+    let mut pos = 0usize;
+    let mut loaded = Loaded::default();
+    while pos < data.len() {
+        let rest = &data[pos..];
+        if rest[0] != b'*' {
+            return Err(LoadError::Corrupt {
+                path: path.display().to_string(),
+                offset: pos as u64,
+                reason: format!("expected '*', found byte {:#04x}", rest[0]),
+            });
+        }
+        match resp::parse_request(rest, &limits, &mut ranges, &mut scratch) {
+            Ok(Some(n)) => {
+                let args: Vec<&[u8]> = ranges.iter().map(|r| r.slice(rest, &scratch)).collect();
+                if !args.is_empty() {
+                    apply(&args);
+                    loaded.commands += 1;
+                }
+                pos += n;
+            }
+            Ok(None) => {
+                loaded.truncated = (data.len() - pos) as u64;
+                tracing::warn!(
+                    "append-only file {} ends with an incomplete record: loaded {} commands \
+                     ({} bytes) and cut the last {} bytes",
+                    path.display(),
+                    loaded.commands,
+                    pos,
+                    loaded.truncated
+                );
+                file.set_len(pos as u64).map_err(io_err)?;
+                file.seek(SeekFrom::End(0)).map_err(io_err)?;
+                file.sync_all().map_err(io_err)?;
+                break;
+            }
+            Err(e) => {
+                return Err(LoadError::Corrupt {
+                    path: path.display().to_string(),
+                    offset: pos as u64,
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    loaded.bytes = pos as u64;
+    Ok(loaded)
+}

@@ -1,0 +1,325 @@
+//! Keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, and
+//! the TTL family (EXPIRE and friends, TTL, PERSIST).
+//!
+//! Times are kept by the keyspace as durations on a monotonic clock; the
+//! commands convert from and to Unix milliseconds ([`unix_ms`]) at the
+//! edge, and log every expiry as an absolute `PEXPIREAT` so a replay does
+//! not extend it.
+
+use std::time::Duration;
+
+use lab_01::TtlState;
+
+use super::glob::Glob;
+use super::parse::{NOT_INT, SYNTAX, is, parse_i64};
+use super::strings::log_pexpireat;
+use super::{Deferred, error_bytes, log_args};
+use crate::db::{Db, unix_ms};
+use crate::reply;
+
+/// `DEL key [key …]` and `UNLINK key [key …]`: the number removed. Logs a
+/// DEL of just the keys that existed.
+pub(crate) fn del(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    let mut entry = Deferred::start(log);
+    for key in &args[1..] {
+        if db.remove(key).is_some() {
+            if entry.count() == 0 {
+                reply::bulk(log, b"DEL");
+                entry.add();
+            }
+            reply::bulk(log, key);
+            entry.add();
+        }
+    }
+    let removed = entry.count().saturating_sub(1);
+    if removed > 0 {
+        entry.finish(log);
+    }
+    reply::int(out, removed as i64);
+}
+
+/// `EXISTS key [key …]` (a key named twice counts twice) and `TOUCH`.
+pub(crate) fn exists(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let n = args[1..].iter().filter(|k| db.contains(k)).count();
+    reply::int(out, n as i64);
+}
+
+/// `TYPE key`
+pub(crate) fn type_(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let name = db.read(args[1], |v| v.type_name()).unwrap_or("none");
+    reply::simple(out, name);
+}
+
+/// `KEYS pattern`
+pub(crate) fn keys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let glob = Glob::new(args[1], false);
+    let mut array = Deferred::start(out);
+    db.for_each(|k, _| {
+        if glob.matches(k) {
+            reply::bulk(out, k);
+            array.add();
+        }
+    });
+    array.finish(out);
+}
+
+/// `SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]` over this shard.
+///
+/// The cursor is the shard's scan position ([`Db::scan`]'s upper bound):
+/// 0 starts a scan, and a returned 0 means it is complete. Like Redis, the
+/// MATCH and TYPE filters apply after COUNT keys have been collected, so a
+/// step may return fewer keys (even none) without being the last.
+pub(crate) fn scan(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let cursor = std::str::from_utf8(args[1])
+        .ok()
+        .filter(|s| !s.starts_with('+'))
+        .and_then(|s| s.parse::<u64>().ok());
+    let Some(cursor) = cursor else {
+        reply::error(out, "ERR invalid cursor");
+        return;
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut count = 10usize;
+    let mut j = 2;
+    while j < args.len() {
+        let Some(&arg) = args.get(j + 1) else {
+            reply::error(out, SYNTAX);
+            return;
+        };
+        if is(args[j], "count") {
+            match parse_i64(arg) {
+                None => {
+                    reply::error(out, NOT_INT);
+                    return;
+                }
+                Some(n) if n < 1 => {
+                    reply::error(out, SYNTAX);
+                    return;
+                }
+                Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
+            }
+        } else if is(args[j], "match") {
+            pattern = Some(arg);
+        } else if is(args[j], "type") {
+            type_filter = Some(arg);
+        } else {
+            reply::error(out, SYNTAX);
+            return;
+        }
+        j += 2;
+    }
+    let upper = match cursor {
+        0 => None,
+        c => Some(usize::try_from(c).unwrap_or(usize::MAX)),
+    };
+    let mut found = Vec::with_capacity(count.min(1024));
+    let next = db.scan(upper, count, &mut found);
+    if let Some(p) = pattern.filter(|p| *p != b"*") {
+        let glob = Glob::new(p, false);
+        found.retain(|k| glob.matches(k));
+    }
+    if let Some(t) = type_filter {
+        found.retain(|k| {
+            db.read(k, |v| v.type_name().as_bytes().eq_ignore_ascii_case(t))
+                .unwrap_or(false)
+        });
+    }
+    reply::array(out, 2);
+    reply::bulk_int(out, next as i64);
+    reply::bulk_array(out, found.iter().map(|k| k.as_slice()));
+}
+
+/// `DBSIZE` of this shard: keys held, including expired keys not yet
+/// reclaimed (as Redis counts them).
+pub(crate) fn dbsize(db: &mut Db<'_>, _args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    reply::int(out, db.len() as i64);
+}
+
+/// `FLUSHDB [ASYNC|SYNC]` and `FLUSHALL [ASYNC|SYNC]` of this shard.
+/// Logged (as the bare command) only if the shard held keys.
+pub(crate) fn flushdb(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    if args.len() > 2 || (args.len() == 2 && !is(args[1], "async") && !is(args[1], "sync")) {
+        reply::error(out, SYNTAX);
+        return;
+    }
+    let had_keys = !db.is_empty();
+    db.clear();
+    reply::ok(out);
+    if had_keys {
+        log_args(log, &args[..1]);
+    }
+}
+
+/// Milliseconds left, rounded up (so `PEXPIRE k 100` then `PTTL k` says
+/// 100, as Redis does within the same millisecond).
+fn ceil_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX)
+}
+
+/// The key's expiry as Unix ms: `Err(-2)` missing, `Err(-1)` persistent.
+fn expire_time(db: &Db<'_>, key: &[u8], now: i64) -> Result<i64, i64> {
+    match db.ttl(key) {
+        TtlState::Missing => Err(-2),
+        TtlState::Persistent => Err(-1),
+        TtlState::Remaining(d) => Ok(now.saturating_add(ceil_ms(d))),
+    }
+}
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT `key n [NX|XX|GT|LT]`, as Redis's
+/// expireGenericCommand: a time at or before now deletes the key (logged
+/// as DEL), otherwise the expiry is set and logged as PEXPIREAT.
+fn expire_generic(
+    db: &mut Db<'_>,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    log: &mut Vec<u8>,
+    seconds: bool,
+    relative: bool,
+) {
+    let key = args[1];
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for opt in &args[3..] {
+        if is(opt, "nx") {
+            nx = true;
+        } else if is(opt, "xx") {
+            xx = true;
+        } else if is(opt, "gt") {
+            gt = true;
+        } else if is(opt, "lt") {
+            lt = true;
+        } else {
+            let mut text = b"ERR Unsupported option ".to_vec();
+            text.extend_from_slice(opt);
+            error_bytes(out, &text);
+            return;
+        }
+    }
+    if nx && (xx || gt || lt) {
+        reply::error(
+            out,
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        );
+        return;
+    }
+    if gt && lt {
+        reply::error(
+            out,
+            "ERR GT and LT options at the same time are not compatible",
+        );
+        return;
+    }
+    let Some(n) = parse_i64(args[2]) else {
+        reply::error(out, NOT_INT);
+        return;
+    };
+    let invalid = |out: &mut Vec<u8>| {
+        let name = std::str::from_utf8(args[0]).unwrap_or("expire");
+        reply::error(
+            out,
+            &format!(
+                "ERR invalid expire time in '{}' command",
+                name.to_ascii_lowercase()
+            ),
+        );
+    };
+    let now = unix_ms() as i64;
+    let mut when = n;
+    if seconds {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&n) {
+            invalid(out);
+            return;
+        }
+        when *= 1000;
+    }
+    let base = if relative { now } else { 0 };
+    let Some(when) = when.checked_add(base) else {
+        invalid(out);
+        return;
+    };
+    let current = match expire_time(db, key, now) {
+        Err(-2) => {
+            reply::int(out, 0);
+            return;
+        }
+        Ok(t) => Some(t),
+        Err(_) => None,
+    };
+    let refused = (nx && current.is_some())
+        || (xx && current.is_none())
+        || (gt && current.is_none_or(|c| when <= c))
+        || (lt && current.is_some_and(|c| when >= c));
+    if refused {
+        reply::int(out, 0);
+        return;
+    }
+    if when <= now {
+        db.remove(key);
+        log_args(log, &[b"DEL".as_slice(), key]);
+    } else {
+        db.expire(key, Some(Duration::from_millis((when - now) as u64)));
+        log_pexpireat(log, key, when);
+    }
+    reply::int(out, 1);
+}
+
+/// `EXPIRE key seconds [NX|XX|GT|LT]`
+pub(crate) fn expire(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    expire_generic(db, args, out, log, true, true);
+}
+
+/// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
+pub(crate) fn pexpire(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    expire_generic(db, args, out, log, false, true);
+}
+
+/// `EXPIREAT key unix-seconds [NX|XX|GT|LT]`
+pub(crate) fn expireat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    expire_generic(db, args, out, log, true, false);
+}
+
+/// `PEXPIREAT key unix-ms [NX|XX|GT|LT]`
+pub(crate) fn pexpireat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    expire_generic(db, args, out, log, false, false);
+}
+
+/// `TTL key`: seconds, rounded to nearest; -1 no expiry; -2 no key.
+pub(crate) fn ttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let n = match db.ttl(args[1]) {
+        TtlState::Missing => -2,
+        TtlState::Persistent => -1,
+        TtlState::Remaining(d) => (ceil_ms(d) + 500) / 1000,
+    };
+    reply::int(out, n);
+}
+
+/// `PTTL key`: milliseconds; -1 no expiry; -2 no key.
+pub(crate) fn pttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let n = match db.ttl(args[1]) {
+        TtlState::Missing => -2,
+        TtlState::Persistent => -1,
+        TtlState::Remaining(d) => ceil_ms(d),
+    };
+    reply::int(out, n);
+}
+
+/// `EXPIRETIME key`: the expiry as a Unix time in seconds.
+pub(crate) fn expiretime(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let n = expire_time(db, args[1], unix_ms() as i64).map_or_else(|e| e, |t| t / 1000);
+    reply::int(out, n);
+}
+
+/// `PEXPIRETIME key`: the expiry as a Unix time in milliseconds.
+pub(crate) fn pexpiretime(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+    let n = expire_time(db, args[1], unix_ms() as i64).unwrap_or_else(|e| e);
+    reply::int(out, n);
+}
+
+/// `PERSIST key`: 1 if a TTL was removed.
+pub(crate) fn persist(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+    let removed = db.persist(args[1]);
+    reply::int(out, i64::from(removed));
+    if removed {
+        log_args(log, args);
+    }
+}

@@ -1,0 +1,259 @@
+//! The server's settings: one struct, filled from the command line
+//! (`cargo run -p lab-02 -- --help`) or built in code by tests.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Which concurrency model serves the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+pub enum Model {
+    /// One thread owns all data and serves every connection from one
+    /// readiness loop (epoll through mio), as Redis does. No locks.
+    #[value(name = "event-loop")]
+    EventLoop,
+    /// A multi-threaded tokio runtime, one task per connection; the data in
+    /// lab-01's sharded cache, one lock per shard.
+    #[value(name = "task-per-connection", alias = "tasks")]
+    TaskPerConnection,
+    /// One single-threaded runtime per core, each owning a part of the
+    /// keyspace; a command for a key owned elsewhere travels to its owner
+    /// as a message.
+    #[value(name = "thread-per-core", alias = "per-core")]
+    ThreadPerCore,
+}
+
+impl Model {
+    pub const ALL: [Model; 3] = [
+        Model::EventLoop,
+        Model::TaskPerConnection,
+        Model::ThreadPerCore,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::EventLoop => "event-loop",
+            Model::TaskPerConnection => "task-per-connection",
+            Model::ThreadPerCore => "thread-per-core",
+        }
+    }
+}
+
+/// When the append-only file is flushed to disk (Redis's `appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+pub enum FsyncPolicy {
+    /// `fdatasync` before any reply to a write is sent: an acknowledged write
+    /// survives a power cut. Concurrent writers share one sync.
+    Always,
+    /// Written to the OS before the reply, synced once a second: a crash of
+    /// the process loses nothing, a power cut up to a second.
+    Everysec,
+    /// Written to the OS before the reply, never synced by us: the kernel
+    /// decides (typically within 30 s).
+    No,
+}
+
+impl FsyncPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Everysec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+}
+
+/// Every server setting. Field docs are the `--help` text.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// The concurrency model.
+    #[arg(long, value_enum, default_value = "event-loop")]
+    pub model: Model,
+
+    /// Address to listen on. Loopback by default: this server has no TLS and
+    /// only a single optional password, so exposing it is a deliberate act.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+
+    /// TCP port (0 picks a free one and prints it).
+    #[arg(long, default_value_t = 6380)]
+    pub port: u16,
+
+    /// Worker threads for task-per-connection, and cores (one runtime each)
+    /// for thread-per-core. Default: the CPUs this process may run on.
+    /// Ignored by the event loop, which is one thread by design.
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// Shards of lab-01's cache in the task-per-connection model (a power
+    /// of two). More shards, fewer collisions on one lock.
+    #[arg(long, default_value_t = 64)]
+    pub shards: usize,
+
+    /// Require clients to `AUTH` with this password first.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+
+    /// Most clients connected at once; one more is told
+    /// `-ERR max number of clients reached` and disconnected.
+    #[arg(long, default_value_t = 10_000)]
+    pub maxclients: usize,
+
+    /// Largest bulk string a client may send, in bytes (k, m, g suffixes
+    /// allowed). Larger: `Protocol error: invalid bulk length`.
+    #[arg(long, default_value = "512m", value_parser = parse_size)]
+    pub proto_max_bulk_len: usize,
+
+    /// Most arguments in one command. More: `Protocol error: invalid
+    /// multibulk length`.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_multibulk_len: usize,
+
+    /// Most unparsed input buffered for one client; a client past it is
+    /// disconnected. Must be at least --proto-max-bulk-len.
+    #[arg(long, default_value = "1g", value_parser = parse_size)]
+    pub client_query_buffer_limit: usize,
+
+    /// Disconnect a client idle for this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+
+    /// Log every write to an append-only file and replay it at start-up.
+    #[arg(long)]
+    pub appendonly: bool,
+
+    /// The append-only file.
+    #[arg(long, default_value = "appendonly.aof")]
+    pub appendfilename: PathBuf,
+
+    /// When the append-only file is synced to disk.
+    #[arg(long, value_enum, default_value = "everysec")]
+    pub appendfsync: FsyncPolicy,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            model: Model::EventLoop,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 6380,
+            threads: None,
+            shards: 64,
+            requirepass: None,
+            maxclients: 10_000,
+            proto_max_bulk_len: 512 << 20,
+            max_multibulk_len: 1024 * 1024,
+            client_query_buffer_limit: 1 << 30,
+            timeout: 0,
+            appendonly: false,
+            appendfilename: PathBuf::from("appendonly.aof"),
+            appendfsync: FsyncPolicy::Everysec,
+        }
+    }
+}
+
+impl Config {
+    /// A config for `model` on an ephemeral loopback port: what tests use.
+    pub fn ephemeral(model: Model) -> Self {
+        Self {
+            model,
+            port: 0,
+            ..Self::default()
+        }
+    }
+
+    /// The thread (or core) count the model will use.
+    pub fn thread_count(&self) -> usize {
+        match self.model {
+            Model::EventLoop => 1,
+            _ => self
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        }
+    }
+
+    /// The idle timeout, if any.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        (self.timeout > 0).then(|| Duration::from_secs(self.timeout))
+    }
+
+    /// Checks the settings that clap cannot check one at a time.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.threads == Some(0) {
+            return Err("--threads must be at least 1".into());
+        }
+        if !self.shards.is_power_of_two() || self.shards > lab_01::config::MAX_SHARDS {
+            return Err(format!(
+                "--shards must be a power of two up to {}, got {}",
+                lab_01::config::MAX_SHARDS,
+                self.shards
+            ));
+        }
+        if self.maxclients == 0 {
+            return Err("--maxclients must be at least 1".into());
+        }
+        if self.client_query_buffer_limit < self.proto_max_bulk_len {
+            return Err(format!(
+                "--client-query-buffer-limit ({}) must be at least --proto-max-bulk-len ({})",
+                self.client_query_buffer_limit, self.proto_max_bulk_len
+            ));
+        }
+        if self.max_multibulk_len == 0 || self.proto_max_bulk_len == 0 {
+            return Err("--max-multibulk-len and --proto-max-bulk-len must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The parser's limits.
+    pub fn limits(&self) -> crate::resp::Limits {
+        crate::resp::Limits {
+            max_bulk_len: self.proto_max_bulk_len,
+            max_multibulk_len: self.max_multibulk_len,
+            ..crate::resp::Limits::default()
+        }
+    }
+}
+
+/// `512`, `64k`, `512m`, `1g` (powers of 1024, as Redis reads them).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let (digits, shift) = match t.strip_suffix(['k', 'm', 'g']) {
+        Some(d) if t.ends_with('k') => (d, 10),
+        Some(d) if t.ends_with('m') => (d, 20),
+        Some(d) => (d, 30),
+        None => (t.strip_suffix('b').unwrap_or(&t), 0),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("not a size: {text:?} (use bytes, or a k, m or g suffix)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size too large: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_like_redis() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-1k").is_err());
+    }
+
+    #[test]
+    fn bad_combinations_are_refused() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok());
+        c.shards = 3;
+        assert!(c.validate().unwrap_err().contains("power of two"));
+        c = Config::default();
+        c.client_query_buffer_limit = 1024;
+        assert!(c.validate().unwrap_err().contains("at least"));
+    }
+}

@@ -1,0 +1,263 @@
+//! One client connection's state, and the request loop every model shares:
+//! parse what has arrived, check it, run it, buffer the replies.
+//!
+//! The models differ in how bytes get in and out and where commands run;
+//! this module is the part that must behave identically in all three, so
+//! it is written once.
+
+use std::time::Instant;
+
+use crate::cmd::{self, After, Route, Session, Spec};
+use crate::reply;
+use crate::resp::{self, ArgRange, Limits, ProtocolError};
+use crate::server::Shared;
+
+/// Stop parsing more requests while this much output waits to be sent: a
+/// client that does not read its replies stops being read from, instead of
+/// making the server buffer without bound.
+pub const OUTPUT_SOFT_LIMIT: usize = 256 << 10;
+
+/// How much to read per system call.
+pub const READ_CHUNK: usize = 16 << 10;
+
+/// A connection's buffers and session.
+pub struct Conn {
+    pub session: Session,
+    /// Bytes received and not yet parsed start at `input_start`.
+    pub input: Vec<u8>,
+    pub input_start: usize,
+    /// Replies not yet sent start at `output_start`.
+    pub output: Vec<u8>,
+    pub output_start: usize,
+    pub last_active: Instant,
+    /// Set by QUIT or a protocol error: send what is buffered, then close.
+    pub closing: bool,
+    /// Commands run on this connection, not yet added to the server total.
+    pub commands: u64,
+    ranges: Vec<ArgRange>,
+    scratch: Vec<u8>,
+}
+
+/// What the request loop wants the model to do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Send the output; keep reading.
+    Continue,
+    /// Send the output, then close (QUIT, protocol error).
+    Close,
+    /// Shut the whole server down (SHUTDOWN).
+    Shutdown,
+}
+
+impl Conn {
+    pub fn new(session: Session) -> Self {
+        Self {
+            session,
+            input: Vec::with_capacity(READ_CHUNK),
+            input_start: 0,
+            output: Vec::with_capacity(READ_CHUNK),
+            output_start: 0,
+            last_active: Instant::now(),
+            closing: false,
+            commands: 0,
+            ranges: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Unparsed input.
+    pub fn pending_input(&self) -> usize {
+        self.input.len() - self.input_start
+    }
+
+    /// Unsent output.
+    pub fn pending_output(&self) -> usize {
+        self.output.len() - self.output_start
+    }
+
+    /// Whether the connection should read more now.
+    pub fn wants_input(&self) -> bool {
+        !self.closing && self.pending_output() < OUTPUT_SOFT_LIMIT
+    }
+
+    /// Makes room to read at least `READ_CHUNK` more bytes, and returns
+    /// the spare part of the input buffer's length to read into.
+    pub fn compact_input(&mut self) {
+        if self.input_start > 0 && self.input_start == self.input.len() {
+            self.input.clear();
+            self.input_start = 0;
+        } else if self.input_start > self.input.len() / 2 {
+            self.input.drain(..self.input_start);
+            self.input_start = 0;
+        }
+    }
+
+    /// Marks `n` bytes of output as sent.
+    pub fn sent(&mut self, n: usize) {
+        self.output_start += n;
+        if self.output_start == self.output.len() {
+            self.output.clear();
+            self.output_start = 0;
+            // A huge reply (KEYS on a big keyspace) should not pin its
+            // buffer for the rest of the connection's life.
+            if self.output.capacity() > 4 * OUTPUT_SOFT_LIMIT {
+                self.output = Vec::with_capacity(READ_CHUNK);
+            }
+        }
+    }
+
+    /// Drops the input buffer's capacity back if a big request inflated it.
+    pub fn shrink_input(&mut self) {
+        if self.pending_input() == 0 && self.input.capacity() > 4 * OUTPUT_SOFT_LIMIT {
+            self.input = Vec::with_capacity(READ_CHUNK);
+            self.input_start = 0;
+        }
+    }
+}
+
+/// One parsed request, ready to run.
+pub struct Request<'a> {
+    pub spec: &'static Spec,
+    pub args: Vec<&'a [u8]>,
+}
+
+/// The checks every request passes before it runs, in Redis's order:
+/// known command, arity, authentication. Writes the error reply and
+/// returns `None` when the request must not run.
+pub fn check<'a>(
+    args: Vec<&'a [u8]>,
+    session: &Session,
+    shared: &Shared,
+    out: &mut Vec<u8>,
+) -> Option<Request<'a>> {
+    let Some(spec) = cmd::lookup(args[0]) else {
+        if !session.authenticated && shared.password().is_some() {
+            reply::error(out, "NOAUTH Authentication required.");
+        } else {
+            cmd::unknown_command(out, &args);
+        }
+        return None;
+    };
+    if !cmd::auth_gate(spec, session, shared, out) {
+        return None;
+    }
+    if !cmd::arity_ok(spec, args.len()) {
+        cmd::wrong_arity(out, spec);
+        return None;
+    }
+    Some(Request { spec, args })
+}
+
+/// Parses and runs every complete request in the connection's input,
+/// synchronously, appending replies to its output. `run` executes a
+/// keyspace command (the model routes it); server commands run here.
+/// Stops early when output backs up (see [`OUTPUT_SOFT_LIMIT`]).
+pub fn process(
+    conn: &mut Conn,
+    limits: &Limits,
+    shared: &Shared,
+    mut run: impl FnMut(&'static Spec, &[&[u8]], &mut Vec<u8>),
+) -> Next {
+    let mut next = Next::Continue;
+    while conn.pending_output() < OUTPUT_SOFT_LIMIT {
+        let buf = &conn.input[conn.input_start..];
+        if buf.is_empty() {
+            break;
+        }
+        match resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch) {
+            Ok(None) => break,
+            Ok(Some(n)) => {
+                let args: Vec<&[u8]> = conn
+                    .ranges
+                    .iter()
+                    .map(|r| r.slice(buf, &conn.scratch))
+                    .collect();
+                conn.input_start += n;
+                if args.is_empty() {
+                    continue;
+                }
+                conn.commands += 1;
+                let Some(req) = check(args, &conn.session, shared, &mut conn.output) else {
+                    continue;
+                };
+                if req.spec.route == Route::Server {
+                    match cmd::execute_server(
+                        req.spec,
+                        &mut conn.session,
+                        &req.args,
+                        shared,
+                        &mut conn.output,
+                    ) {
+                        After::Continue => {}
+                        After::Close => {
+                            next = Next::Close;
+                            break;
+                        }
+                        After::Shutdown => {
+                            next = Next::Shutdown;
+                            break;
+                        }
+                    }
+                } else {
+                    run(req.spec, &req.args, &mut conn.output);
+                }
+            }
+            Err(e) => {
+                protocol_error(&mut conn.output, &e);
+                next = Next::Close;
+                break;
+            }
+        }
+    }
+    if next != Next::Continue {
+        conn.closing = true;
+    }
+    next
+}
+
+/// The reply to a protocol error, sent just before the connection closes.
+pub fn protocol_error(out: &mut Vec<u8>, e: &ProtocolError) {
+    reply::error(out, &format!("ERR {e}"));
+}
+
+/// Whether the unparsed input has outgrown the query buffer limit.
+pub fn input_over_limit(conn: &Conn, limit: usize) -> bool {
+    conn.pending_input() > limit
+}
+
+/// Whether the unparsed input holds at least one complete request (or a
+/// protocol error, which also needs handling now).
+pub fn has_complete_request(conn: &mut Conn, limits: &Limits) -> bool {
+    let buf = &conn.input[conn.input_start..];
+    !matches!(
+        resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch),
+        Ok(None)
+    )
+}
+
+/// Parses the next request, if a complete one has arrived. For models
+/// whose commands do not all run synchronously (thread-per-core), which
+/// drive the loop themselves; the others use [`process`].
+/// `Err` carries the protocol error's reply, already written to output.
+pub fn next_request<'c>(
+    conn: &'c mut Conn,
+    limits: &Limits,
+) -> Result<Option<(usize, Vec<&'c [u8]>)>, ()> {
+    let buf = &conn.input[conn.input_start..];
+    match resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch) {
+        Ok(None) => Ok(None),
+        Ok(Some(n)) => {
+            let args = conn
+                .ranges
+                .iter()
+                .map(|r| r.slice(buf, &conn.scratch))
+                .collect();
+            Ok(Some((n, args)))
+        }
+        Err(e) => {
+            protocol_error(&mut conn.output, &e);
+            conn.closing = true;
+            Err(())
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `cargo run -p lab-02 --release -- --help`
+//!
+//! With no subcommand, runs the server; `measure` runs the chapter's
+//! experiments for the results pipeline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lab_02::config::Config;
+
+/// A Redis-compatible server (RESP2) under one of three concurrency
+/// models. Real Redis tools work with it: redis-cli -p 6380.
+#[derive(Parser)]
+#[command(name = "lab-02", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the chapter's measurements (every model and a real
+    /// redis-server, under redis-benchmark) and write a report for the
+    /// results pipeline (`cargo xtask results`).
+    Measure {
+        /// Short runs: checks the pipeline, numbers are meaningless.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the report (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    lab_02::init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Measure { quick, out }) => measure(quick, &out),
+        None => serve(cli.config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let model = config.model;
+    let server = lab_02::server::start(config)?;
+    lab_02::server::stop_on_signals(&server)?;
+    // Tests and scripts read this line to learn the port (with --port 0).
+    println!(
+        "lab-02 {} listening on {} (pid {})",
+        model.name(),
+        server.addr(),
+        std::process::id()
+    );
+    server.wait()
+}
+
+fn measure(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
+    let _ = (quick, out);
+    anyhow::bail!("measure: being written")
+}

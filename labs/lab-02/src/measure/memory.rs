@@ -1,0 +1,226 @@
+//! Experiment 2: what an idle connection costs in server memory.
+//!
+//! A fresh server per measurement; its resident set size (`VmRSS`) is read,
+//! then this process opens N connections and sends `PING` on each (so the
+//! server has accepted it and set up whatever per-connection state it keeps:
+//! a task and its buffers, a registration in the poller, a client struct),
+//! waits a moment and reads the RSS again. (RSS after − RSS before) / N is
+//! the user-space cost of an idle connection; the kernel's socket memory is
+//! not in RSS and is the same for every server.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Result;
+use lab_01::machine::{Conditions, conditions_note};
+use report::Table;
+use serde::Serialize;
+
+use super::Plan;
+use super::env;
+use super::procs::{Launch, Server, Target, rotation};
+use super::stats::{fmt_int, fmt_mib, med, spread};
+
+/// Pause before reading RSS, so the server finishes its per-connection work.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// One measurement.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MemSample {
+    pub rss_before: u64,
+    pub rss_after: u64,
+    /// Connections that were open and had answered PING.
+    pub opened: usize,
+    /// Why opening stopped early, if it did.
+    pub error: Option<String>,
+}
+
+impl MemSample {
+    fn per_conn(&self) -> f64 {
+        (self.rss_after as f64 - self.rss_before as f64) / self.opened.max(1) as f64
+    }
+}
+
+/// All rounds of one (server, connection count).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct MemCell {
+    pub server: Target,
+    pub conns: usize,
+    pub rounds: Vec<MemSample>,
+}
+
+impl MemCell {
+    fn per_conn(&self) -> Vec<f64> {
+        self.rounds.iter().map(MemSample::per_conn).collect()
+    }
+
+    fn error(&self) -> Option<&str> {
+        self.rounds.iter().find_map(|r| r.error.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Outcome {
+    pub cells: Vec<MemCell>,
+    pub threads: usize,
+    pub conditions: Conditions,
+}
+
+/// Runs every (round, size, server), a fresh server each time.
+pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
+    let threads = env::cores();
+    let (cells, conditions) = env::watched(plan.warm_up, || {
+        let mut cells: Vec<MemCell> = plan
+            .mem_conns
+            .iter()
+            .flat_map(|&conns| {
+                Target::ALL.map(|server| MemCell {
+                    server,
+                    conns,
+                    rounds: Vec::new(),
+                })
+            })
+            .collect();
+        for round in 0..plan.rounds {
+            for &conns in &plan.mem_conns {
+                for target in rotation(round) {
+                    let sample = one(target, threads, conns)?;
+                    if let Some(c) = cells
+                        .iter_mut()
+                        .find(|c| c.server == target && c.conns == conns)
+                    {
+                        c.rounds.push(sample);
+                    }
+                }
+            }
+            eprintln!("  memory round {}/{} done", round + 1, plan.rounds);
+        }
+        Ok(cells)
+    })?;
+    Ok(Outcome {
+        cells,
+        threads,
+        conditions,
+    })
+}
+
+/// Opens one connection and checks that the server answers PING on it.
+fn open(port: u16) -> io::Result<TcpStream> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(b"PING\r\n")?;
+    let mut reply = [0u8; 7];
+    s.read_exact(&mut reply)?;
+    if &reply != b"+PONG\r\n" {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("PING answered {:?}", String::from_utf8_lossy(&reply)),
+        ));
+    }
+    Ok(s)
+}
+
+/// One fresh server, `conns` idle connections.
+fn one(target: Target, threads: usize, conns: usize) -> Result<MemSample> {
+    let server = Server::start(&Launch::new(target, threads))?;
+    thread::sleep(SETTLE);
+    let rss_before = server.rss_bytes()?;
+    let mut streams = Vec::with_capacity(conns);
+    let mut error = None;
+    for i in 0..conns {
+        match open(server.port) {
+            Ok(s) => streams.push(s),
+            Err(e) => {
+                error = Some(format!("connection {} of {conns} failed: {e}", i + 1));
+                break;
+            }
+        }
+    }
+    thread::sleep(SETTLE);
+    let rss_after = server.rss_bytes()?;
+    // Stop the server first: it closes first, so the TIME_WAIT sockets are
+    // its own and this process's ephemeral ports stay free.
+    drop(server);
+    let opened = streams.len();
+    drop(streams);
+    Ok(MemSample {
+        rss_before,
+        rss_after,
+        opened,
+        error,
+    })
+}
+
+/// The `memory-per-connection` table.
+pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
+    let mut t = Table::new(
+        "memory-per-connection",
+        "Server memory per idle connection",
+        &[
+            "server",
+            "connections",
+            "RSS before",
+            "RSS after",
+            "bytes per connection",
+            "spread",
+        ],
+    )
+    .numeric(&[1, 2, 3, 4, 5]);
+    for c in &o.cells {
+        let per_conn = match c.error() {
+            Some(e) => format!("failed: {e}"),
+            None => fmt_int(med(&c.per_conn(), |x| *x)),
+        };
+        t.row(vec![
+            c.server.name().to_owned(),
+            fmt_int(c.conns as f64),
+            fmt_mib(med(&c.rounds, |r| r.rss_before as f64)),
+            fmt_mib(med(&c.rounds, |r| r.rss_after as f64)),
+            per_conn,
+            spread(&c.per_conn()),
+        ]);
+    }
+    t.note(format!(
+        "A fresh server per cell (nothing pinned, `--threads {}` for the multi-threaded models); \
+         RSS is `VmRSS` from `/proc/PID/status`, read {} ms after start and {} ms after the last \
+         of the connections answered PING; bytes per connection = (after − before) / \
+         connections. Median of {} round(s). Kernel socket buffers are not part of RSS.",
+        o.threads,
+        SETTLE.as_millis(),
+        SETTLE.as_millis(),
+        plan.rounds
+    ));
+    t.note(format!(
+        "The connections come from the measuring process (`ulimit -n` {}); the models run with \
+         `--maxclients 20000`, redis-server with `--maxclients 10100`.",
+        env::fd_limit().map_or("unknown".to_owned(), |n| n.to_string())
+    ));
+    if let Some(&largest) = plan.mem_conns.iter().max() {
+        t.note(verdict(o, largest));
+    }
+    t.note(conditions_note(&o.conditions));
+    t
+}
+
+/// "Measured: at 10,000 idle connections, each cost …".
+fn verdict(o: &Outcome, conns: usize) -> String {
+    let parts: Vec<String> = Target::ALL
+        .iter()
+        .filter_map(|&s| o.cells.iter().find(|c| c.server == s && c.conns == conns))
+        .map(|c| match c.error() {
+            Some(_) => format!("{} could not hold them", c.server.name()),
+            None => format!(
+                "{} {} bytes",
+                c.server.name(),
+                fmt_int(med(&c.per_conn(), |x| *x))
+            ),
+        })
+        .collect();
+    format!(
+        "Measured: at {} idle connections, each cost {}.",
+        fmt_int(conns as f64),
+        parts.join(", ")
+    )
+}

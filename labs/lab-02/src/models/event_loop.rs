@@ -1,0 +1,374 @@
+//! Model 1: the event loop. One thread owns all the data and serves every
+//! connection, as Redis does.
+//!
+//! Each turn: wait for readiness (epoll, through mio); read from every
+//! ready client and run whatever complete commands arrived, buffering the
+//! replies; write the append-only file once for the whole turn (and sync
+//! it, under `always`); then send the replies. Because one thread does
+//! everything, the keyspace needs no lock, and one slow command delays
+//! every other client: the price of the design, measured in the chapter.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::{Keyspace, OwnedParts};
+use crate::cmd::Session;
+use crate::conn::{self, Conn, Next, READ_CHUNK};
+use crate::route;
+use crate::server::{MAX_CLIENTS_REPLY, Shared};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+const FIRST_CLIENT: usize = 2;
+/// How often housekeeping runs (active expiry, idle clients, counters).
+const CRON: Duration = Duration::from_millis(100);
+/// Keys active expiry may look at per housekeeping round.
+const EXPIRE_BUDGET: usize = 200;
+
+struct Client {
+    stream: TcpStream,
+    conn: Conn,
+    /// The socket may hold unread bytes (mio is edge-triggered: no new
+    /// event comes for bytes that were already there).
+    readable: bool,
+    /// WRITABLE interest is registered (output did not fit in the socket).
+    want_write: bool,
+}
+
+// ANCHOR: event-loop
+pub fn run(
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    keyspace: Keyspace,
+    ready: Sender<Result<()>>,
+) -> Result<()> {
+    let Keyspace::Owned { mut stores, hasher } = keyspace else {
+        bail!("the event loop needs an owned store");
+    };
+    let mut poll = Poll::new()?;
+    let mut listener = TcpListener::from_std(listener);
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    shared.shutdown.on_trigger(move || {
+        let _ = waker.wake();
+    });
+    let limits = shared.config.limits();
+    let query_limit = shared.config.client_query_buffer_limit;
+    let aof = shared.aof.clone();
+    let mut clients: Vec<Option<Client>> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let mut events = Events::with_capacity(1024);
+    let mut to_write: Vec<usize> = Vec::new();
+    let mut next_cron = Instant::now() + CRON;
+    let _ = ready.send(Ok(()));
+
+    while !shared.shutdown.requested() {
+        // Clients with bytes still unread (paused by backpressure) must not
+        // wait for an event that will not come.
+        let backlog = clients
+            .iter()
+            .flatten()
+            .any(|c| c.readable && c.conn.wants_input());
+        let timeout = if backlog {
+            Duration::ZERO
+        } else {
+            next_cron.saturating_duration_since(Instant::now())
+        };
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e.into());
+        }
+        let mut parts = OwnedParts::new(&mut stores, &hasher, aof.as_deref());
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => accept_all(&shared, &poll, &mut listener, &mut clients, &mut free),
+                WAKER => {}
+                Token(t) => {
+                    let Some(Some(c)) = clients.get_mut(t - FIRST_CLIENT) else {
+                        continue;
+                    };
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        c.readable = true;
+                    }
+                    if event.is_writable() {
+                        to_write.push(t - FIRST_CLIENT);
+                    }
+                }
+            }
+        }
+        // Read and run.
+        for (i, slot) in clients.iter_mut().enumerate() {
+            let Some(c) = slot else { continue };
+            if !(c.readable && c.conn.wants_input()) {
+                continue;
+            }
+            let next = read_and_run(c, &limits, query_limit, &shared, &mut parts);
+            if next == Next::Shutdown {
+                shared.shutdown.trigger();
+            }
+            if c.conn.pending_output() > 0 || c.conn.closing {
+                to_write.push(i);
+            }
+        }
+        // Log before replying: a write is acknowledged only once the
+        // append-only file has it.
+        let logged = parts.logged_upto;
+        drop(parts);
+        if let Some(aof) = &aof
+            && logged > 0
+            && let Err(e) = aof.flush(logged)
+        {
+            tracing::error!("append-only file write failed, dropping unacknowledged replies: {e}");
+            for &i in &to_write {
+                if let Some(c) = clients[i].as_mut() {
+                    c.conn.output.clear();
+                    c.conn.output_start = 0;
+                    c.conn.closing = true;
+                }
+            }
+        }
+        // Reply.
+        to_write.sort_unstable();
+        to_write.dedup();
+        for i in to_write.drain(..) {
+            let Some(c) = clients[i].as_mut() else {
+                continue;
+            };
+            let done = match write_out(c) {
+                Ok(done) => done,
+                Err(_) => {
+                    close(&shared, &poll, &mut clients, &mut free, i);
+                    continue;
+                }
+            };
+            if done && c.conn.closing {
+                close(&shared, &poll, &mut clients, &mut free, i);
+            } else if let Err(e) = set_interest(&poll, c, i, !done) {
+                tracing::debug!("reregister failed: {e}");
+                close(&shared, &poll, &mut clients, &mut free, i);
+            }
+        }
+        if Instant::now() >= next_cron {
+            next_cron = Instant::now() + CRON;
+            cron(&shared, &poll, &mut clients, &mut free, &mut stores);
+        }
+    }
+    // Graceful stop: no new clients; replies already computed are sent
+    // (bounded), the log is synced by the caller, then every socket closes.
+    drop(listener);
+    if let Some(aof) = &aof {
+        let _ = aof.sync();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    for i in 0..clients.len() {
+        if let Some(c) = clients[i].as_mut() {
+            while c.conn.pending_output() > 0 && Instant::now() < deadline {
+                match write_out(c) {
+                    Ok(true) | Err(_) => break,
+                    Ok(false) => std::thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        }
+        close(&shared, &poll, &mut clients, &mut free, i);
+    }
+    Ok(())
+}
+// ANCHOR_END: event-loop
+
+fn accept_all(
+    shared: &Shared,
+    poll: &Poll,
+    listener: &mut TcpListener,
+    clients: &mut Vec<Option<Client>>,
+    free: &mut Vec<usize>,
+) {
+    loop {
+        let (mut stream, addr) = match listener.accept() {
+            Ok(x) => x,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // Out of file descriptors, typically: keep serving the
+                // clients we have and try again on the next event.
+                tracing::warn!("accept failed: {e}");
+                return;
+            }
+        };
+        if !shared.admit() {
+            let _ = stream.write(MAX_CLIENTS_REPLY);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let i = free.pop().unwrap_or_else(|| {
+            clients.push(None);
+            clients.len() - 1
+        });
+        if let Err(e) =
+            poll.registry()
+                .register(&mut stream, Token(i + FIRST_CLIENT), Interest::READABLE)
+        {
+            tracing::warn!("cannot register a client: {e}");
+            shared.release(0);
+            free.push(i);
+            continue;
+        }
+        clients[i] = Some(Client {
+            stream,
+            conn: Conn::new(new_session(shared, addr)),
+            readable: true,
+            want_write: false,
+        });
+    }
+}
+
+pub(crate) fn new_session(shared: &Shared, addr: SocketAddr) -> Session {
+    Session::new(
+        shared.next_client_id(),
+        addr.to_string(),
+        shared.password().is_some(),
+    )
+}
+
+/// Reads what the socket has (until it would block or output backs up)
+/// and runs every complete command.
+fn read_and_run(
+    c: &mut Client,
+    limits: &crate::resp::Limits,
+    query_limit: usize,
+    shared: &Shared,
+    parts: &mut OwnedParts,
+) -> Next {
+    let mut next = Next::Continue;
+    while c.readable && c.conn.wants_input() {
+        c.conn.compact_input();
+        let len = c.conn.input.len();
+        c.conn.input.resize(len + READ_CHUNK, 0);
+        match c.stream.read(&mut c.conn.input[len..]) {
+            Ok(0) => {
+                c.conn.input.truncate(len);
+                c.conn.closing = true;
+                c.readable = false;
+                break;
+            }
+            Ok(n) => {
+                c.conn.input.truncate(len + n);
+                c.conn.last_active = Instant::now();
+            }
+            Err(e) => {
+                c.conn.input.truncate(len);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => c.readable = false,
+                    io::ErrorKind::Interrupted => continue,
+                    _ => {
+                        c.conn.closing = true;
+                        c.readable = false;
+                    }
+                }
+                // Run what did arrive before stopping.
+            }
+        }
+        next = conn::process(&mut c.conn, limits, shared, |spec, args, out| {
+            route::dispatch(parts, spec, args, out)
+        });
+        if next != Next::Continue {
+            break;
+        }
+        if conn::input_over_limit(&c.conn, query_limit) {
+            tracing::warn!(
+                "closing client {}: query buffer over the limit ({} bytes)",
+                c.conn.session.addr,
+                query_limit
+            );
+            c.conn.closing = true;
+            break;
+        }
+    }
+    c.conn.shrink_input();
+    next
+}
+
+/// Writes buffered output; `Ok(true)` when all of it went out.
+fn write_out(c: &mut Client) -> io::Result<bool> {
+    while c.conn.pending_output() > 0 {
+        match c.stream.write(&c.conn.output[c.conn.output_start..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => c.conn.sent(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+fn set_interest(poll: &Poll, c: &mut Client, i: usize, want_write: bool) -> io::Result<()> {
+    if want_write != c.want_write {
+        let interest = if want_write {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        poll.registry()
+            .reregister(&mut c.stream, Token(i + FIRST_CLIENT), interest)?;
+        c.want_write = want_write;
+    }
+    Ok(())
+}
+
+fn close(
+    shared: &Shared,
+    poll: &Poll,
+    clients: &mut [Option<Client>],
+    free: &mut Vec<usize>,
+    i: usize,
+) {
+    if let Some(mut c) = clients[i].take() {
+        let _ = poll.registry().deregister(&mut c.stream);
+        shared.release(c.conn.commands);
+        free.push(i);
+    }
+}
+
+/// Housekeeping: active expiry, idle clients, INFO counters.
+fn cron(
+    shared: &Shared,
+    poll: &Poll,
+    clients: &mut [Option<Client>],
+    free: &mut Vec<usize>,
+    stores: &mut [crate::db::Store],
+) {
+    let mut keys = 0;
+    for s in stores.iter_mut() {
+        s.expire_step(EXPIRE_BUDGET);
+        keys += s.len();
+    }
+    shared
+        .keys
+        .store(keys as u64, std::sync::atomic::Ordering::Relaxed);
+    let idle = shared.config.idle_timeout();
+    for i in 0..clients.len() {
+        let Some(c) = clients[i].as_mut() else {
+            continue;
+        };
+        shared.commands_processed.fetch_add(
+            std::mem::take(&mut c.conn.commands),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        if let Some(t) = idle
+            && c.conn.last_active.elapsed() > t
+            && c.conn.pending_output() == 0
+        {
+            close(shared, poll, clients, free, i);
+        }
+    }
+}

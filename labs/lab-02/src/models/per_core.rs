@@ -1,0 +1,526 @@
+//! Model 3: thread per core, shared nothing.
+//!
+//! Each core runs a single-threaded tokio runtime and owns one part of the
+//! keyspace outright (no locks, no shared cache lines). Connections are
+//! accepted on core 0 and handed round-robin to the cores. A command whose
+//! key another core owns is sent there as a message and its reply comes
+//! back the same way: a *hop*, counted in INFO as `lab02_cross_core_hops`.
+//! Within a pipeline, all hops are sent before any is awaited, and the
+//! replies are put back in request order.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::{Keyspace, part_of};
+use crate::cmd::{self, After, Merge, Route, Spec};
+use crate::conn::{self, Conn, Next, READ_CHUNK};
+use crate::db::{Db, Hasher, Store};
+use crate::route::{self, ScanStep};
+use crate::server::{MAX_CLIENTS_REPLY, Shared};
+
+const EXPIRE_BUDGET: usize = 200;
+
+/// A command (or one key's piece of one) for another core.
+struct Job {
+    spec: &'static Spec,
+    args: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// A reply, and where its log record ends in the append-only file.
+type Reply = (Vec<u8>, u64);
+
+/// One core's state; lives on that core's thread only.
+struct Core {
+    id: usize,
+    cores: usize,
+    store: RefCell<Store>,
+    hasher: Hasher,
+    mailboxes: Vec<mpsc::UnboundedSender<Job>>,
+    shared: Arc<Shared>,
+}
+
+impl Core {
+    fn owner(&self, key: &[u8]) -> usize {
+        part_of(&self.hasher, key, self.cores)
+    }
+
+    /// Runs a command on this core's data. Returns where its log ends.
+    fn run_local(&self, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) -> u64 {
+        let mut log = Vec::new();
+        let mut store = self.store.borrow_mut();
+        let mut db = Db::new(&mut store, &self.hasher);
+        cmd::execute(&mut db, spec, args, out, &mut log);
+        match &self.shared.aof {
+            Some(aof) if !log.is_empty() => aof.append(&log),
+            _ => 0,
+        }
+    }
+
+    /// Runs `args` on `part`: here, or by a message to its core.
+    fn submit(&self, part: usize, spec: &'static Spec, args: &[&[u8]]) -> Sub {
+        if part == self.id {
+            let mut out = Vec::new();
+            let upto = self.run_local(spec, args, &mut out);
+            return Sub::Done((out, upto));
+        }
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            spec,
+            args: args.iter().map(|a| a.to_vec()).collect(),
+            reply: tx,
+        };
+        self.shared.hops.fetch_add(1, Relaxed);
+        if self.mailboxes[part].send(job).is_err() {
+            return Sub::Done((b"-ERR server is shutting down\r\n".to_vec(), 0));
+        }
+        Sub::Wait(rx)
+    }
+}
+
+enum Sub {
+    Done(Reply),
+    Wait(oneshot::Receiver<Reply>),
+}
+
+impl Sub {
+    async fn get(self) -> Reply {
+        match self {
+            Sub::Done(r) => r,
+            Sub::Wait(rx) => rx
+                .await
+                .unwrap_or_else(|_| (b"-ERR server is shutting down\r\n".to_vec(), 0)),
+        }
+    }
+}
+
+/// A reply waiting its turn in a pipeline.
+enum Slot {
+    Bytes(Vec<u8>),
+    One(Sub),
+    Many(Merge, Vec<Sub>),
+    Scan(ScanStep, Sub),
+}
+
+pub fn run(
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    keyspace: Keyspace,
+    ready: Sender<Result<()>>,
+) -> Result<()> {
+    let Keyspace::Owned { stores, hasher } = keyspace else {
+        bail!("thread-per-core needs owned stores");
+    };
+    let cores = stores.len();
+    let mut job_rxs = Vec::new();
+    let mut mailboxes = Vec::new();
+    let mut conn_txs = Vec::new();
+    let mut conn_rxs = Vec::new();
+    for _ in 0..cores {
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        mailboxes.push(tx);
+        job_rxs.push(rx);
+        let (tx, rx) = mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+        conn_txs.push(tx);
+        conn_rxs.push(rx);
+    }
+    let key_counts: Arc<Vec<AtomicU64>> = Arc::new((0..cores).map(|_| AtomicU64::new(0)).collect());
+    let mut listener = Some(listener);
+    let mut threads = Vec::new();
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<()>>();
+    for (id, ((store, jobs), conns)) in stores.into_iter().zip(job_rxs).zip(conn_rxs).enumerate() {
+        let core = Core {
+            id,
+            cores,
+            store: RefCell::new(store),
+            hasher: hasher.clone(),
+            mailboxes: mailboxes.clone(),
+            shared: shared.clone(),
+        };
+        let acceptor = if id == 0 {
+            listener.take().map(|l| (l, conn_txs.clone()))
+        } else {
+            None
+        };
+        let started = started_tx.clone();
+        let key_counts = key_counts.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("lab-02-core-{id}"))
+                .spawn(move || -> Result<()> {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let local = tokio::task::LocalSet::new();
+                    local.block_on(
+                        &rt,
+                        core_main(core, jobs, conns, acceptor, started, key_counts),
+                    )
+                })?,
+        );
+    }
+    drop(started_tx);
+    drop(conn_txs);
+    drop(mailboxes);
+    let mut failure = None;
+    for _ in 0..cores {
+        match started_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = Some(e),
+            Err(_) => failure = Some(anyhow::anyhow!("a core thread stopped while starting")),
+        }
+    }
+    match failure {
+        Some(e) => {
+            shared.shutdown.trigger();
+            let _ = ready.send(Err(e));
+        }
+        None => {
+            let _ = ready.send(Ok(()));
+        }
+    }
+    let mut result = Ok(());
+    for t in threads {
+        match t.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(_) => result = Err(anyhow::anyhow!("a core thread panicked")),
+        }
+    }
+    result
+}
+
+type Acceptor = (
+    std::net::TcpListener,
+    Vec<mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+);
+
+async fn core_main(
+    core: Core,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    mut conns: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    acceptor: Option<Acceptor>,
+    started: std::sync::mpsc::Sender<Result<()>>,
+    key_counts: Arc<Vec<AtomicU64>>,
+) -> Result<()> {
+    let core = Rc::new(core);
+    let shared = core.shared.clone();
+    let mut stop = super::tasks::stop_signal(&shared);
+    // Mailbox: run other cores' pieces on this core's data.
+    let mailbox = {
+        let core = core.clone();
+        tokio::task::spawn_local(async move {
+            while let Some(job) = jobs.recv().await {
+                let args: Vec<&[u8]> = job.args.iter().map(|a| a.as_slice()).collect();
+                let mut out = Vec::new();
+                let upto = core.run_local(job.spec, &args, &mut out);
+                let _ = job.reply.send((out, upto));
+            }
+        })
+    };
+    // Housekeeping.
+    {
+        let (core, mut stop) = (core.clone(), stop.clone());
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                let len = {
+                    let mut s = core.store.borrow_mut();
+                    s.expire_step(EXPIRE_BUDGET);
+                    s.len()
+                };
+                key_counts[core.id].store(len as u64, Relaxed);
+                if core.id == 0 {
+                    let total = key_counts.iter().map(|k| k.load(Relaxed)).sum();
+                    core.shared.keys.store(total, Relaxed);
+                }
+            }
+        });
+    }
+    let acceptor = match acceptor {
+        Some((l, txs)) => match tokio::net::TcpListener::from_std(l) {
+            Ok(l) => Some((l, txs)),
+            Err(e) => {
+                let _ = started.send(Err(e.into()));
+                return Ok(());
+            }
+        },
+        None => None,
+    };
+    let _ = started.send(Ok(()));
+    drop(started);
+    if let Some((listener, txs)) = acceptor {
+        let (shared, mut stop) = (shared.clone(), stop.clone());
+        tokio::task::spawn_local(async move {
+            let mut next = 0usize;
+            loop {
+                let accepted = tokio::select! {
+                    r = listener.accept() => r,
+                    _ = stop.changed() => return,
+                };
+                let (mut stream, addr) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                if !shared.admit() {
+                    tokio::task::spawn_local(async move {
+                        let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
+                    });
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let target = next % txs.len();
+                next += 1;
+                match stream.into_std() {
+                    Ok(s) => {
+                        if txs[target].send((s, addr)).is_err() {
+                            shared.release(0);
+                        }
+                    }
+                    Err(_) => shared.release(0),
+                }
+            }
+        });
+    }
+    loop {
+        let received = tokio::select! {
+            r = conns.recv() => r,
+            _ = stop.changed() => break,
+        };
+        let Some((std_stream, addr)) = received else {
+            break;
+        };
+        let core = core.clone();
+        let stop = stop.clone();
+        tokio::task::spawn_local(async move {
+            let shared = core.shared.clone();
+            let mut conn = Conn::new(super::event_loop::new_session(&shared, addr));
+            if let Ok(mut stream) = TcpStream::from_std(std_stream) {
+                serve_conn(&mut stream, &mut conn, &core, stop).await;
+            }
+            shared.release(conn.commands);
+        });
+    }
+    // Keep serving other cores' pieces until every connection is done.
+    super::tasks::drain(&shared).await;
+    mailbox.abort();
+    Ok(())
+}
+
+// ANCHOR: thread-per-core
+async fn serve_conn(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    core: &Core,
+    mut stop: watch::Receiver<bool>,
+) {
+    let shared = &core.shared;
+    let limits = shared.config.limits();
+    let query_limit = shared.config.client_query_buffer_limit;
+    let idle = shared.config.idle_timeout();
+    loop {
+        let (next, logged) = process(conn, core, &limits).await;
+        if next == Next::Shutdown {
+            shared.shutdown.trigger();
+        }
+        if let Some(aof) = &shared.aof
+            && logged > 0
+            && let Err(e) = aof.flush(logged)
+        {
+            tracing::error!(
+                "append-only file write failed; closing {}: {e}",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_output() > 0 {
+            if stream
+                .write_all(&conn.output[conn.output_start..])
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let n = conn.pending_output();
+            conn.sent(n);
+        }
+        if conn.closing || *stop.borrow() {
+            return;
+        }
+        if conn::input_over_limit(conn, query_limit) {
+            tracing::warn!(
+                "closing client {}: query buffer over the limit",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_input() > 0 && conn::has_complete_request(conn, &limits) {
+            continue;
+        }
+        conn.shrink_input();
+        conn.compact_input();
+        conn.input.reserve(READ_CHUNK);
+        let read = async {
+            match idle {
+                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut conn.input))
+                    .await
+                    .unwrap_or(Ok(0)),
+                None => stream.read_buf(&mut conn.input).await,
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = stop.changed() => return,
+        };
+        match n {
+            Ok(0) | Err(_) => return,
+            Ok(_) => conn.last_active = Instant::now(),
+        }
+    }
+}
+
+/// Runs every complete request in the input: local pieces at once, remote
+/// ones sent off; then waits for the remote replies in request order.
+/// Returns what to do next and where the log records of this batch end.
+async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> (Next, u64) {
+    let shared = &core.shared;
+    let mut queue: Vec<Slot> = Vec::new();
+    let mut next = Next::Continue;
+    let mut logged = 0u64;
+    while conn.pending_output() < conn::OUTPUT_SOFT_LIMIT && queue.len() < 1024 {
+        let (n, args) = match conn::next_request(conn, limits) {
+            Ok(Some(x)) => x,
+            Ok(None) => break,
+            Err(()) => {
+                next = Next::Close;
+                break;
+            }
+        };
+        // `args` borrows the input buffer; copy out what outlives this turn.
+        let args: Vec<Vec<u8>> = args.into_iter().map(<[u8]>::to_vec).collect();
+        conn.input_start += n;
+        if args.is_empty() {
+            continue;
+        }
+        conn.commands += 1;
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::new();
+        let Some(req) = conn::check(refs, &conn.session, shared, &mut out) else {
+            emit(&mut queue, &mut conn.output, out);
+            continue;
+        };
+        let slot = match req.spec.route {
+            Route::Server => {
+                let after = cmd::execute_server(
+                    req.spec,
+                    &mut conn.session,
+                    &req.args,
+                    &**shared,
+                    &mut out,
+                );
+                emit(&mut queue, &mut conn.output, out);
+                match after {
+                    After::Continue => continue,
+                    After::Close => {
+                        next = Next::Close;
+                        break;
+                    }
+                    After::Shutdown => {
+                        next = Next::Shutdown;
+                        break;
+                    }
+                }
+            }
+            Route::Key => Slot::One(core.submit(core.owner(req.args[1]), req.spec, &req.args)),
+            Route::EachKey(m) | Route::AllShards(m) => {
+                let pieces = route::split(req.spec, &req.args, core.cores, |k| core.owner(k));
+                Slot::Many(
+                    m,
+                    pieces
+                        .iter()
+                        .map(|p| core.submit(p.part, req.spec, &p.args))
+                        .collect(),
+                )
+            }
+            Route::Scan => match ScanStep::parse(&req.args, core.cores) {
+                Err(e) => {
+                    crate::reply::error(&mut out, e);
+                    Slot::Bytes(out)
+                }
+                Ok(step) if step.is_done() => {
+                    step.finish(&[], &mut out);
+                    Slot::Bytes(out)
+                }
+                Ok(step) => {
+                    let inner = step.inner_args(&req.args);
+                    let refs: Vec<&[u8]> = inner.iter().map(Vec::as_slice).collect();
+                    let sub = core.submit(step.part, req.spec, &refs);
+                    Slot::Scan(step, sub)
+                }
+            },
+        };
+        // Nothing waiting ahead of it and nothing to wait for: reply now.
+        match slot {
+            Slot::One(Sub::Done((bytes, upto))) if queue.is_empty() => {
+                logged = logged.max(upto);
+                conn.output.extend_from_slice(&bytes);
+            }
+            other => queue.push(other),
+        }
+    }
+    for slot in queue {
+        match slot {
+            Slot::Bytes(b) => conn.output.extend_from_slice(&b),
+            Slot::One(sub) => {
+                let (b, upto) = sub.get().await;
+                logged = logged.max(upto);
+                conn.output.extend_from_slice(&b);
+            }
+            Slot::Many(m, subs) => {
+                let mut replies = Vec::with_capacity(subs.len());
+                for s in subs {
+                    let (b, upto) = s.get().await;
+                    logged = logged.max(upto);
+                    replies.push(b);
+                }
+                route::merge(m, &replies, &mut conn.output);
+            }
+            Slot::Scan(step, sub) => {
+                let (b, _) = sub.get().await;
+                step.finish(&b, &mut conn.output);
+            }
+        }
+    }
+    if next != Next::Continue {
+        conn.closing = true;
+    }
+    (next, logged)
+}
+// ANCHOR_END: thread-per-core
+
+/// Sends a ready reply now, or queues it behind replies still in flight.
+fn emit(queue: &mut Vec<Slot>, output: &mut Vec<u8>, bytes: Vec<u8>) {
+    if queue.is_empty() {
+        output.extend_from_slice(&bytes);
+    } else {
+        queue.push(Slot::Bytes(bytes));
+    }
+}

@@ -1,0 +1,201 @@
+//! Model 2: a task per connection on tokio's multi-threaded runtime, the
+//! data in lab-01's sharded cache.
+//!
+//! Each connection is a task that reads, runs its commands (each one
+//! locks the shard that holds its key, for that command only), makes its
+//! log records durable, and writes its replies. The runtime spreads tasks
+//! over its worker threads, so a slow command blocks one worker, not the
+//! server; the cost is a lock per command and data shared between cores.
+
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::{Keyspace, LockedParts};
+use crate::conn::{self, Conn, Next, READ_CHUNK};
+use crate::db::SharedStore;
+use crate::route;
+use crate::server::{MAX_CLIENTS_REPLY, Shared};
+
+/// Keys active expiry may look at per round (every 100 ms).
+const EXPIRE_BUDGET: usize = 200;
+
+pub fn run(
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    keyspace: Keyspace,
+    ready: Sender<Result<()>>,
+) -> Result<()> {
+    let Keyspace::Locked(cache) = keyspace else {
+        bail!("task-per-connection needs lab-01's sharded cache");
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(shared.config.thread_count())
+        .thread_name("lab-02-worker")
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(serve(shared, listener, cache, ready));
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+/// A watch channel that flips to `true` when shutdown is requested.
+pub(crate) fn stop_signal(shared: &Shared) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    shared.shutdown.on_trigger(move || {
+        tx.send_replace(true);
+    });
+    rx
+}
+
+/// Waits (bounded) for every connection task to finish after a shutdown.
+pub(crate) async fn drain(shared: &Shared) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shared.clients.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    cache: Arc<SharedStore>,
+    ready: Sender<Result<()>>,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let mut stop = stop_signal(&shared);
+    {
+        let (cache, shared, mut stop) = (cache.clone(), shared.clone(), stop.clone());
+        tokio::spawn(async move {
+            use lab_01::Cache;
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => return,
+                }
+                cache.expire_step(EXPIRE_BUDGET);
+                shared
+                    .keys
+                    .store(cache.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    let _ = ready.send(Ok(()));
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => break,
+        };
+        let (mut stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if !shared.admit() {
+            tokio::spawn(async move {
+                let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
+            });
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let (shared, cache, stop) = (shared.clone(), cache.clone(), stop.clone());
+        tokio::spawn(async move {
+            let session = super::event_loop::new_session(&shared, addr);
+            let mut conn = Conn::new(session);
+            serve_conn(&mut stream, &mut conn, &shared, &cache, stop).await;
+            shared.release(conn.commands);
+        });
+    }
+    drop(listener);
+    drain(&shared).await;
+    Ok(())
+}
+
+// ANCHOR: task-per-connection
+async fn serve_conn(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    shared: &Shared,
+    cache: &SharedStore,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limits = shared.config.limits();
+    let query_limit = shared.config.client_query_buffer_limit;
+    let idle = shared.config.idle_timeout();
+    let mut parts = LockedParts::new(cache, shared.aof.as_deref());
+    loop {
+        // Run what has arrived; replies go to conn.output.
+        let next = conn::process(conn, &limits, shared, |spec, args, out| {
+            route::dispatch(&mut parts, spec, args, out)
+        });
+        if next == Next::Shutdown {
+            shared.shutdown.trigger();
+        }
+        // Durable before acknowledged.
+        if let Some(aof) = &shared.aof
+            && parts.logged_upto > 0
+            && let Err(e) = aof.flush(parts.logged_upto)
+        {
+            tracing::error!(
+                "append-only file write failed; closing {}: {e}",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_output() > 0 {
+            if stream
+                .write_all(&conn.output[conn.output_start..])
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let n = conn.pending_output();
+            conn.sent(n);
+        }
+        if conn.closing || *stop.borrow() {
+            return;
+        }
+        if conn::input_over_limit(conn, query_limit) {
+            tracing::warn!(
+                "closing client {}: query buffer over the limit",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_input() > 0 && conn::has_complete_request(conn, &limits) {
+            // Output backed up mid-pipeline; now it is sent, go on.
+            continue;
+        }
+        conn.compact_input();
+        conn.input.reserve(READ_CHUNK);
+        let read = async {
+            match idle {
+                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut conn.input))
+                    .await
+                    .unwrap_or(Ok(0)),
+                None => stream.read_buf(&mut conn.input).await,
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = stop.changed() => return,
+        };
+        match n {
+            Ok(0) | Err(_) => return,
+            Ok(_) => conn.last_active = Instant::now(),
+        }
+        conn.shrink_input();
+    }
+}
+// ANCHOR_END: task-per-connection

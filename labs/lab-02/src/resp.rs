@@ -1,0 +1,1481 @@
+//! RESP2, both sides of the wire.
+//!
+//! **Server side**: [`parse_request`] reads one request from the front of a
+//! connection's input buffer without copying it. It follows Redis 7's
+//! `processMultibulkBuffer` and `processInlineBuffer` (networking.c) and
+//! `sdssplitargs` (sds.c), error texts included, so a client sees the same
+//! `-ERR Protocol error: …` it would get from Redis. Where we differ, on
+//! purpose:
+//!
+//! - **CRLF is checked.** Redis only checks that *some* byte follows the `\r`
+//!   of a `*`/`$` header and skips the two bytes after bulk data unread. We
+//!   require `\r\n` in both places: a header whose `\r` is followed by another
+//!   byte is an `invalid multibulk length` / `invalid bulk length`, and bulk
+//!   data followed by anything but `\r\n` is
+//!   [`ProtocolError::ExpectedCrlf`] (`Protocol error: expected CRLF after
+//!   bulk data`, a text Redis does not have).
+//! - **Results do not depend on how the bytes were split into reads.** Redis
+//!   only notices an over-long line when a read leaves it without its line
+//!   end, so a 100 KiB inline line that arrives in one read is accepted. We
+//!   look for the line end only within the first `max_inline_len + 1` bytes,
+//!   so the same bytes always give the same answer however they arrive.
+//! - A **NUL byte** before a line end hides it, as in Redis, which looks for
+//!   line ends with `strchr`: the request stays incomplete until more than
+//!   `max_inline_len` bytes are waiting, then fails as too big. (Bulk data,
+//!   skipped by length, may hold any byte.)
+//! - No authentication-dependent limits (`unauthenticated multibulk length`):
+//!   the parser knows nothing about connections.
+//! - In `expected '$', got 'X'`, a byte above 0x7f is shown as the Unicode
+//!   character with that number (Redis sends the raw byte), and CR or LF as a
+//!   space (as Redis does).
+//!
+//! **Client side**: [`Frame`] is an owned RESP2 reply, [`parse_frame`] reads
+//! one, [`Frame::encode`] writes one and [`encode_command`] writes a request.
+//!
+//! [`fuzz_one`] checks the invariants of both parsers on arbitrary input; the
+//! proptests in `tests/resp_fuzz.rs` and the cargo-fuzz target in `fuzz/`
+//! call it.
+
+use std::ops::Range;
+
+/// Limits on what a client may send, as in Redis's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest bulk argument (`proto-max-bulk-len`, default 512 MiB).
+    pub max_bulk_len: usize,
+    /// Most arguments in one multibulk request (default 1024 × 1024).
+    pub max_multibulk_len: usize,
+    /// Longest inline line, and longest `*`/`$` header line, without its line
+    /// end (Redis's `PROTO_INLINE_MAX_SIZE`, 64 KiB, used for all three).
+    pub max_inline_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_bulk_len: 512 * 1024 * 1024,
+            max_multibulk_len: 1024 * 1024,
+            max_inline_len: 64 * 1024,
+        }
+    }
+}
+
+/// Why a request (or, client side, a reply) could not be parsed. The
+/// `Display` texts of the request errors are Redis's, byte for byte; a server
+/// replies `-ERR {error}` and closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// `*` count not a number, or above [`Limits::max_multibulk_len`].
+    #[error("Protocol error: invalid multibulk length")]
+    InvalidMultibulkLength,
+    /// `$` length not a number, negative, or above [`Limits::max_bulk_len`].
+    #[error("Protocol error: invalid bulk length")]
+    InvalidBulkLength,
+    /// An argument of a multibulk request did not start with `$`.
+    #[error("Protocol error: expected '$', got '{}'", shown_byte(*.0))]
+    ExpectedDollar(u8),
+    /// An inline line longer than [`Limits::max_inline_len`].
+    #[error("Protocol error: too big inline request")]
+    TooBigInlineRequest,
+    /// A `*` header line longer than [`Limits::max_inline_len`].
+    #[error("Protocol error: too big mbulk count string")]
+    TooBigMbulkCount,
+    /// A `$` header line longer than [`Limits::max_inline_len`].
+    #[error("Protocol error: too big bulk count string")]
+    TooBigBulkCount,
+    /// An inline line with an unterminated quote, or a closing quote followed
+    /// by something other than whitespace.
+    #[error("Protocol error: unbalanced quotes in request")]
+    UnbalancedQuotes,
+    /// Bulk data not followed by `\r\n` (Redis does not check this).
+    #[error("Protocol error: expected CRLF after bulk data")]
+    ExpectedCrlf,
+    /// Client side: a reply starting with a byte that is no RESP2 type.
+    #[error("Protocol error: invalid reply type byte 0x{0:02x}")]
+    InvalidReplyType(u8),
+    /// Client side: a `+`, `-` or `:` line containing a lone CR or LF.
+    #[error("Protocol error: reply line not ended by CRLF")]
+    InvalidReplyLine,
+    /// Client side: a `:` reply that is not a 64-bit integer.
+    #[error("Protocol error: invalid integer reply")]
+    InvalidInteger,
+    /// Client side: arrays nested deeper than [`MAX_FRAME_DEPTH`].
+    #[error("Protocol error: reply nested deeper than {} arrays", MAX_FRAME_DEPTH)]
+    TooDeep,
+}
+
+/// How `expected '$', got 'X'` shows X: Redis turns CR and LF in an error
+/// into spaces so the reply stays one line.
+fn shown_byte(b: u8) -> char {
+    if b == b'\r' || b == b'\n' {
+        ' '
+    } else {
+        char::from(b)
+    }
+}
+
+/// Where one argument of a parsed request lives: a range of the input buffer
+/// (always, for a multibulk request, and for inline arguments written without
+/// escapes), or of the scratch buffer (inline arguments that quotes or
+/// escapes made different from any run of input bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgRange {
+    start: usize,
+    end: usize,
+    in_scratch: bool,
+}
+
+impl ArgRange {
+    fn input(start: usize, end: usize) -> Self {
+        Self {
+            start,
+            end,
+            in_scratch: false,
+        }
+    }
+
+    /// The argument's bytes. `buf` and `scratch` must be the buffers given to
+    /// the [`parse_request`] call that produced this range; given others that
+    /// are too short, this returns an empty slice rather than panicking.
+    pub fn slice<'a>(&self, buf: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
+        let src = if self.in_scratch { scratch } else { buf };
+        src.get(self.start..self.end).unwrap_or(&[])
+    }
+
+    /// Length of the argument in bytes.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the argument is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Whether the argument lives in the scratch buffer.
+    pub fn in_scratch(&self) -> bool {
+        self.in_scratch
+    }
+
+    /// The range, in the input buffer or (if [`Self::in_scratch`]) in the
+    /// scratch buffer.
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+}
+
+/// Parses one request from the front of `buf`.
+///
+/// - `Ok(Some(consumed))`: a complete request of `consumed` (> 0) bytes.
+///   `args` holds its arguments; it may be empty (an empty inline line,
+///   `*0\r\n`, `*-1\r\n`), and the caller then skips the request. Inline
+///   arguments that needed unescaping are in `scratch`.
+/// - `Ok(None)`: the request is not complete yet; nothing was consumed. Call
+///   again with the same bytes and more after them.
+/// - `Err(e)`: a protocol error; reply `-ERR {e}` and close the connection.
+///
+/// `args` and `scratch` are cleared first, and are left empty unless the
+/// result is `Ok(Some(_))`. Nothing is allocated in proportion to a length
+/// the client declares, only to bytes that have arrived. A call costs time
+/// linear in the request's headers (bulk data is skipped, not scanned), so
+/// calling again from the start after each read is cheap.
+pub fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<ArgRange>,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<usize>, ProtocolError> {
+    args.clear();
+    scratch.clear();
+    let result = match buf.first() {
+        None => Ok(None),
+        Some(b'*') => parse_multibulk(buf, limits, args),
+        Some(_) => parse_inline(buf, limits, args, scratch),
+    };
+    if !matches!(result, Ok(Some(_))) {
+        args.clear();
+        scratch.clear();
+    }
+    result
+}
+
+/// Redis's `string2ll`: an optional `-` then digits, no leading zeros (only
+/// "0" itself), no `+`, at most 20 bytes, within `i64`.
+fn string2ll(s: &[u8]) -> Option<i64> {
+    if s.is_empty() || s.len() >= 21 {
+        return None;
+    }
+    if s == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let (&first, rest) = digits.split_first()?;
+    if !(b'1'..=b'9').contains(&first) {
+        return None;
+    }
+    let mut v = u64::from(first - b'0');
+    for &c in rest {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if negative {
+        0i64.checked_sub_unsigned(v)
+    } else {
+        i64::try_from(v).ok()
+    }
+}
+
+/// Where a header line (`*…` or `$…`) that starts at `pos` ends.
+enum HeaderLine {
+    /// `buf[cr] == b'\r'` and `cr + 1 < buf.len()`.
+    Found {
+        cr: usize,
+    },
+    Incomplete,
+    TooBig,
+}
+
+/// Where the first `end` byte of `buf` is, looking no further than `limit + 1`
+/// bytes and, like C's `strchr`, not past a NUL byte.
+fn find_line_end(buf: &[u8], end: u8, limit: usize) -> Option<usize> {
+    let window = &buf[..buf.len().min(limit.saturating_add(1))];
+    window
+        .iter()
+        .position(|&b| b == end || b == 0)
+        .filter(|&i| window[i] == end)
+}
+
+/// Finds the `\r` ending the header line at `pos`, and only reports it once
+/// the byte after it has arrived (as Redis does).
+fn header_line(buf: &[u8], pos: usize, limit: usize) -> HeaderLine {
+    let rest = buf.get(pos..).unwrap_or(&[]);
+    match find_line_end(rest, b'\r', limit) {
+        Some(i) if i + 1 < rest.len() => HeaderLine::Found { cr: pos + i },
+        Some(_) => HeaderLine::Incomplete,
+        None if rest.len() > limit => HeaderLine::TooBig,
+        None => HeaderLine::Incomplete,
+    }
+}
+
+fn parse_multibulk(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<ArgRange>,
+) -> Result<Option<usize>, ProtocolError> {
+    let cr = match header_line(buf, 0, limits.max_inline_len) {
+        HeaderLine::Found { cr } => cr,
+        HeaderLine::Incomplete => return Ok(None),
+        HeaderLine::TooBig => return Err(ProtocolError::TooBigMbulkCount),
+    };
+    if buf.get(cr + 1) != Some(&b'\n') {
+        return Err(ProtocolError::InvalidMultibulkLength);
+    }
+    let count = buf
+        .get(1..cr)
+        .and_then(string2ll)
+        .ok_or(ProtocolError::InvalidMultibulkLength)?;
+    let mut pos = cr + 2;
+    if count <= 0 {
+        return Ok(Some(pos));
+    }
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&n| n <= limits.max_multibulk_len)
+        .ok_or(ProtocolError::InvalidMultibulkLength)?;
+    for _ in 0..count {
+        let cr = match header_line(buf, pos, limits.max_inline_len) {
+            HeaderLine::Found { cr } => cr,
+            HeaderLine::Incomplete => return Ok(None),
+            HeaderLine::TooBig => return Err(ProtocolError::TooBigBulkCount),
+        };
+        match buf.get(pos) {
+            Some(b'$') => {}
+            Some(&other) => return Err(ProtocolError::ExpectedDollar(other)),
+            None => return Ok(None),
+        }
+        if buf.get(cr + 1) != Some(&b'\n') {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        let len = buf
+            .get(pos + 1..cr)
+            .and_then(string2ll)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= limits.max_bulk_len)
+            .ok_or(ProtocolError::InvalidBulkLength)?;
+        let start = cr + 2;
+        let end = start
+            .checked_add(len)
+            .ok_or(ProtocolError::InvalidBulkLength)?;
+        let Some(crlf) = buf.get(end..end.saturating_add(2)) else {
+            return Ok(None);
+        };
+        if crlf != b"\r\n" {
+            return Err(ProtocolError::ExpectedCrlf);
+        }
+        args.push(ArgRange::input(start, end));
+        pos = end + 2;
+    }
+    Ok(Some(pos))
+}
+
+fn parse_inline(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<ArgRange>,
+    scratch: &mut Vec<u8>,
+) -> Result<Option<usize>, ProtocolError> {
+    let Some(nl) = find_line_end(buf, b'\n', limits.max_inline_len) else {
+        return if buf.len() > limits.max_inline_len {
+            Err(ProtocolError::TooBigInlineRequest)
+        } else {
+            Ok(None)
+        };
+    };
+    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    split_inline(&buf[..line_end], args, scratch)?;
+    Ok(Some(nl + 1))
+}
+
+/// `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// One inline argument being built: empty, a run of input bytes (zero-copy),
+/// or, once a byte breaks the run, a copy at the end of `scratch`.
+enum Token {
+    Empty,
+    Input { start: usize, end: usize },
+    Scratch { start: usize },
+}
+
+impl Token {
+    /// Appends the input byte at `i`.
+    fn push_input(&mut self, line: &[u8], i: usize, scratch: &mut Vec<u8>) {
+        match *self {
+            Token::Empty => {
+                *self = Token::Input {
+                    start: i,
+                    end: i + 1,
+                }
+            }
+            Token::Input { start, end } if end == i => {
+                *self = Token::Input { start, end: i + 1 };
+            }
+            Token::Input { .. } | Token::Scratch { .. } => {
+                let b = line.get(i).copied().unwrap_or(0);
+                self.push_byte(line, b, scratch);
+            }
+        }
+    }
+
+    /// Appends a byte that is not the next input byte of the run.
+    fn push_byte(&mut self, line: &[u8], b: u8, scratch: &mut Vec<u8>) {
+        match *self {
+            Token::Empty => {
+                *self = Token::Scratch {
+                    start: scratch.len(),
+                };
+            }
+            Token::Input { start, end } => {
+                *self = Token::Scratch {
+                    start: scratch.len(),
+                };
+                scratch.extend_from_slice(line.get(start..end).unwrap_or(&[]));
+            }
+            Token::Scratch { .. } => {}
+        }
+        scratch.push(b);
+    }
+
+    fn finish(self, scratch: &[u8]) -> ArgRange {
+        match self {
+            Token::Empty => ArgRange::input(0, 0),
+            Token::Input { start, end } => ArgRange::input(start, end),
+            Token::Scratch { start } => ArgRange {
+                start,
+                end: scratch.len(),
+                in_scratch: true,
+            },
+        }
+    }
+}
+
+/// Redis's `sdssplitargs`: arguments separated by whitespace; "double quotes"
+/// with `\n \r \t \b \a \xHH` and `\<any>` escapes; 'single quotes' with
+/// `\'` only; a quote may start inside an argument (`a"b c"` is `ab c`), but a
+/// closing quote must be followed by whitespace or the end. `line` holds no
+/// NUL byte (see [`find_line_end`]), so `at` can use 0 for "past the end" as
+/// the C code does.
+fn split_inline(
+    line: &[u8],
+    args: &mut Vec<ArgRange>,
+    scratch: &mut Vec<u8>,
+) -> Result<(), ProtocolError> {
+    // The byte at `i`, or 0 (C's terminating NUL) past the end.
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut p = 0;
+    loop {
+        while p < line.len() && is_c_space(line[p]) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return Ok(());
+        }
+        let mut token = Token::Empty;
+        let mut in_double = false;
+        let mut in_single = false;
+        loop {
+            let c = at(p);
+            let mut done = false;
+            if in_double {
+                let hex = match (at(p + 1), hex_value(at(p + 2)), hex_value(at(p + 3))) {
+                    (b'x', Some(hi), Some(lo)) if c == b'\\' => Some(hi * 16 + lo),
+                    _ => None,
+                };
+                if let Some(byte) = hex {
+                    token.push_byte(line, byte, scratch);
+                    p += 3;
+                } else if c == b'\\' && at(p + 1) != 0 {
+                    p += 1;
+                    match at(p) {
+                        b'n' => token.push_byte(line, b'\n', scratch),
+                        b'r' => token.push_byte(line, b'\r', scratch),
+                        b't' => token.push_byte(line, b'\t', scratch),
+                        b'b' => token.push_byte(line, 0x08, scratch),
+                        b'a' => token.push_byte(line, 0x07, scratch),
+                        _ => token.push_input(line, p, scratch),
+                    }
+                } else if c == b'"' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                } else {
+                    token.push_input(line, p, scratch);
+                }
+            } else if in_single {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    token.push_input(line, p, scratch);
+                } else if c == b'\'' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return Err(ProtocolError::UnbalancedQuotes);
+                    }
+                    done = true;
+                } else if c == 0 {
+                    return Err(ProtocolError::UnbalancedQuotes);
+                } else {
+                    token.push_input(line, p, scratch);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => token.push_input(line, p, scratch),
+                }
+            }
+            if at(p) != 0 {
+                p += 1;
+            }
+            if done {
+                break;
+            }
+        }
+        args.push(token.finish(scratch));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Client side
+// ---------------------------------------------------------------------------
+
+/// Deepest nesting of arrays [`parse_frame`] accepts (the top-level array
+/// counts as one), so that parsing, encoding and dropping a hostile reply
+/// cannot overflow the stack.
+pub const MAX_FRAME_DEPTH: usize = 64;
+
+/// An owned RESP2 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// `+text`. Bytes that are not UTF-8 are replaced by U+FFFD when parsed.
+    Simple(String),
+    /// `-text`. Bytes that are not UTF-8 are replaced by U+FFFD when parsed.
+    Error(String),
+    /// `:n`
+    Integer(i64),
+    /// `$n` and its bytes; `None` is the nil bulk `$-1`.
+    Bulk(Option<Vec<u8>>),
+    /// `*n` and its elements; `None` is the nil array `*-1`.
+    Array(Option<Vec<Frame>>),
+}
+
+impl Frame {
+    /// A bulk string.
+    pub fn bulk(bytes: impl Into<Vec<u8>>) -> Self {
+        Frame::Bulk(Some(bytes.into()))
+    }
+
+    /// A simple string.
+    pub fn simple(text: impl Into<String>) -> Self {
+        Frame::Simple(text.into())
+    }
+
+    /// An error.
+    pub fn error(text: impl Into<String>) -> Self {
+        Frame::Error(text.into())
+    }
+
+    /// An array.
+    pub fn array(items: Vec<Frame>) -> Self {
+        Frame::Array(Some(items))
+    }
+
+    /// The bytes of a (non-nil) bulk string.
+    pub fn as_bulk(&self) -> Option<&[u8]> {
+        match self {
+            Frame::Bulk(Some(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The value of an integer reply.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Frame::Integer(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The text of a simple string, or of a bulk string that is UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Frame::Simple(s) => Some(s),
+            Frame::Bulk(Some(b)) => std::str::from_utf8(b).ok(),
+            _ => None,
+        }
+    }
+
+    /// The elements of a (non-nil) array.
+    pub fn as_array(&self) -> Option<&[Frame]> {
+        match self {
+            Frame::Array(Some(items)) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The text of an error reply.
+    pub fn as_error(&self) -> Option<&str> {
+        match self {
+            Frame::Error(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether this is an error reply.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Frame::Error(_))
+    }
+
+    /// Whether this is the nil bulk string or the nil array.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Frame::Bulk(None) | Frame::Array(None))
+    }
+
+    /// Appends the RESP2 encoding. CR and LF inside a simple string or an
+    /// error are written as spaces, so the reply stays one line.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Frame::Simple(s) => push_line(out, b'+', s),
+            Frame::Error(s) => push_line(out, b'-', s),
+            Frame::Integer(n) => {
+                out.push(b':');
+                push_i64(out, *n);
+                out.extend_from_slice(b"\r\n");
+            }
+            Frame::Bulk(None) => out.extend_from_slice(b"$-1\r\n"),
+            Frame::Bulk(Some(b)) => push_bulk(out, b),
+            Frame::Array(None) => out.extend_from_slice(b"*-1\r\n"),
+            Frame::Array(Some(items)) => {
+                push_header(out, b'*', items.len());
+                for item in items {
+                    item.encode(out);
+                }
+            }
+        }
+    }
+
+    /// The RESP2 encoding, as a new vector.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+}
+
+fn push_line(out: &mut Vec<u8>, kind: u8, text: &str) {
+    out.push(kind);
+    out.extend(
+        text.bytes()
+            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // n % 10 < 10, so the cast cannot truncate.
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+fn push_header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    out.push(kind);
+    push_u64(out, n as u64);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn push_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_header(out, b'$', bytes.len());
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `args` as a multibulk request (`*n` then one `$len` bulk each).
+pub fn encode_command(args: &[&[u8]], out: &mut Vec<u8>) {
+    push_header(out, b'*', args.len());
+    for arg in args {
+        push_bulk(out, arg);
+    }
+}
+
+/// Parses one RESP2 reply from the front of `buf`: `Ok(Some((frame,
+/// consumed)))`, `Ok(None)` if more bytes are needed, or an error. There is
+/// no length limit, but nothing is allocated before the bytes arrive; arrays
+/// may nest at most [`MAX_FRAME_DEPTH`] deep.
+pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, ProtocolError> {
+    parse_frame_at(buf, 0, 0)
+}
+
+/// The line starting at `start` and ending at the first CR, which must be
+/// followed by LF: `(content range, position after the CRLF)`.
+fn reply_line(buf: &[u8], start: usize) -> Result<Option<(Range<usize>, usize)>, ProtocolError> {
+    let rest = buf.get(start..).unwrap_or(&[]);
+    let Some(i) = rest.iter().position(|&b| b == b'\r' || b == b'\n') else {
+        return Ok(None);
+    };
+    if rest[i] == b'\n' {
+        return Err(ProtocolError::InvalidReplyLine);
+    }
+    match rest.get(i + 1) {
+        None => Ok(None),
+        Some(b'\n') => Ok(Some((start..start + i, start + i + 2))),
+        Some(_) => Err(ProtocolError::InvalidReplyLine),
+    }
+}
+
+fn parse_frame_at(
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+) -> Result<Option<(Frame, usize)>, ProtocolError> {
+    let Some(&kind) = buf.get(pos) else {
+        return Ok(None);
+    };
+    if !matches!(kind, b'+' | b'-' | b':' | b'$' | b'*') {
+        return Err(ProtocolError::InvalidReplyType(kind));
+    }
+    if kind == b'*' && depth >= MAX_FRAME_DEPTH {
+        return Err(ProtocolError::TooDeep);
+    }
+    let Some((line, next)) = reply_line(buf, pos + 1)? else {
+        return Ok(None);
+    };
+    let text = &buf[line];
+    match kind {
+        b'+' => Ok(Some((
+            Frame::Simple(String::from_utf8_lossy(text).into_owned()),
+            next,
+        ))),
+        b'-' => Ok(Some((
+            Frame::Error(String::from_utf8_lossy(text).into_owned()),
+            next,
+        ))),
+        b':' => {
+            let n = string2ll(text).ok_or(ProtocolError::InvalidInteger)?;
+            Ok(Some((Frame::Integer(n), next)))
+        }
+        b'$' => match string2ll(text) {
+            Some(-1) => Ok(Some((Frame::Bulk(None), next))),
+            Some(n) if n >= 0 => {
+                let len = usize::try_from(n).map_err(|_| ProtocolError::InvalidBulkLength)?;
+                let end = next
+                    .checked_add(len)
+                    .ok_or(ProtocolError::InvalidBulkLength)?;
+                let Some(tail) = buf.get(end..end.saturating_add(2)) else {
+                    return Ok(None);
+                };
+                if tail != b"\r\n" {
+                    return Err(ProtocolError::ExpectedCrlf);
+                }
+                Ok(Some((Frame::Bulk(Some(buf[next..end].to_vec())), end + 2)))
+            }
+            _ => Err(ProtocolError::InvalidBulkLength),
+        },
+        _ => match string2ll(text) {
+            Some(-1) => Ok(Some((Frame::Array(None), next))),
+            Some(n) if n >= 0 => {
+                let count =
+                    usize::try_from(n).map_err(|_| ProtocolError::InvalidMultibulkLength)?;
+                // Every element takes at least 3 bytes (`+\r\n`): reserve no
+                // more than the bytes present could hold.
+                let mut items = Vec::with_capacity(count.min((buf.len() - next) / 3));
+                let mut at = next;
+                for _ in 0..count {
+                    let Some((item, after)) = parse_frame_at(buf, at, depth + 1)? else {
+                        return Ok(None);
+                    };
+                    items.push(item);
+                    at = after;
+                }
+                Ok(Some((Frame::Array(Some(items)), at)))
+            }
+            _ => Err(ProtocolError::InvalidMultibulkLength),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fuzzing
+// ---------------------------------------------------------------------------
+
+/// A parse result with its arguments copied out, for comparisons.
+type OwnedRequest = Result<Option<(usize, Vec<Vec<u8>>)>, ProtocolError>;
+
+/// Runs [`parse_request`] and checks what must hold of any result.
+fn checked_request(
+    buf: &[u8],
+    limits: &Limits,
+    args: &mut Vec<ArgRange>,
+    scratch: &mut Vec<u8>,
+) -> OwnedRequest {
+    // Leftovers from an earlier call must not leak into this one.
+    args.push(ArgRange::input(usize::MAX - 1, usize::MAX));
+    scratch.extend_from_slice(b"stale");
+    match parse_request(buf, limits, args, scratch) {
+        Ok(Some(n)) => {
+            assert!(n > 0, "consumed 0 bytes");
+            assert!(n <= buf.len(), "consumed {n} of {} bytes", buf.len());
+            for a in args.iter() {
+                assert!(a.start <= a.end, "reversed range {a:?}");
+                if a.in_scratch {
+                    assert!(a.end <= scratch.len(), "{a:?} outside scratch");
+                } else {
+                    assert!(a.end <= n, "{a:?} outside the {n} consumed bytes");
+                }
+            }
+            let owned = args.iter().map(|a| a.slice(buf, scratch).to_vec());
+            Ok(Some((n, owned.collect())))
+        }
+        Ok(None) => {
+            assert!(args.is_empty() && scratch.is_empty(), "leftovers");
+            Ok(None)
+        }
+        Err(e) => {
+            assert!(args.is_empty() && scratch.is_empty(), "leftovers");
+            assert!(e.to_string().starts_with("Protocol error: "), "{e}");
+            Err(e)
+        }
+    }
+}
+
+/// Where to cut `len` bytes in two for the split-delivery check: everywhere
+/// for short inputs, a sample (ends, the first request's end, the small
+/// limits, and a few spots picked from the data) for long ones.
+fn split_points(data: &[u8], first_end: Option<usize>) -> Vec<usize> {
+    let len = data.len();
+    if len <= 64 {
+        return (0..len).collect();
+    }
+    let mut points = vec![1, 2, 3, 31, 32, 33, 34, len / 4, len / 2, len - 2, len - 1];
+    if let Some(n) = first_end {
+        points.extend([n.saturating_sub(2), n - 1, n, n + 1]);
+    }
+    let mut seed = data
+        .iter()
+        .take(64)
+        .fold(len as u64 ^ 0x9e37_79b9_7f4a_7c15, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    for _ in 0..6 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        points.push((seed >> 33) as usize % len);
+    }
+    points.retain(|&k| k < len);
+    points.sort_unstable();
+    points.dedup();
+    points
+}
+
+/// Checks that parsing `data[..k]` agrees with parsing all of `data`
+/// (`full`): "incomplete", or the same answer, and the same answer whenever
+/// the prefix holds the whole first request.
+fn check_prefix<T: PartialEq + std::fmt::Debug>(
+    k: usize,
+    prefix: &Result<Option<T>, ProtocolError>,
+    full: &Result<Option<T>, ProtocolError>,
+    full_end: Option<usize>,
+) {
+    match prefix {
+        Ok(None) => {
+            if let Some(n) = full_end {
+                assert!(
+                    k < n,
+                    "prefix of {k} bytes holds the {n}-byte request but is incomplete"
+                );
+            }
+        }
+        _ => assert_eq!(prefix, full, "prefix of {k} bytes disagrees"),
+    }
+}
+
+/// Sdssplitargs written the plain way (owned arguments, no ranges), to check
+/// the zero-copy version against.
+fn reference_split(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    assert!(!line.contains(&0), "a NUL byte in a parsed inline line");
+    let mut args = Vec::new();
+    let mut rest = line;
+    loop {
+        while let [c, tail @ ..] = rest {
+            if !is_c_space(*c) {
+                break;
+            }
+            rest = tail;
+        }
+        if rest.is_empty() {
+            return Some(args);
+        }
+        let mut arg = Vec::new();
+        let mut quote = None;
+        loop {
+            match (quote, rest) {
+                (Some(b'"'), [b'\\', b'x', h, l, tail @ ..])
+                    if hex_value(*h).is_some() && hex_value(*l).is_some() =>
+                {
+                    arg.push(hex_value(*h)? * 16 + hex_value(*l)?);
+                    rest = tail;
+                }
+                (Some(b'"'), [b'\\', e, tail @ ..]) => {
+                    arg.push(match e {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => *other,
+                    });
+                    rest = tail;
+                }
+                (Some(b'\''), [b'\\', b'\'', tail @ ..]) => {
+                    arg.push(b'\'');
+                    rest = tail;
+                }
+                (Some(q), [c, tail @ ..]) if *c == q => {
+                    if let [next, ..] = tail
+                        && !is_c_space(*next)
+                    {
+                        return None;
+                    }
+                    rest = tail;
+                    break;
+                }
+                (Some(_), []) => return None,
+                (Some(_), [c, tail @ ..]) => {
+                    arg.push(*c);
+                    rest = tail;
+                }
+                (None, []) => break,
+                (None, [b' ' | b'\n' | b'\r' | b'\t', tail @ ..]) => {
+                    rest = tail;
+                    break;
+                }
+                (None, [q @ (b'"' | b'\''), tail @ ..]) => {
+                    quote = Some(*q);
+                    rest = tail;
+                }
+                (None, [c, tail @ ..]) => {
+                    arg.push(*c);
+                    rest = tail;
+                }
+            }
+        }
+        args.push(arg);
+    }
+}
+
+/// Checks the invariants of [`parse_request`] and [`parse_frame`] on
+/// arbitrary bytes, panicking on a violation; the body of the fuzz targets.
+///
+/// - no panic; a complete request consumes `0 < n <= len` bytes and its
+///   argument ranges are in bounds (input ranges within the request);
+/// - delivered in two pieces (every cut for short inputs, a sample for long
+///   ones), the prefix gives "incomplete" or the same result as the whole,
+///   and the same result whenever it holds the whole first request;
+/// - a whole buffer of pipelined requests parses one after another;
+/// - arguments re-encoded with [`encode_command`] parse back the same, and a
+///   multibulk request with arguments re-encodes to exactly its bytes;
+/// - inline arguments equal those of a plain reference `sdssplitargs`;
+/// - both with the default [`Limits`] and with tiny ones;
+/// - the same prefix property for [`parse_frame`], and
+///   `parse_frame(encode(frame)) == frame`.
+pub fn fuzz_one(data: &[u8]) {
+    let mut args = Vec::new();
+    let mut scratch = Vec::new();
+    let tiny = Limits {
+        max_bulk_len: 16,
+        max_multibulk_len: 8,
+        max_inline_len: 32,
+    };
+    for limits in [Limits::default(), tiny] {
+        let full = checked_request(data, &limits, &mut args, &mut scratch);
+        let full_end = match &full {
+            Ok(Some((n, _))) => Some(*n),
+            _ => None,
+        };
+        for k in split_points(data, full_end) {
+            let prefix = checked_request(&data[..k], &limits, &mut args, &mut scratch);
+            check_prefix(k, &prefix, &full, full_end);
+        }
+
+        // Pipelined: take requests off the front until one is not complete.
+        let mut offset = 0;
+        while let Ok(Some((n, _))) =
+            checked_request(&data[offset..], &limits, &mut args, &mut scratch)
+        {
+            offset += n;
+        }
+
+        let Ok(Some((n, parsed))) = &full else {
+            continue;
+        };
+        let is_multibulk = data.first() == Some(&b'*');
+        if !is_multibulk {
+            let mut line = &data[..*n - 1];
+            if let [head @ .., b'\r'] = line {
+                line = head;
+            }
+            let expected = reference_split(line);
+            assert_eq!(expected.as_ref(), Some(parsed), "inline split differs");
+        }
+        if limits == Limits::default() {
+            let refs: Vec<&[u8]> = parsed.iter().map(Vec::as_slice).collect();
+            let mut encoded = Vec::new();
+            encode_command(&refs, &mut encoded);
+            let again = checked_request(&encoded, &limits, &mut args, &mut scratch);
+            assert_eq!(
+                again,
+                Ok(Some((encoded.len(), parsed.clone()))),
+                "re-encoding"
+            );
+            if is_multibulk && !parsed.is_empty() {
+                assert_eq!(encoded, data[..*n], "multibulk is not canonical");
+            }
+        }
+    }
+
+    let full = parse_frame(data);
+    let full_end = match &full {
+        Ok(Some((frame, n))) => {
+            assert!(*n > 0 && *n <= data.len(), "frame consumed {n}");
+            let encoded = frame.to_bytes();
+            assert_eq!(
+                parse_frame(&encoded),
+                Ok(Some((frame.clone(), encoded.len()))),
+                "frame round trip"
+            );
+            Some(*n)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            assert!(e.to_string().starts_with("Protocol error: "), "{e}");
+            None
+        }
+    };
+    for k in split_points(data, full_end) {
+        check_prefix(k, &parse_frame(&data[..k]), &full, full_end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses with default limits; arguments copied out.
+    fn parse(buf: &[u8]) -> OwnedRequest {
+        parse_with(buf, &Limits::default())
+    }
+
+    fn parse_with(buf: &[u8], limits: &Limits) -> OwnedRequest {
+        let mut args = Vec::new();
+        let mut scratch = Vec::new();
+        let n = parse_request(buf, limits, &mut args, &mut scratch)?;
+        Ok(n.map(|n| {
+            let v = args.iter().map(|a| a.slice(buf, &scratch).to_vec());
+            (n, v.collect())
+        }))
+    }
+
+    fn args(list: &[&str]) -> Vec<Vec<u8>> {
+        list.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    fn err_text(buf: &[u8]) -> String {
+        match parse(buf) {
+            Err(e) => e.to_string(),
+            other => panic!("expected an error for {buf:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn multibulk_request() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n";
+        assert_eq!(
+            parse(buf),
+            Ok(Some((buf.len(), args(&["SET", "k", "hello"]))))
+        );
+        // Zero-copy: every range points into the input.
+        let mut a = Vec::new();
+        let mut s = Vec::new();
+        parse_request(buf, &Limits::default(), &mut a, &mut s).unwrap();
+        assert!(a.iter().all(|r| !r.in_scratch()));
+        assert_eq!(a[2].range(), 24..29);
+        assert_eq!(a[2].len(), 5);
+    }
+
+    #[test]
+    fn binary_and_empty_bulk() {
+        let buf = b"*2\r\n$0\r\n\r\n$4\r\n\r\n\0\xff\r\n";
+        assert_eq!(
+            parse(buf),
+            Ok(Some((buf.len(), vec![vec![], b"\r\n\0\xff".to_vec()])))
+        );
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            err_text(b"*x\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err_text(b"*01\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err_text(b"*1048577\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err_text(b"*99999999999999999999\r\n"),
+            "Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err_text(b"*1\r\n$-5\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err_text(b"*1\r\n$x\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err_text(b"*1\r\n$536870913\r\n"),
+            "Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err_text(b"*1\r\n:5\r\n"),
+            "Protocol error: expected '$', got ':'"
+        );
+        assert_eq!(
+            err_text(b"*1\r\n\r\n"),
+            "Protocol error: expected '$', got ' '"
+        );
+        assert_eq!(
+            err_text(&[b'x'; 64 * 1024 + 1]),
+            "Protocol error: too big inline request"
+        );
+        let mut big = b"*".to_vec();
+        big.resize(64 * 1024 + 1, b'1');
+        assert_eq!(err_text(&big), "Protocol error: too big mbulk count string");
+        let mut big = b"*1\r\n$".to_vec();
+        big.resize(4 + 64 * 1024 + 1, b'1');
+        assert_eq!(err_text(&big), "Protocol error: too big bulk count string");
+        assert_eq!(
+            err_text(b"GET \"k\n"),
+            "Protocol error: unbalanced quotes in request"
+        );
+        assert_eq!(
+            err_text(b"*1\r\n$1\r\nab\r\n"),
+            "Protocol error: expected CRLF after bulk data"
+        );
+    }
+
+    #[test]
+    fn bulk_length_limit_is_inclusive() {
+        let limits = Limits {
+            max_bulk_len: 3,
+            max_multibulk_len: 2,
+            ..Limits::default()
+        };
+        let ok = b"*2\r\n$3\r\nabc\r\n$0\r\n\r\n";
+        assert_eq!(
+            parse_with(ok, &limits),
+            Ok(Some((ok.len(), args(&["abc", ""]))))
+        );
+        assert_eq!(
+            parse_with(b"*1\r\n$4\r\n", &limits),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_with(b"*3\r\n", &limits),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+    }
+
+    #[test]
+    fn headers_must_end_in_crlf() {
+        assert_eq!(parse(b"*1\rx"), Err(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(parse(b"*1\r\n$1\rx"), Err(ProtocolError::InvalidBulkLength));
+        // A `\r` with nothing after it yet: wait.
+        assert_eq!(parse(b"*1\r"), Ok(None));
+        assert_eq!(parse(b"*1\r\n$1\r"), Ok(None));
+        // Like Redis, a header waits for its `\r` before being judged.
+        assert_eq!(parse(b"*1x"), Ok(None));
+        assert_eq!(parse(b"*1\r\n:"), Ok(None));
+    }
+
+    #[test]
+    fn empty_requests() {
+        assert_eq!(parse(b"*0\r\n"), Ok(Some((4, vec![]))));
+        assert_eq!(parse(b"*-1\r\n"), Ok(Some((5, vec![]))));
+        assert_eq!(parse(b"*-100\r\nPING\r\n"), Ok(Some((7, vec![]))));
+        assert_eq!(parse(b"\r\n"), Ok(Some((2, vec![]))));
+        assert_eq!(parse(b"\n"), Ok(Some((1, vec![]))));
+        assert_eq!(parse(b"   \t \r\n"), Ok(Some((7, vec![]))));
+        assert_eq!(parse(b""), Ok(None));
+    }
+
+    #[test]
+    fn pipelined_requests() {
+        let buf =
+            b"*1\r\n$4\r\nPING\r\nECHO hi\r\n*0\r\n\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPI";
+        let mut requests = Vec::new();
+        let mut at = 0;
+        while let Some((n, a)) = parse(&buf[at..]).unwrap() {
+            requests.push(a);
+            at += n;
+        }
+        assert_eq!(
+            requests,
+            vec![
+                args(&["PING"]),
+                args(&["ECHO", "hi"]),
+                vec![],
+                vec![],
+                args(&["GET", "k"])
+            ]
+        );
+        assert_eq!(&buf[at..], b"*1\r\n$4\r\nPI");
+    }
+
+    #[test]
+    fn byte_by_byte_delivery() {
+        let full = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$11\r\nhello world\r\nSET \"a b\" 'c'\r\n";
+        let mut received = Vec::new();
+        let mut got = Vec::new();
+        for &b in full {
+            received.push(b);
+            if let Some((n, a)) = parse(&received).unwrap() {
+                got.push(a);
+                received.drain(..n);
+            }
+        }
+        assert!(received.is_empty());
+        assert_eq!(
+            got,
+            vec![
+                args(&["SET", "key", "hello world"]),
+                args(&["SET", "a b", "c"])
+            ]
+        );
+    }
+
+    #[test]
+    fn inline_quoting() {
+        let cases: &[(&[u8], &[&[u8]])] = &[
+            (b"SET k v", &[b"SET", b"k", b"v"]),
+            (b"  SET\t k   v  ", &[b"SET", b"k", b"v"]),
+            (b"\x0bSET\x0ck", &[b"SET\x0ck"]),
+            (br#"SET "a b" c"#, &[b"SET", b"a b", b"c"]),
+            (br#""\n\r\t\b\a\\\"\q""#, &[b"\n\r\t\x08\x07\\\"q"]),
+            (
+                br#""\x41\x7a\xff" "\x4" "\xZZ""#,
+                &[b"Az\xff", b"x4", b"xZZ"],
+            ),
+            (br"'it\'s' 'a\nb' 'a\\b'", &[b"it's", b"a\\nb", b"a\\\\b"]),
+            (br#""" '' x"#, &[b"", b"", b"x"]),
+            (br#"a"b c" d"#, &[b"ab c", b"d"]),
+            (br#"a'b"c' d"#, &[b"ab\"c", b"d"]),
+            (b"\"a\"\x0b\"b\"", &[b"a", b"b"]),
+            (b"'a'\t'b'\x0c\"c\"\r'd'", &[b"a", b"b", b"c", b"d"]),
+        ];
+        for (line, expected) in cases {
+            let mut buf = line.to_vec();
+            buf.extend_from_slice(b"\r\n");
+            let expected: Vec<Vec<u8>> = expected.iter().map(|a| a.to_vec()).collect();
+            assert_eq!(parse(&buf), Ok(Some((buf.len(), expected))), "{line:?}");
+        }
+        for bad in [
+            &b"\"abc\n"[..],
+            b"'abc\n",
+            b"\"a\"b\n",
+            b"'a'b\n",
+            b"'a\\\\'\n",
+            b"\"a\\\"\n",
+        ] {
+            assert_eq!(parse(bad), Err(ProtocolError::UnbalancedQuotes), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn inline_zero_copy_where_possible() {
+        let buf = br#"SET "plain" "esc\n" k"#.to_vec();
+        let mut a = Vec::new();
+        let mut s = Vec::new();
+        let n = parse_request(
+            &[&buf[..], b"\n"].concat(),
+            &Limits::default(),
+            &mut a,
+            &mut s,
+        );
+        assert_eq!(n, Ok(Some(buf.len() + 1)));
+        let in_scratch: Vec<bool> = a.iter().map(ArgRange::in_scratch).collect();
+        assert_eq!(in_scratch, [false, false, true, false]);
+        assert_eq!(s, b"esc\n");
+    }
+
+    #[test]
+    fn inline_line_length_limit() {
+        let limits = Limits {
+            max_inline_len: 8,
+            ..Limits::default()
+        };
+        // Eight bytes then the newline: fine. Nine bytes: too big, whether
+        // the newline has arrived or not.
+        assert_eq!(
+            parse_with(b"12345678\n", &limits),
+            Ok(Some((9, args(&["12345678"]))))
+        );
+        assert_eq!(parse_with(b"12345678", &limits), Ok(None));
+        assert_eq!(
+            parse_with(b"123456789", &limits),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+        assert_eq!(
+            parse_with(b"123456789\n", &limits),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+    }
+
+    #[test]
+    fn nul_hides_line_ends_as_in_redis() {
+        let limits = Limits {
+            max_inline_len: 16,
+            ..Limits::default()
+        };
+        let padded = |start: &[u8]| {
+            let mut v = start.to_vec();
+            v.resize(17, b'x');
+            v
+        };
+        assert_eq!(parse_with(b"SET a\0b c\r\n", &limits), Ok(None));
+        assert_eq!(
+            parse_with(&padded(b"SET a\0b c\r\n"), &limits),
+            Err(ProtocolError::TooBigInlineRequest)
+        );
+        assert_eq!(parse_with(b"*1\0\r\n", &limits), Ok(None));
+        assert_eq!(
+            parse_with(&padded(b"*1\0\r\n"), &limits),
+            Err(ProtocolError::TooBigMbulkCount)
+        );
+        assert_eq!(parse_with(b"*1\r\n\0$1\r\n", &limits), Ok(None));
+        let mut long = b"*1\r\n".to_vec();
+        long.extend(padded(b"\0$1\r\n"));
+        assert_eq!(
+            parse_with(&long, &limits),
+            Err(ProtocolError::TooBigBulkCount)
+        );
+        // After the line end, or inside bulk data, a NUL is just a byte.
+        assert_eq!(parse(b"GET a\n\0"), Ok(Some((6, args(&["GET", "a"])))));
+        assert_eq!(parse(b"*1\r\n$1\r\n\0\r\n"), Ok(Some((11, vec![vec![0]]))));
+    }
+
+    #[test]
+    fn huge_declared_length_waits_without_allocating() {
+        let mut a = Vec::new();
+        let mut s = Vec::new();
+        let buf = b"*1\r\n$536870911\r\nabc";
+        let r = parse_request(buf, &Limits::default(), &mut a, &mut s);
+        assert_eq!(r, Ok(None));
+        assert!(a.capacity() < 1024 && s.capacity() < 1024);
+        let r = parse_request(b"*1048576\r\n", &Limits::default(), &mut a, &mut s);
+        assert_eq!(r, Ok(None));
+        assert!(a.capacity() < 1024);
+    }
+
+    #[test]
+    fn string2ll_matches_redis() {
+        assert_eq!(string2ll(b"0"), Some(0));
+        assert_eq!(string2ll(b"-0"), None);
+        assert_eq!(string2ll(b"+1"), None);
+        assert_eq!(string2ll(b"007"), None);
+        assert_eq!(string2ll(b"-"), None);
+        assert_eq!(string2ll(b""), None);
+        assert_eq!(string2ll(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(string2ll(b"9223372036854775808"), None);
+        assert_eq!(string2ll(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(string2ll(b"-9223372036854775809"), None);
+        assert_eq!(string2ll(b"18446744073709551616"), None);
+        assert_eq!(string2ll(b"1 "), None);
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let frame = Frame::array(vec![
+            Frame::simple("OK"),
+            Frame::error("ERR nope"),
+            Frame::Integer(i64::MIN),
+            Frame::Integer(42),
+            Frame::bulk(&b"a\r\nb"[..]),
+            Frame::Bulk(None),
+            Frame::Array(None),
+            Frame::array(vec![]),
+        ]);
+        let bytes = frame.to_bytes();
+        assert_eq!(
+            &bytes[..],
+            &b"*8\r\n+OK\r\n-ERR nope\r\n:-9223372036854775808\r\n:42\r\n$4\r\na\r\nb\r\n$-1\r\n*-1\r\n*0\r\n"[..]
+        );
+        assert_eq!(parse_frame(&bytes), Ok(Some((frame, bytes.len()))));
+        for k in 0..bytes.len() {
+            assert_eq!(parse_frame(&bytes[..k]), Ok(None), "prefix {k}");
+        }
+    }
+
+    #[test]
+    fn frame_errors() {
+        assert_eq!(
+            parse_frame(b"!x\r\n"),
+            Err(ProtocolError::InvalidReplyType(b'!'))
+        );
+        assert_eq!(
+            parse_frame(b"+a\nb\r\n"),
+            Err(ProtocolError::InvalidReplyLine)
+        );
+        assert_eq!(
+            parse_frame(b"+a\rb\r\n"),
+            Err(ProtocolError::InvalidReplyLine)
+        );
+        assert_eq!(parse_frame(b":1.5\r\n"), Err(ProtocolError::InvalidInteger));
+        assert_eq!(
+            parse_frame(b"$-2\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_frame(b"*-2\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_frame(b"$1\r\nab\r\n"),
+            Err(ProtocolError::ExpectedCrlf)
+        );
+        let deep = b"*1\r\n".repeat(MAX_FRAME_DEPTH + 1);
+        assert_eq!(parse_frame(&deep), Err(ProtocolError::TooDeep));
+        let ok = [b"*1\r\n".repeat(MAX_FRAME_DEPTH), b":1\r\n".to_vec()].concat();
+        assert!(matches!(parse_frame(&ok), Ok(Some(_))));
+        // A huge declared array or bulk: wait, reserving nothing big.
+        assert_eq!(parse_frame(b"*2147483647\r\n:1\r\n"), Ok(None));
+        assert_eq!(parse_frame(b"$9223372036854775807\r\n"), Ok(None));
+    }
+
+    #[test]
+    fn frame_accessors() {
+        assert_eq!(Frame::bulk("x").as_bulk(), Some(&b"x"[..]));
+        assert_eq!(Frame::bulk("x").as_str(), Some("x"));
+        assert_eq!(Frame::simple("OK").as_str(), Some("OK"));
+        assert_eq!(Frame::Integer(3).as_int(), Some(3));
+        assert!(Frame::error("ERR").is_error());
+        assert_eq!(Frame::error("ERR x").as_error(), Some("ERR x"));
+        assert!(Frame::Bulk(None).is_nil() && Frame::Array(None).is_nil());
+        assert_eq!(Frame::array(vec![]).as_array(), Some(&[][..]));
+        assert_eq!(Frame::simple("a\r\nb").to_bytes(), b"+a  b\r\n");
+    }
+
+    #[test]
+    fn encode_command_is_multibulk() {
+        let mut out = Vec::new();
+        encode_command(&[b"GET", b"key"], &mut out);
+        assert_eq!(out, b"*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n");
+    }
+
+    #[test]
+    fn fuzz_one_accepts_samples() {
+        for sample in [
+            &b""[..],
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+            b"SET \"a\\x41\" 'b'\r\nGET a\n",
+            b"*1\r\n+OK\r\n",
+            b"*2\r\n$-1\r\n:5\r\n",
+            b"\xff\xfe\x00*",
+        ] {
+            fuzz_one(sample);
+        }
+    }
+}
