@@ -19,7 +19,7 @@ pub struct Options {
     pub skip: Vec<String>,
 }
 
-pub const STEPS: [(&str, &str); 12] = [
+pub const STEPS: [(&str, &str); 13] = [
     ("setup", "install pinned tools and Debian packages"),
     ("fmt", "cargo fmt --check"),
     (
@@ -30,6 +30,10 @@ pub const STEPS: [(&str, &str); 12] = [
     (
         "loom",
         "loom model checks of the labs' concurrency invariants",
+    ),
+    (
+        "fuzz",
+        "each lab's libFuzzer targets, briefly (labs/*/fuzz)",
     ),
     (
         "exercises",
@@ -126,6 +130,7 @@ fn run_step(
             }
             Ok(format!("{n} lab(s) with loom models"))
         }
+        "fuzz" => fuzz(root),
         "exercises" => exercises::verify(root).map(|n| format!("{n} exercises verified")),
         "results" => results::run(root, true, &[]).map(|_| String::new()),
         "benches" => {
@@ -162,6 +167,45 @@ fn run_step(
         }
         other => bail!("unknown step {other}"),
     }
+}
+
+/// How long each fuzz target runs in the suite. Long enough to explore
+/// past the seed inputs (about a million executions), short enough for CI;
+/// run longer by hand: see labs/lab-02/fuzz/README.md.
+const FUZZ_SECONDS: u32 = 20;
+
+/// Runs every fuzz target of every lab that has a `fuzz/` crate, with the
+/// pinned cargo-fuzz. Any crash fails the step (libFuzzer exits non-zero
+/// and leaves the input in `fuzz/artifacts/`).
+fn fuzz(root: &Path) -> Result<String> {
+    let cargo_fuzz = tools::bin(root, tools::CARGO_FUZZ);
+    let mut ran = Vec::new();
+    for lab in project::labs(root)? {
+        let dir = lab.dir.join("fuzz");
+        let targets = dir.join("fuzz_targets");
+        if !targets.is_dir() {
+            continue;
+        }
+        let mut names: Vec<String> = std::fs::read_dir(&targets)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".rs").map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        for target in names {
+            let mut c = std::process::Command::new(&cargo_fuzz);
+            c.current_dir(&dir)
+                .env("CARGO_TARGET_DIR", root.join("target/fuzz"))
+                .args(["fuzz", "run", &target, "-s", "none", "--"])
+                .arg(format!("-max_total_time={FUZZ_SECONDS}"))
+                .arg("-print_final_stats=1");
+            sh::run(&mut c).with_context(|| format!("fuzz target {}/{target}", lab.name))?;
+            ran.push(format!("{}/{target}", lab.name));
+        }
+    }
+    Ok(format!("{} for {FUZZ_SECONDS} s each", ran.join(", ")))
 }
 
 /// Words a reader would search for, and the page that must come up.

@@ -1,6 +1,6 @@
 //! Pinned tools and system packages.
 //!
-//! mdBook and mdbook-linkcheck2 are installed with `cargo install --locked`
+//! mdBook, mdbook-linkcheck2 and cargo-fuzz are installed with `cargo install --locked`
 //! at fixed versions into `.tools/` inside the repository, so a fresh clone
 //! needs nothing installed by hand and no global tool's version can change
 //! what the book looks like. Debian packages (Chromium for the browser
@@ -37,7 +37,16 @@ pub const LINKCHECK: Pinned = Pinned {
     bin: "mdbook-linkcheck2",
 };
 
-pub const PINNED: [Pinned; 2] = [MDBOOK, LINKCHECK];
+/// Runs lab-02's protocol fuzz target under libFuzzer. Works on stable
+/// Rust with `-s none` (coverage instrumentation only, no sanitizer, which
+/// a crate that forbids `unsafe` does not need).
+pub const CARGO_FUZZ: Pinned = Pinned {
+    krate: "cargo-fuzz",
+    version: "0.13.2",
+    bin: "cargo-fuzz",
+};
+
+pub const PINNED: [Pinned; 3] = [MDBOOK, LINKCHECK, CARGO_FUZZ];
 
 /// Debian packages the test suite needs, with the binary that proves each
 /// is present: Chromium for the browser check; Redis's own tools and

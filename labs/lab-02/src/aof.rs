@@ -122,6 +122,7 @@ impl Aof {
         p.appended
     }
 
+    // ANCHOR: flush
     /// Makes everything up to `upto` as durable as the policy promises:
     /// written to the OS, and under `always` synced to disk. Call before
     /// replying to a write. An error means the write must not be
@@ -169,6 +170,7 @@ impl Aof {
         }
         Ok(())
     }
+    // ANCHOR_END: flush
 
     /// Writes and syncs everything appended so far (everysec's tick, and
     /// shutdown).

@@ -235,29 +235,36 @@ pub fn has_complete_request(conn: &mut Conn, limits: &Limits) -> bool {
     )
 }
 
+/// What [`next_request`] found at the front of the input.
+pub enum Parsed<'c> {
+    /// Not a whole request yet.
+    Incomplete,
+    /// A request of `len` bytes (empty `args`: an empty line, skip it).
+    Request { len: usize, args: Vec<&'c [u8]> },
+    /// A protocol error: its reply is already in the output and the
+    /// connection is marked closing.
+    Invalid,
+}
+
 /// Parses the next request, if a complete one has arrived. For models
 /// whose commands do not all run synchronously (thread-per-core), which
 /// drive the loop themselves; the others use [`process`].
-/// `Err` carries the protocol error's reply, already written to output.
-pub fn next_request<'c>(
-    conn: &'c mut Conn,
-    limits: &Limits,
-) -> Result<Option<(usize, Vec<&'c [u8]>)>, ()> {
+pub fn next_request<'c>(conn: &'c mut Conn, limits: &Limits) -> Parsed<'c> {
     let buf = &conn.input[conn.input_start..];
     match resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch) {
-        Ok(None) => Ok(None),
-        Ok(Some(n)) => {
-            let args = conn
+        Ok(None) => Parsed::Incomplete,
+        Ok(Some(len)) => Parsed::Request {
+            len,
+            args: conn
                 .ranges
                 .iter()
                 .map(|r| r.slice(buf, &conn.scratch))
-                .collect();
-            Ok(Some((n, args)))
-        }
+                .collect(),
+        },
         Err(e) => {
             protocol_error(&mut conn.output, &e);
             conn.closing = true;
-            Err(())
+            Parsed::Invalid
         }
     }
 }

@@ -62,11 +62,36 @@ pub fn unix_ms() -> u64 {
 pub struct Db<'a> {
     store: &'a mut Store,
     hasher: &'a Hasher,
+    whole: bool,
 }
 
 impl<'a> Db<'a> {
+    /// The whole keyspace in one store (the event loop).
     pub fn new(store: &'a mut Store, hasher: &'a Hasher) -> Self {
-        Self { store, hasher }
+        Self {
+            store,
+            hasher,
+            whole: true,
+        }
+    }
+
+    /// One part of a keyspace split over several stores (lab-01's shards,
+    /// or cores).
+    pub fn part(store: &'a mut Store, hasher: &'a Hasher) -> Self {
+        Self {
+            store,
+            hasher,
+            whole: false,
+        }
+    }
+
+    /// Whether this store holds the whole keyspace. A keyspace-wide write
+    /// (FLUSHDB) may then be logged as itself; on one part of a split
+    /// keyspace it must be logged as what it did to that part, because the
+    /// parts log independently and a single FLUSHDB record could land
+    /// after another client's newer write to an already-flushed part.
+    pub fn is_whole(&self) -> bool {
+        self.whole
     }
 
     fn hash(&self, key: &[u8]) -> u64 {

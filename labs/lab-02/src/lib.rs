@@ -45,6 +45,7 @@ pub mod cmd;
 pub mod config;
 pub mod conn;
 pub mod db;
+pub mod measure;
 pub mod models;
 pub mod reply;
 pub mod resp;
@@ -59,5 +60,6 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

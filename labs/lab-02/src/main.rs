@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     lab_02::init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Measure { quick, out }) => measure(quick, &out),
+        Some(Command::Measure { quick, out }) => lab_02::measure::run(quick, &out),
         None => serve(cli.config),
     };
     match result {
@@ -63,9 +63,4 @@ fn serve(config: Config) -> anyhow::Result<()> {
         std::process::id()
     );
     server.wait()
-}
-
-fn measure(quick: bool, out: &std::path::Path) -> anyhow::Result<()> {
-    let _ = (quick, out);
-    anyhow::bail!("measure: being written")
 }

@@ -109,6 +109,7 @@ pub fn merge(merge: Merge, replies: &[Vec<u8>], out: &mut Vec<u8>) {
     }
 }
 
+// ANCHOR: dispatch
 /// Runs any keyspace command (not a server command) on synchronous parts.
 pub fn dispatch(shards: &mut dyn Shards, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) {
     let count = shards.count();
@@ -148,6 +149,7 @@ pub fn dispatch(shards: &mut dyn Shards, spec: &'static Spec, args: &[&[u8]], ou
         Route::Server => reply::error(out, "ERR internal: server command routed to the keyspace"),
     }
 }
+// ANCHOR_END: dispatch
 
 /// One call of a routed SCAN: which part, and the part's own cursor.
 pub struct ScanStep {

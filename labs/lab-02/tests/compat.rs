@@ -8,6 +8,10 @@
 //! values, one per line; nil and the empty list as an empty line; errors as
 //! `ERR …` followed by an empty line.
 
+// Helpers outside #[test] functions unwrap too (clippy.toml only covers
+// the test functions themselves).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

@@ -3,6 +3,10 @@
 //! last record is cut and reported, damage in the middle refuses to start,
 //! and a graceful stop (SIGTERM, SHUTDOWN, SIGINT) keeps everything.
 
+// Helpers outside #[test] functions unwrap too (clippy.toml only covers
+// the test functions themselves).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -419,5 +423,229 @@ fn graceful_stops_keep_everything() {
         let s = start(model, &args);
         check_keys(&s, 0..2500, "after SIGINT");
         s.assert_no_panic();
+    });
+}
+
+/// Everything in the keyspace, as text: each key with its type, contents
+/// (sorted where Redis's order is unspecified) and whether it has a TTL.
+fn dump(c: &mut Client) -> Vec<String> {
+    let keys = match c.cmd_str("KEYS *").unwrap() {
+        Frame::Array(Some(keys)) => keys,
+        other => panic!("KEYS *: {other:?}"),
+    };
+    let mut names: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| k.as_bulk().expect("a key").to_vec())
+        .collect();
+    names.sort();
+    let text = |f: &Frame| match f {
+        Frame::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    };
+    let items = |f: Frame| -> Vec<String> {
+        match f {
+            Frame::Array(Some(items)) => items.iter().map(text).collect(),
+            other => panic!("expected an array: {other:?}"),
+        }
+    };
+    names
+        .iter()
+        .map(|key| {
+            let name = String::from_utf8_lossy(key).into_owned();
+            let kind = c.cmd(&[b"TYPE", key]).unwrap();
+            let kind = kind.as_str().unwrap_or("?").to_string();
+            let contents = match kind.as_str() {
+                "string" => vec![text(&c.cmd(&[b"GET", key]).unwrap())],
+                "list" => items(c.cmd(&[b"LRANGE", key, b"0", b"-1"]).unwrap()),
+                "set" => {
+                    let mut m = items(c.cmd(&[b"SMEMBERS", key]).unwrap());
+                    m.sort();
+                    m
+                }
+                "hash" => {
+                    let flat = items(c.cmd(&[b"HGETALL", key]).unwrap());
+                    let mut pairs: Vec<String> = flat
+                        .chunks(2)
+                        .map(|p| format!("{}={}", p[0], p[1]))
+                        .collect();
+                    pairs.sort();
+                    pairs
+                }
+                "zset" => items(
+                    c.cmd(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"])
+                        .unwrap(),
+                ),
+                other => vec![format!("type {other}")],
+            };
+            let ttl = match c.cmd(&[b"TTL", key]).unwrap() {
+                Frame::Integer(-1) => "no ttl".to_string(),
+                Frame::Integer(n) if n > 0 => "ttl".to_string(),
+                other => format!("ttl {other:?}"),
+            };
+            format!("{name} ({kind}, {ttl}): {}", contents.join(" "))
+        })
+        .collect()
+}
+
+/// Every kind of write, some of them random (SPOP) or relative in time
+/// (EX, EXPIRE), from four clients at once on shared keys, then a stop
+/// and a restart: the replayed keyspace is the one that was stopped.
+#[test]
+fn replay_rebuilds_the_same_keyspace() {
+    const SCRIPT: &[&str] = &[
+        "SET s:plain hello",
+        "APPEND s:plain !",
+        "SETRANGE s:plain 1 EY",
+        "SET s:ex v EX 1000",
+        "SET s:px v PX 600000",
+        "SETEX s:setex 1000 v",
+        "PSETEX s:psetex 1000000 v",
+        "SET s:short v PX 300",
+        "SET s:kept v EX 1000",
+        "PERSIST s:kept",
+        "SET s:ttl v",
+        "EXPIRE s:ttl 1000",
+        "SET s:gone v",
+        "EXPIRE s:gone 0",
+        "SET s:getdel v",
+        "GETDEL s:getdel",
+        "SET s:nx first NX",
+        "SET s:nx second NX",
+        "SET s:xx never XX",
+        "INCRBYFLOAT s:float 0.1",
+        "INCRBYFLOAT s:float 0.2",
+        "INCRBYFLOAT s:float 1e3",
+        "DECRBY s:int 17",
+        "MSET m:a 1 m:b 2 m:c 3 m:d 4",
+        "DEL m:b m:nothere",
+        "UNLINK m:c",
+        "RPUSH l:list a b c d e f g",
+        "LPUSH l:list z",
+        "LSET l:list 1 A",
+        "LREM l:list 1 c",
+        "LTRIM l:list 0 4",
+        "RPOP l:list",
+        "LPUSHX l:none x",
+        "HSET h:hash f1 1 f2 2 f3 3",
+        "HINCRBY h:hash f1 10",
+        "HINCRBYFLOAT h:hash f4 2.5",
+        "HDEL h:hash f2",
+        "HSETNX h:hash f3 no",
+        "SADD t:set a b c d e f g h i j k l m n o p",
+        "SPOP t:set",
+        "SPOP t:set 3",
+        "SREM t:set a",
+        "ZADD z:set 1 a 2 b 3 c 4 d 5 e",
+        "ZINCRBY z:set 10 a",
+        "ZADD z:set XX GT CH 1 b 9 c",
+        "ZADD z:set NX 100 b 100 f",
+        "ZREM z:set d",
+        "ZPOPMIN z:set",
+        "ZPOPMAX z:set",
+    ];
+    for_each_model(|model| {
+        let dir = TempDir::new("replay");
+        let aof = dir.join("appendonly.aof");
+        let args = aof_args(aof.to_str().unwrap(), "everysec");
+        let mut s = start(model, &args);
+        let mut c = s.client();
+        for cmd in SCRIPT {
+            let reply = c.cmd_str(cmd).unwrap();
+            assert!(!reply.is_error(), "[{model}] {cmd}: {reply:?}");
+        }
+        // Four clients on the same keys at once.
+        let addr = s.addr();
+        thread::scope(|scope| {
+            for t in 0..4 {
+                scope.spawn(move || {
+                    let mut c = Client::connect(addr).unwrap();
+                    for i in 0..150 {
+                        let v = format!("{t}:{i}");
+                        let field = format!("f{}", i % 5);
+                        let member = format!("m{}", i % 9);
+                        let cmds = [
+                            args_of(&["SET", "c:last", &v]),
+                            args_of(&["RPUSH", "c:list", &v]),
+                            args_of(&["INCR", "c:count"]),
+                            args_of(&["HINCRBY", "c:hash", &field, "1"]),
+                            args_of(&["ZINCRBY", "c:zset", "1", &member]),
+                            args_of(&["SADD", "c:set", &v]),
+                            args_of(&["SPOP", "c:set"]),
+                            args_of(&["MSET", &format!("c:own:{t}"), &v, "c:shared", &v]),
+                            args_of(&["LPOP", "c:list"]),
+                            args_of(&["RPUSH", "c:list", &v, &v]),
+                        ];
+                        for reply in c.pipeline(&cmds).unwrap() {
+                            assert!(!reply.is_error(), "{reply:?}");
+                        }
+                    }
+                });
+            }
+        });
+        thread::sleep(Duration::from_millis(400));
+        let before = dump(&mut c);
+        assert!(before.len() >= 20, "[{model}] {before:#?}");
+        assert!(
+            !before.iter().any(|k| k.starts_with("s:short ")),
+            "[{model}] a PX 300 key outlived 400 ms"
+        );
+        drop(c);
+        let status = s.terminate(Duration::from_secs(10));
+        assert!(status.success(), "[{model}] SIGTERM: exit {status}");
+        s.assert_no_panic();
+
+        let s = start(model, &args);
+        let after = dump(&mut s.client());
+        for (b, a) in before.iter().zip(&after) {
+            assert_eq!(b, a, "[{model}] a key differs after the replay");
+        }
+        assert_eq!(
+            before.len(),
+            after.len(),
+            "[{model}] {before:#?}\n{after:#?}"
+        );
+        s.assert_no_panic();
+    });
+}
+
+/// A graceful stop does not wait for idle clients, nor for one that is
+/// in the middle of a request.
+#[test]
+fn graceful_stop_with_clients_connected() {
+    for_each_model(|model| {
+        let dir = TempDir::new("busy-stop");
+        let aof = dir.join("appendonly.aof");
+        let args = aof_args(aof.to_str().unwrap(), "everysec");
+        for how in ["TERM", "SHUTDOWN"] {
+            let mut s = start(model, &args);
+            let mut idle = s.client();
+            assert_eq!(idle.cmd_str("SET idle 1").unwrap(), Frame::simple("OK"));
+            let mut partial = s.client();
+            partial.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\np").unwrap();
+            let silent = s.client();
+            if how == "TERM" {
+                s.signal("TERM");
+            } else {
+                let _ = s.client().cmd_str("SHUTDOWN");
+            }
+            let status = s.expect_exit(Duration::from_secs(10));
+            assert!(status.success(), "[{model}] {how}: exit {status}");
+            s.assert_no_panic();
+            // The clients see the close.
+            idle.set_timeout(Some(Duration::from_secs(5))).unwrap();
+            assert!(idle.read_frame().is_err(), "[{model}] {how}");
+            drop((idle, partial, silent));
+            let s = start(model, &args);
+            assert_eq!(
+                s.client().cmd_str("GET idle").unwrap(),
+                Frame::bulk("1"),
+                "[{model}] {how}"
+            );
+            assert_eq!(
+                s.client().cmd_str("EXISTS p").unwrap(),
+                Frame::Integer(0),
+                "[{model}] {how}"
+            );
+        }
     });
 }

@@ -4,6 +4,10 @@
 //! client must still get PONG and a working SET/GET, and the server must
 //! never panic.
 
+// Helpers outside #[test] functions unwrap too (clippy.toml only covers
+// the test functions themselves).
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::io::{self, Read, Write};
@@ -295,24 +299,30 @@ fn idle_timeout() {
         thread::scope(|scope| {
             let active = scope.spawn(|| {
                 let mut c = s.client();
-                let mut pings = 0;
+                let begun = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
                     assert_eq!(
                         c.cmd_str("PING").unwrap(),
                         Frame::simple("PONG"),
                         "[{model}] the active client"
                     );
-                    pings += 1;
                     thread::sleep(Duration::from_millis(200));
                 }
-                pings
+                begun.elapsed()
             });
-            // One idle after a command, one that never sent anything.
+            // One idle after a command, one that never sent anything, one
+            // stalled in the middle of a request.
             let start = Instant::now();
             let mut talked = s.client();
             let mut silent = s.client();
+            let mut stalled = s.client();
             assert_eq!(talked.cmd_str("PING").unwrap(), Frame::simple("PONG"));
-            for (name, c) in [("idle", &mut talked), ("silent", &mut silent)] {
+            stalled.send_raw(b"*2\r\n$4\r\nECHO\r\n$5\r\nhel").unwrap();
+            for (name, c) in [
+                ("idle", &mut talked),
+                ("silent", &mut silent),
+                ("stalled", &mut stalled),
+            ] {
                 c.set_timeout(Some(Duration::from_secs(6))).unwrap();
                 match c.read_frame() {
                     Err(e) if is_closed(&e) => {}
@@ -327,8 +337,11 @@ fn idle_timeout() {
             // The active client outlived them by a while.
             thread::sleep(Duration::from_millis(1500));
             stop.store(true, Ordering::Relaxed);
-            let pings = active.join().unwrap();
-            assert!(pings >= 10, "[{model}] only {pings} pings");
+            let active_for = active.join().unwrap();
+            assert!(
+                active_for >= Duration::from_millis(2400),
+                "[{model}] the active client only ran {active_for:?}"
+            );
         });
         s.assert_healthy();
         s.assert_no_panic();
@@ -353,6 +366,8 @@ fn requirepass() {
             "[{model}]"
         );
         assert_eq!(c.cmd_str("PING").unwrap(), noauth, "[{model}]");
+        // Not even SHUTDOWN before AUTH.
+        assert_eq!(c.cmd_str("SHUTDOWN").unwrap(), noauth, "[{model}]");
         assert_eq!(c.cmd_str("AUTH secret").unwrap(), Frame::simple("OK"));
         assert_eq!(c.cmd_str("PING").unwrap(), Frame::simple("PONG"));
         assert_eq!(c.cmd_str("SET k v").unwrap(), Frame::simple("OK"));
@@ -519,6 +534,194 @@ fn thousands_of_connections() {
         assert!(
             down,
             "[{model}] connected_clients still {last} after closing"
+        );
+        s.assert_healthy();
+        s.assert_no_panic();
+    });
+}
+
+#[test]
+fn awkward_but_valid_clients() {
+    for_each_model(|model| {
+        let s = ServerProc::start(model, &[]);
+
+        // Replies to what came before a protocol error are sent, then the
+        // error, then the close.
+        let mut c = s.client();
+        c.set_timeout(Some(Duration::from_secs(5))).unwrap();
+        // (Several keys: in thread-per-core some are owned by another core.)
+        let keys = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let sets: String = keys.iter().map(|k| format!("SET {k} 1\r\n")).collect();
+        c.send_raw(format!("PING\r\n*1\r\n$4\r\nPING\r\n{sets}*abc\r\nPING\r\n").as_bytes())
+            .unwrap();
+        assert_eq!(c.read_frame().unwrap(), Frame::simple("PONG"), "[{model}]");
+        assert_eq!(c.read_frame().unwrap(), Frame::simple("PONG"), "[{model}]");
+        for k in keys {
+            assert_eq!(
+                c.read_frame().unwrap(),
+                Frame::simple("OK"),
+                "[{model}] SET {k} before a protocol error"
+            );
+        }
+        assert_eq!(
+            c.read_frame().unwrap(),
+            Frame::error("ERR Protocol error: invalid multibulk length"),
+            "[{model}]"
+        );
+        match c.read_frame() {
+            Err(e) if is_closed(&e) => {}
+            other => panic!("[{model}] expected a close after the error, got {other:?}"),
+        }
+
+        // A pipeline of multibulk and inline requests, one byte per write.
+        let mut bytes = Vec::new();
+        lab_02::resp::encode_command(&[b"SET", b"split", b"a\r\nb"], &mut bytes);
+        bytes.extend_from_slice(b"GET split\r\n");
+        bytes.extend_from_slice(b"RPUSH \"the list\" 'x y' \"\\x41\\n\"\n");
+        lab_02::resp::encode_command(&[b"LRANGE", b"the list", b"0", b"-1"], &mut bytes);
+        bytes.extend_from_slice(b"\r\n\r\nPING\r\n");
+        let mut c = s.client();
+        c.set_timeout(Some(Duration::from_secs(10))).unwrap();
+        for b in &bytes {
+            c.send_raw(std::slice::from_ref(b)).unwrap();
+        }
+        assert_eq!(c.read_frame().unwrap(), Frame::simple("OK"), "[{model}]");
+        assert_eq!(c.read_frame().unwrap(), Frame::bulk("a\r\nb"), "[{model}]");
+        assert_eq!(c.read_frame().unwrap(), Frame::Integer(2), "[{model}]");
+        assert_eq!(
+            c.read_frame().unwrap(),
+            Frame::array(vec![Frame::bulk("x y"), Frame::bulk("A\n")]),
+            "[{model}]"
+        );
+        // Empty lines are no commands: the next reply is PING's.
+        assert_eq!(c.read_frame().unwrap(), Frame::simple("PONG"), "[{model}]");
+
+        // A big value, and a big pipeline.
+        let big: Vec<u8> = pseudo_random_bytes(3, 4 << 20);
+        assert_eq!(c.cmd(&[b"SET", b"big", &big]).unwrap(), Frame::simple("OK"));
+        assert_eq!(
+            c.cmd(&[b"GET", b"big"]).unwrap().as_bulk(),
+            Some(&big[..]),
+            "[{model}] a 4 MiB value"
+        );
+        let cmds: Vec<Vec<Vec<u8>>> = (0..5000)
+            .map(|i| common::args(&[b"INCR", format!("ctr{}", i % 7).as_bytes()]))
+            .collect();
+        let replies = c.pipeline(&cmds).unwrap();
+        assert_eq!(replies.len(), 5000);
+        assert_eq!(replies[4999], Frame::Integer(715), "[{model}] INCR ctr1");
+
+        // QUIT: +OK after the replies before it, then the close.
+        c.send_raw(format!("{sets}QUIT\r\nPING\r\n").as_bytes())
+            .unwrap();
+        for k in keys {
+            assert_eq!(
+                c.read_frame().unwrap(),
+                Frame::simple("OK"),
+                "[{model}] SET {k} before QUIT"
+            );
+        }
+        assert_eq!(
+            c.read_frame().unwrap(),
+            Frame::simple("OK"),
+            "[{model}] QUIT"
+        );
+        match c.read_frame() {
+            Err(e) if is_closed(&e) => {}
+            other => panic!("[{model}] expected a close after QUIT, got {other:?}"),
+        }
+
+        // Clients that leave mid-request, or with unread replies.
+        for partial in [
+            &b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc"[..],
+            b"*3\r\n$3\r\nSET\r\n",
+            b"SET k v",
+            b"*2",
+        ] {
+            let mut c = s.client();
+            c.send_raw(partial).unwrap();
+            drop(c);
+        }
+        for _ in 0..3 {
+            let mut c = s.client();
+            c.send_raw(&b"GET big\r\n".repeat(10)).unwrap();
+            drop(c);
+        }
+        let mut last = 0;
+        assert!(
+            wait_until(Duration::from_secs(5), || {
+                last = s.info_int("connected_clients");
+                last <= 1
+            }),
+            "[{model}] connected_clients stays at {last}"
+        );
+        let mut c = s.client();
+        assert_eq!(
+            c.cmd_str("EXISTS k").unwrap(),
+            Frame::Integer(0),
+            "[{model}] a half-sent SET was applied"
+        );
+        s.assert_healthy();
+        s.assert_no_panic();
+    });
+}
+
+#[test]
+fn query_buffer_limit() {
+    for_each_model(|model| {
+        let s = ServerProc::start(
+            model,
+            &[
+                "--client-query-buffer-limit",
+                "1m",
+                "--proto-max-bulk-len",
+                "512k",
+            ],
+        );
+        // 2 MiB of small pipelined commands is no problem: each is parsed
+        // and run as it arrives.
+        let mut c = s.client();
+        let mut burst = Vec::new();
+        let n = 2 * 1024 * 1024 / 40;
+        for i in 0..n {
+            lab_02::resp::encode_command(
+                &[b"SET", format!("burst:{i:08}").as_bytes(), b"0123456789"],
+                &mut burst,
+            );
+        }
+        let writer = send_in_background(&c, burst);
+        for i in 0..n {
+            match c.read_frame() {
+                Ok(f) if f == Frame::simple("OK") => {}
+                other => panic!("[{model}] reply {i} of {n} to a 2 MiB pipeline: {other:?}"),
+            }
+        }
+        writer.join().unwrap();
+
+        // One request that needs more than 1 MiB buffered before it is
+        // complete: the client is disconnected.
+        let mut big = Vec::new();
+        let part = vec![b'x'; 400 * 1024];
+        lab_02::resp::encode_command(&[b"RPUSH", b"l", &part, &part, &part, &part], &mut big);
+        let mut c = s.client();
+        c.set_timeout(Some(Duration::from_secs(10))).unwrap();
+        let writer = send_in_background(&c, big);
+        loop {
+            match c.read_frame() {
+                Ok(Frame::Error(_)) => {}
+                Ok(other) => panic!(
+                    "[{model}] a 1.6 MiB request was run (reply {other:?}) although \
+                     --client-query-buffer-limit is 1m"
+                ),
+                Err(e) if is_closed(&e) => break,
+                Err(e) => panic!("[{model}] expected a close: {e}"),
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(
+            s.client().cmd_str("EXISTS l").unwrap(),
+            Frame::Integer(0),
+            "[{model}]"
         );
         s.assert_healthy();
         s.assert_no_panic();

@@ -59,7 +59,7 @@ fn hset_generic(
     log: &mut Vec<u8>,
     hmset: bool,
 ) {
-    if args.len() % 2 == 1 {
+    if !args.len().is_multiple_of(2) {
         arity_error(out, if hmset { "hmset" } else { "hset" });
         return;
     }

@@ -391,8 +391,9 @@ pub(crate) fn info(
 }
 
 /// `CONFIG GET pattern [pattern …]`, `CONFIG SET name value [name value
-/// …]` (parameters cannot be changed at runtime: setting one to its
-/// current value succeeds, anything else fails), `CONFIG RESETSTAT`,
+/// …]` (every parameter is immutable here: setting one to its current
+/// value succeeds, anything else fails as Redis fails for an immutable
+/// one), `CONFIG RESETSTAT`,
 /// `CONFIG REWRITE`, `CONFIG HELP`.
 pub(crate) fn config(
     _: &mut Session,
@@ -425,7 +426,7 @@ pub(crate) fn config(
             }
         }
         "config|set" => {
-            if args.len() % 2 == 1 {
+            if !args.len().is_multiple_of(2) {
                 super::wrong_arity(out, sub);
                 return After::Continue;
             }
@@ -447,7 +448,7 @@ pub(crate) fn config(
                         out,
                         &format!(
                             "ERR CONFIG SET failed (possibly related to argument '{known}') - \
-                             this server cannot change it at runtime"
+                             can't set immutable config"
                         ),
                     );
                     return After::Continue;

@@ -143,12 +143,27 @@ pub(crate) fn flushdb(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &
         reply::error(out, SYNTAX);
         return;
     }
-    let had_keys = !db.is_empty();
-    db.clear();
-    reply::ok(out);
-    if had_keys {
-        log_args(log, &args[..1]);
+    if db.is_empty() {
+        reply::ok(out);
+        return;
     }
+    if db.is_whole() {
+        db.clear();
+        log_args(log, &args[..1]);
+    } else {
+        // One part of a split keyspace: log the keys it removed (see
+        // `Db::is_whole`), in bounded records.
+        let mut keys = Vec::with_capacity(db.len());
+        db.for_each(|k, _| keys.push(k.clone()));
+        db.clear();
+        for chunk in keys.chunks(1024) {
+            let mut record: Vec<&[u8]> = Vec::with_capacity(chunk.len() + 1);
+            record.push(b"DEL");
+            record.extend(chunk.iter().map(Vec::as_slice));
+            log_args(log, &record);
+        }
+    }
+    reply::ok(out);
 }
 
 /// Milliseconds left, rounded up (so `PEXPIRE k 100` then `PTTL k` says

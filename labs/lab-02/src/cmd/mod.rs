@@ -7,10 +7,11 @@
 //! connection's output buffer and, when they change data, the commands that
 //! replay the change into the append-only-file buffer (`log`).
 //!
-//! Files: [`table`](self) (the static table), `parse` (number parsing and
-//! Redis's error texts), `glob` (KEYS/SCAN/CONFIG patterns), one file per
-//! data type (`strings`, `keys`, `lists`, `hashes`, `sets`, `zsets`) and
-//! `server` (connection and introspection commands).
+//! Files: `table` (the static table), `parse` (number parsing and Redis's
+//! error texts), `glob` (KEYS/SCAN/CONFIG patterns), one file per data
+//! type (`strings`, `keys`, `lists`, `hashes`, `sets`, `zsets`), `server`
+//! (the session, the AUTH gate and the connection commands) and
+//! `introspect` (COMMAND, INFO, CONFIG).
 
 mod glob;
 mod hashes;
@@ -105,8 +106,9 @@ pub enum Merge {
     AllOk,
 }
 
-/// A keyspace command's implementation.
-pub(crate) type KeyFn = fn(&mut Db<'_>, &[&[u8]], &mut Vec<u8>, &mut Vec<u8>);
+/// A keyspace command's implementation: `(db, args, reply, log)`, with
+/// the contract of [`execute`].
+pub type KeyFn = fn(&mut Db<'_>, &[&[u8]], &mut Vec<u8>, &mut Vec<u8>);
 /// A connection command's implementation.
 pub(crate) type ServerFn = fn(&mut Session, &[&[u8]], &dyn ServerCtx, &mut Vec<u8>) -> After;
 
@@ -187,7 +189,69 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
         .binary_search_by(|s| s.name.as_bytes().cmp(lower))
         .ok()
         .and_then(|i| table.get(i))
+        .or_else(|| registered(lower))
 }
+
+// ANCHOR: register
+/// Commands added at run time by [`register`]. Looked at only for names
+/// the static table does not have, so the common path stays lock-free.
+static REGISTERED: std::sync::Mutex<Vec<&'static Spec>> = std::sync::Mutex::new(Vec::new());
+
+fn registered(lower: &[u8]) -> Option<&'static Spec> {
+    let list = REGISTERED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    list.iter().copied().find(|s| s.name.as_bytes() == lower)
+}
+
+/// Adds a one-key command to this process's command table: the way code
+/// outside this crate (an exercise, a plugin) gives a real server a new
+/// command. Call it before clients can send the name. The command is
+/// routed like every `Route::Key` command, so it works under all three
+/// models, and what it appends to `log` goes to the append-only file.
+/// Refuses a name that is already taken, or that is not lowercase.
+pub fn register(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    summary: &'static str,
+    run: KeyFn,
+) -> Result<&'static Spec, String> {
+    if name.is_empty() || name.len() > MAX_NAME || name != name.to_ascii_lowercase() {
+        return Err(format!(
+            "command name {name:?}: use 1 to {MAX_NAME} lowercase characters"
+        ));
+    }
+    if arity.unsigned_abs() < 2 {
+        return Err(format!(
+            "command {name}: a one-key command takes at least 2 arguments"
+        ));
+    }
+    let mut list = REGISTERED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if table().iter().any(|s| s.name == name) || list.iter().any(|s| s.name == name) {
+        return Err(format!("command {name} already exists"));
+    }
+    let spec: &'static Spec = Box::leak(Box::new(Spec {
+        name,
+        arity,
+        flags,
+        first_key: 1,
+        last_key: 1,
+        step: 1,
+        route: Route::Key,
+        group: "extension",
+        summary,
+        since: "lab-02",
+        complexity: "",
+        subcommands: &[],
+        run: Run::Key(run),
+    }));
+    list.push(spec);
+    Ok(spec)
+}
+// ANCHOR_END: register
 
 /// Every command, sorted by name, for `COMMAND`, `COMMAND COUNT` and
 /// `COMMAND DOCS`.
@@ -205,7 +269,7 @@ pub fn arity_ok(spec: &Spec, argc: usize) -> bool {
     } else {
         argc >= spec.arity.unsigned_abs() as usize
     };
-    fits && !(spec.step == 2 && matches!(spec.route, Route::EachKey(_)) && argc % 2 == 0)
+    fits && !(spec.step == 2 && matches!(spec.route, Route::EachKey(_)) && argc.is_multiple_of(2))
 }
 
 /// Redis 7's reply to an unknown command:

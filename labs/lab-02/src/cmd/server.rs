@@ -468,7 +468,11 @@ pub(crate) fn select(
     out: &mut Vec<u8>,
 ) -> After {
     match parse_i64(args[1]) {
-        None => reply::error(out, "ERR invalid DB index"),
+        None => reply::error(out, super::parse::NOT_INT),
+        Some(n) if i32::try_from(n).is_err() => reply::error(
+            out,
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ),
         Some(0) => reply::ok(out),
         Some(_) => reply::error(out, "ERR DB index is out of range"),
     }

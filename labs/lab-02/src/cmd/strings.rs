@@ -167,9 +167,24 @@ pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut 
             }
         }
     };
-    if get && db.read(key, |v| matches!(v, Value::Str(_))) == Some(false) {
-        reply::error(out, WRONGTYPE);
-        return;
+    if get {
+        // As Redis does: reply the old value first (no copy of it is
+        // kept), and a non-string stops the command before any write.
+        let found = db.read(key, |v| match v {
+            Value::Str(s) => {
+                reply::bulk(out, s);
+                true
+            }
+            _ => {
+                reply::error(out, WRONGTYPE);
+                false
+            }
+        });
+        match found {
+            Some(false) => return,
+            Some(true) => {}
+            None => reply::null(out),
+        }
     }
     let mut options = SetOptions::default();
     if nx {
@@ -183,12 +198,9 @@ pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut 
     } else if keepttl {
         options = options.keep_ttl();
     }
-    let outcome = db.set(key.to_vec(), Value::Str(value.to_vec()), options, get);
+    let outcome = db.set(key.to_vec(), Value::Str(value.to_vec()), options, false);
     if get {
-        match &outcome.previous {
-            Some(Value::Str(s)) => reply::bulk(out, s),
-            _ => reply::null(out),
-        }
+        // Replied above.
     } else if outcome.written {
         reply::ok(out);
     } else {
@@ -304,7 +316,7 @@ pub(crate) fn mget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 /// `MSET key value [key value …]` (the server splits it per pair; this
 /// takes any number of pairs).
 pub(crate) fn mset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         arity_error(out, "mset");
         return;
     }

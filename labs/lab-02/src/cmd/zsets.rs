@@ -42,7 +42,7 @@ pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         at += 1;
     }
     let pairs = &args[at..];
-    if pairs.is_empty() || pairs.len() % 2 == 1 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         reply::error(out, SYNTAX);
         return;
     }
@@ -53,7 +53,7 @@ pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         );
         return;
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if ((gt || lt) && nx) || (gt && lt) {
         reply::error(
             out,
             "ERR GT, LT, and/or NX options at the same time are not compatible",

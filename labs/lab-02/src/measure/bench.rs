@@ -71,11 +71,17 @@ pub(crate) struct CsvRow {
 pub(crate) fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
     let mut rows = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
+        let cells: Vec<&str> = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
         if cells.first() == Some(&"test") {
             continue;
         }
-        ensure!(cells.len() == 8, "unexpected redis-benchmark CSV line: {line}");
+        ensure!(
+            cells.len() == 8,
+            "unexpected redis-benchmark CSV line: {line}"
+        );
         let num = |i: usize| -> Result<f64> {
             cells[i]
                 .parse()
@@ -92,7 +98,10 @@ pub(crate) fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
             max_ms: num(7)?,
         });
     }
-    ensure!(!rows.is_empty(), "redis-benchmark printed no results:\n{text}");
+    ensure!(
+        !rows.is_empty(),
+        "redis-benchmark printed no results:\n{text}"
+    );
     Ok(rows)
 }
 
@@ -156,8 +165,8 @@ impl Sample {
 pub(crate) fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
     let cpu_before = server.cpu_seconds()?;
     let started = Instant::now();
-    let row = run(server.port, load)
-        .with_context(|| format!("benchmarking {}", server.target.name()))?;
+    let row =
+        run(server.port, load).with_context(|| format!("benchmarking {}", server.target.name()))?;
     let wall_s = started.elapsed().as_secs_f64();
     let cpu_after = server.cpu_seconds()?;
     server.check_alive()?;

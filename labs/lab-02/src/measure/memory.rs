@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::Plan;
 use super::env;
-use super::procs::{Launch, Server, Target, rotation};
+use super::procs::{Launch, MODEL_MAXCLIENTS, REDIS_MAXCLIENTS, Server, Target, rotation};
 use super::stats::{fmt_int, fmt_mib, med, spread};
 
 /// Pause before reading RSS, so the server finishes its per-connection work.
@@ -194,7 +194,7 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
     ));
     t.note(format!(
         "The connections come from the measuring process (`ulimit -n` {}); the models run with \
-         `--maxclients 20000`, redis-server with `--maxclients 10100`.",
+         `--maxclients {MODEL_MAXCLIENTS}`, redis-server with `--maxclients {REDIS_MAXCLIENTS}`.",
         env::fd_limit().map_or("unknown".to_owned(), |n| n.to_string())
     ));
     if let Some(&largest) = plan.mem_conns.iter().max() {

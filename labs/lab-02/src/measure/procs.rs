@@ -29,9 +29,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// `--maxclients` for the models: above the 10k connections of the memory
 /// experiment.
-const MODEL_MAXCLIENTS: usize = 20_000;
+pub(crate) const MODEL_MAXCLIENTS: usize = 20_000;
 /// `--maxclients` for redis-server, which needs that many file descriptors.
-const REDIS_MAXCLIENTS: usize = 10_100;
+pub(crate) const REDIS_MAXCLIENTS: usize = 10_100;
 
 /// A server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -181,7 +181,10 @@ impl LogTail {
     }
 
     fn text(&self) -> String {
-        self.0.lock().map(|s| s.trim().to_owned()).unwrap_or_default()
+        self.0
+            .lock()
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
     }
 
     /// Copies `from` into the tail until end of file, on its own thread.

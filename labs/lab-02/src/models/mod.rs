@@ -112,7 +112,13 @@ impl Shards for OwnedParts<'_> {
     }
 
     fn run(&mut self, part: usize, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) {
-        let mut db = Db::new(&mut self.stores[part], self.hasher);
+        let whole = self.stores.len() == 1;
+        let store = &mut self.stores[part];
+        let mut db = if whole {
+            Db::new(store, self.hasher)
+        } else {
+            Db::part(store, self.hasher)
+        };
         cmd::execute(&mut db, spec, args, out, &mut self.log);
         if !self.log.is_empty() {
             if let Some(aof) = self.aof {
@@ -153,11 +159,16 @@ impl Shards for LockedParts<'_> {
 
     fn run(&mut self, part: usize, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) {
         let hasher = self.cache.hasher();
+        let whole = self.cache.shard_count() == 1;
         let log = &mut self.log;
         let aof = self.aof;
         let mut upto = None;
         self.cache.with_shard(part, |shard: &mut Store| {
-            let mut db = Db::new(shard, hasher);
+            let mut db = if whole {
+                Db::new(shard, hasher)
+            } else {
+                Db::part(shard, hasher)
+            };
             cmd::execute(&mut db, spec, args, out, log);
             // Logged while the shard is still locked: see aof.rs, Ordering.
             if !log.is_empty() {

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Keyspace, part_of};
 use crate::cmd::{self, After, Merge, Route, Spec};
-use crate::conn::{self, Conn, Next, READ_CHUNK};
+use crate::conn::{self, Conn, Next, Parsed, READ_CHUNK};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
 use crate::server::{MAX_CLIENTS_REPLY, Shared};
@@ -59,7 +59,11 @@ impl Core {
     fn run_local(&self, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) -> u64 {
         let mut log = Vec::new();
         let mut store = self.store.borrow_mut();
-        let mut db = Db::new(&mut store, &self.hasher);
+        let mut db = if self.cores == 1 {
+            Db::new(&mut store, &self.hasher)
+        } else {
+            Db::part(&mut store, &self.hasher)
+        };
         cmd::execute(&mut db, spec, args, out, &mut log);
         match &self.shared.aof {
             Some(aof) if !log.is_empty() => aof.append(&log),
@@ -377,13 +381,25 @@ async fn serve_conn(
         }
         conn.shrink_input();
         conn.compact_input();
+        // At most one chunk per read, as the event loop does, so the query
+        // buffer limit is checked between reads whatever the client sends.
         conn.input.reserve(READ_CHUNK);
         let read = async {
             match idle {
-                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut conn.input))
-                    .await
-                    .unwrap_or(Ok(0)),
-                None => stream.read_buf(&mut conn.input).await,
+                Some(t) => tokio::time::timeout(
+                    t,
+                    (&mut *stream)
+                        .take(READ_CHUNK as u64)
+                        .read_buf(&mut conn.input),
+                )
+                .await
+                .unwrap_or(Ok(0)),
+                None => {
+                    (&mut *stream)
+                        .take(READ_CHUNK as u64)
+                        .read_buf(&mut conn.input)
+                        .await
+                }
             }
         };
         let n = tokio::select! {
@@ -406,10 +422,14 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
     let mut next = Next::Continue;
     let mut logged = 0u64;
     while conn.pending_output() < conn::OUTPUT_SOFT_LIMIT && queue.len() < 1024 {
+        let mark = conn.output.len();
         let (n, args) = match conn::next_request(conn, limits) {
-            Ok(Some(x)) => x,
-            Ok(None) => break,
-            Err(()) => {
+            Parsed::Request { len, args } => (len, args),
+            Parsed::Incomplete => break,
+            Parsed::Invalid => {
+                // The error reply goes after the replies still queued.
+                let reply = conn.output.split_off(mark);
+                emit(&mut queue, &mut conn.output, reply);
                 next = Next::Close;
                 break;
             }

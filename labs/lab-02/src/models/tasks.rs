@@ -178,13 +178,25 @@ async fn serve_conn(
             continue;
         }
         conn.compact_input();
+        // At most one chunk per read, as the event loop does, so the query
+        // buffer limit is checked between reads whatever the client sends.
         conn.input.reserve(READ_CHUNK);
         let read = async {
             match idle {
-                Some(t) => tokio::time::timeout(t, stream.read_buf(&mut conn.input))
-                    .await
-                    .unwrap_or(Ok(0)),
-                None => stream.read_buf(&mut conn.input).await,
+                Some(t) => tokio::time::timeout(
+                    t,
+                    (&mut *stream)
+                        .take(READ_CHUNK as u64)
+                        .read_buf(&mut conn.input),
+                )
+                .await
+                .unwrap_or(Ok(0)),
+                None => {
+                    (&mut *stream)
+                        .take(READ_CHUNK as u64)
+                        .read_buf(&mut conn.input)
+                        .await
+                }
             }
         };
         let n = tokio::select! {

@@ -68,14 +68,6 @@ pub fn for_each_model(f: impl Fn(&'static str) + Sync) {
     );
 }
 
-/// Runs `f` for each model, one after the other (for tests that are heavy
-/// on their own).
-pub fn for_each_model_in_turn(f: impl Fn(&'static str)) {
-    for model in MODELS {
-        f(model);
-    }
-}
-
 fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = e.downcast_ref::<String>() {
         s.clone()

@@ -1,0 +1,255 @@
+//! `lab-02 measure`: the chapter's experiments, written as one
+//! `report::Report` for the results pipeline
+//! (`cargo xtask results --only lab-02`).
+//!
+//! The chapter asks: a single-threaded event loop, a task per connection,
+//! or a thread per core: which one, when, and why? Every experiment runs
+//! the three models of this crate *and* a real `redis-server` in the same
+//! run, in rounds that visit the servers in rotating order so that drift on
+//! this shared machine hits all of them alike; tables show the median over
+//! rounds and, where it matters, the spread.
+//!
+//! 1. Throughput (`throughput-split`, `throughput-shared`, plot
+//!    `throughput`): requests per second, p50 and p99 under
+//!    `redis-benchmark` (50 clients, SET and GET, pipeline depth 1 and 16),
+//!    and the server CPU each request cost. *Split* pins the server to one
+//!    core and the load generator to the other; *shared* pins nothing, so
+//!    they compete. Answers: how close does each model get to Redis, and
+//!    does more than one thread pay on two cores?
+//! 2. Memory (`memory-per-connection`): resident memory per idle connection
+//!    at 1k and 10k connections. Answers: what does a task (or a thread's
+//!    share of connections) cost compared with an entry in an event loop?
+//! 3. Head-of-line blocking (`head-of-line`): GET latency while another
+//!    client loops `KEYS nomatch*` over 1M keys. Answers: who waits for one
+//!    slow command?
+//! 4. Durability (`aof-fsync`): SET throughput and p99 with no append-only
+//!    file and with `appendfsync no`, `everysec`, `always`. Answers: what does
+//!    each policy cost each model?
+//!
+//! `--quick` runs the same experiments with tiny request counts and one
+//! round, in well under a minute, to check the pipeline; its numbers mean
+//! nothing. Every number and verdict in the notes is computed from the run.
+//!
+//! Helpers: `procs` (starting, watching and stopping child processes),
+//! `bench` (driving `redis-benchmark`, parsing its CSV, filling keys), `env`
+//! (CPU accounting, load average, file systems, tool versions), `stats`
+//! (medians, spreads, number formats).
+
+mod aof;
+mod bench;
+mod env;
+mod hol;
+mod memory;
+mod procs;
+mod stats;
+mod throughput;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use report::Report;
+use serde::Serialize;
+use serde_json::json;
+
+use throughput::Setup;
+
+/// How big and how often each experiment runs.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Plan {
+    pub quick: bool,
+    pub rounds: usize,
+    /// redis-benchmark clients (`-c`) for throughput and AOF runs.
+    pub clients: u32,
+    /// Requests per throughput run at pipeline depth 1 and 16.
+    pub requests_p1: u64,
+    pub requests_p16: u64,
+    /// `-r`: the keys SET and GET draw from (written before the runs).
+    pub keyspace: u64,
+    /// Idle connection counts for the memory experiment.
+    pub mem_conns: Vec<usize>,
+    /// Keys the KEYS command walks in the head-of-line experiment.
+    pub hol_keys: u64,
+    pub hol_clients: u32,
+    /// GET requests per quiet head-of-line run (and the most per busy one).
+    pub hol_requests: u64,
+    /// Target duration of a head-of-line run under the KEYS loop.
+    pub hol_busy_secs: f64,
+    /// Fewest GET requests in a run under the KEYS loop (so that p99 is
+    /// not the second-slowest of a handful).
+    pub hol_min_busy: u64,
+    /// SET requests per AOF run.
+    pub aof_requests: u64,
+    /// Longest CPU warm-up before each experiment.
+    #[serde(skip)]
+    pub warm_up: Duration,
+}
+
+impl Plan {
+    pub(crate) fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                quick,
+                rounds: 1,
+                clients: 50,
+                requests_p1: 2_000,
+                requests_p16: 10_000,
+                keyspace: 10_000,
+                mem_conns: vec![200, 1_000],
+                hol_keys: 50_000,
+                hol_clients: 20,
+                hol_requests: 4_000,
+                hol_busy_secs: 0.3,
+                hol_min_busy: 400,
+                aof_requests: 2_000,
+                warm_up: Duration::from_millis(200),
+            }
+        } else {
+            Self {
+                quick,
+                rounds: 3,
+                clients: 50,
+                requests_p1: 100_000,
+                requests_p16: 1_000_000,
+                keyspace: 100_000,
+                mem_conns: vec![1_000, 10_000],
+                hol_keys: 1_000_000,
+                hol_clients: 20,
+                hol_requests: 100_000,
+                hol_busy_secs: 3.0,
+                hol_min_busy: 2_000,
+                aof_requests: 100_000,
+                warm_up: Duration::from_secs(3),
+            }
+        }
+    }
+}
+
+/// Everything measured, before it becomes artifacts.
+struct Measured {
+    facts: env::Facts,
+    split: throughput::Outcome,
+    shared: throughput::Outcome,
+    memory: memory::Outcome,
+    hol: hol::Outcome,
+    aof: aof::Outcome,
+    load_before: String,
+    load_after: String,
+    elapsed: Duration,
+}
+
+/// Runs every experiment and writes the report to `out` (JSON).
+pub fn run(quick: bool, out: &Path) -> Result<()> {
+    let started = Instant::now();
+    let plan = Plan::new(quick);
+    let facts = env::Facts::collect()?;
+    let load_before = env::loadavg();
+    eprintln!(
+        "lab-02 measure{}: 4 experiments, {} round(s) each",
+        if quick { " --quick" } else { "" },
+        plan.rounds
+    );
+    let split = timed("throughput, split setup", || {
+        throughput::run(&plan, Setup::SPLIT)
+    })?;
+    let shared = timed("throughput, shared setup", || {
+        throughput::run(&plan, Setup::SHARED)
+    })?;
+    let memory = timed("memory per connection", || memory::run(&plan))?;
+    let hol = timed("head-of-line blocking", || hol::run(&plan))?;
+    let aof = timed("AOF fsync cost", || aof::run(&plan))?;
+    let m = Measured {
+        facts,
+        split,
+        shared,
+        memory,
+        hol,
+        aof,
+        load_before,
+        load_after: env::loadavg(),
+        elapsed: started.elapsed(),
+    };
+    let report = build_report(&plan, &m);
+    write(&report, out)?;
+    for line in lab_01::measure::summary_lines(&report) {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "wrote {} ({} artifacts{}) in {}",
+        out.display(),
+        report.artifacts.len(),
+        if quick {
+            ", quick run: numbers are not meaningful"
+        } else {
+            ""
+        },
+        stats::fmt_duration(started.elapsed())
+    );
+    Ok(())
+}
+
+/// Runs one experiment, saying on stderr what it is and how long it took.
+fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("{what}…");
+    let started = Instant::now();
+    let out = f().with_context(|| what.to_owned())?;
+    eprintln!(
+        "{what}: done in {}",
+        stats::fmt_duration(Duration::from_millis(started.elapsed().as_millis() as u64))
+    );
+    Ok(out)
+}
+
+fn write(report: &Report, out: &Path) -> Result<()> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the directory {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(report).context("encoding the report")?;
+    std::fs::write(out, json).with_context(|| format!("writing the report to {}", out.display()))
+}
+
+fn build_report(plan: &Plan, m: &Measured) -> Report {
+    let f = &m.facts;
+    let mut report = Report::new("lab-02", plan.quick);
+    report.notes.push(format!(
+        "{} hardware threads; servers and load generator on the same machine, over loopback; \
+         {}, {}; {} round(s) per experiment; the whole measurement took {}.",
+        f.cores,
+        f.redis_server,
+        f.redis_benchmark,
+        plan.rounds,
+        stats::fmt_duration(Duration::from_secs(m.elapsed.as_secs()))
+    ));
+    report.notes.push(format!(
+        "Pinning: {} {} Memory, head-of-line and AOF experiments: nothing pinned, \
+         `--threads {}`.",
+        Setup::SPLIT.describe(),
+        Setup::SHARED.describe(),
+        f.cores
+    ));
+    report.notes.push(format!(
+        "Load average (1, 5, 15 min) before: {}; after: {}.",
+        m.load_before, m.load_after
+    ));
+    let bench = &f.redis_benchmark;
+    report.table(throughput::table(plan, &m.split, bench));
+    report.plot(throughput::plot(&m.split));
+    report.table(throughput::table(plan, &m.shared, bench));
+    report.table(memory::table(plan, &m.memory));
+    report.table(hol::table(plan, &m.hol));
+    report.table(aof::table(plan, &m.aof));
+    report.data = json!({
+        "plan": plan,
+        "facts": f,
+        "load_before": m.load_before,
+        "load_after": m.load_after,
+        "elapsed_s": m.elapsed.as_secs_f64(),
+        "throughput_split": m.split,
+        "throughput_shared": m.shared,
+        "memory": m.memory,
+        "head_of_line": m.hol,
+        "aof": m.aof,
+    });
+    report
+}
