@@ -727,3 +727,40 @@ fn query_buffer_limit() {
         s.assert_no_panic();
     });
 }
+
+/// A pipeline whose replies are far bigger than its requests: the server
+/// pauses reading while the replies back up, and must resume running the
+/// requests already buffered once the client drains them, even when the
+/// socket has nothing new to say (no readiness event will come).
+#[test]
+fn big_replies_to_a_small_pipeline_all_arrive() {
+    for_each_model(|model| {
+        let s = ServerProc::start(model, &[]);
+        let mut c = s.client();
+        let value = vec![b'v'; 10 * 1024];
+        assert_eq!(
+            c.cmd(&[b"SET", b"big", &value]).unwrap(),
+            Frame::Simple("OK".into())
+        );
+        let n = 2000;
+        let mut request = Vec::new();
+        for _ in 0..n {
+            request.extend_from_slice(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n");
+        }
+        c.send_raw(&request).unwrap();
+        let started = std::time::Instant::now();
+        for i in 0..n {
+            let f = c
+                .read_frame()
+                .unwrap_or_else(|e| panic!("{model}: reply {i} of {n}: {e}"));
+            assert_eq!(f.as_bulk().map(<[u8]>::len), Some(value.len()), "{model}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{model}: 20 MB of replies took {:?}",
+            started.elapsed()
+        );
+        s.assert_healthy();
+        s.assert_no_panic();
+    });
+}

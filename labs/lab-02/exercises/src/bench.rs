@@ -51,7 +51,7 @@ pub struct BenchArgs {
 
 /// One keyspace under test.
 enum Target {
-    Yours(GlobalLock),
+    Yours(Box<GlobalLock>),
     Sharded(Arc<SharedStore>),
 }
 
@@ -244,7 +244,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(threads > 0, "--threads must be at least 1");
 
     let targets = [
-        Target::Yours(GlobalLock::new()),
+        Target::Yours(Box::default()),
         Target::Sharded(db::new_shared_store(64)?),
         Target::Sharded(db::new_shared_store(1)?),
     ];

@@ -14,7 +14,7 @@
 //!
 //! Once `global-lock` passes, `cargo run -p lab-02-exercises --release --
 //! bench` measures your one lock beside lab-01's sharded cache, through
-//! the same routing the server uses; [`bench`] is that benchmark.
+//! the same routing the server uses; [`mod@bench`] is that benchmark.
 
 use std::sync::Once;
 

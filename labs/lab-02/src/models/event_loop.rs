@@ -42,7 +42,6 @@ struct Client {
     want_write: bool,
 }
 
-// ANCHOR: event-loop
 pub fn run(
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
@@ -67,17 +66,14 @@ pub fn run(
     let mut free: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(1024);
     let mut to_write: Vec<usize> = Vec::new();
+    let mut to_read: Vec<usize> = Vec::new();
     let mut next_cron = Instant::now() + CRON;
     let _ = ready.send(Ok(()));
 
     while !shared.shutdown.requested() {
         // Clients with bytes still unread (paused by backpressure) must not
         // wait for an event that will not come.
-        let backlog = clients
-            .iter()
-            .flatten()
-            .any(|c| c.readable && c.conn.wants_input());
-        let timeout = if backlog {
+        let timeout = if !to_read.is_empty() {
             Duration::ZERO
         } else {
             next_cron.saturating_duration_since(Instant::now())
@@ -99,6 +95,7 @@ pub fn run(
                     };
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         c.readable = true;
+                        to_read.push(t - FIRST_CLIENT);
                     }
                     if event.is_writable() {
                         to_write.push(t - FIRST_CLIENT);
@@ -106,10 +103,16 @@ pub fn run(
                 }
             }
         }
-        // Read and run.
-        for (i, slot) in clients.iter_mut().enumerate() {
-            let Some(c) = slot else { continue };
-            if !(c.readable && c.conn.wants_input()) {
+        // ANCHOR: event-loop-turn
+        // Read and run: only the clients that are ready, so ten thousand
+        // idle connections cost nothing per turn.
+        to_read.sort_unstable();
+        to_read.dedup();
+        for i in to_read.drain(..) {
+            let Some(c) = clients[i].as_mut() else {
+                continue;
+            };
+            if !c.conn.wants_input() {
                 continue;
             }
             let next = read_and_run(c, &limits, query_limit, &shared, &mut parts);
@@ -156,8 +159,16 @@ pub fn run(
             } else if let Err(e) = set_interest(&poll, c, i, !done) {
                 tracing::debug!("reregister failed: {e}");
                 close(&shared, &poll, &mut clients, &mut free, i);
+            } else if c.conn.wants_input()
+                && (c.readable || conn::has_complete_request(&mut c.conn, &limits))
+            {
+                // Output drained below the limit with input still waiting in
+                // the socket or the buffer: go on next turn without waiting
+                // for an event that will not come.
+                to_read.push(i);
             }
         }
+        // ANCHOR_END: event-loop-turn
         if Instant::now() >= next_cron {
             next_cron = Instant::now() + CRON;
             cron(&shared, &poll, &mut clients, &mut free, &mut stores);
@@ -183,7 +194,6 @@ pub fn run(
     }
     Ok(())
 }
-// ANCHOR_END: event-loop
 
 fn accept_all(
     shared: &Shared,
@@ -225,7 +235,8 @@ fn accept_all(
         clients[i] = Some(Client {
             stream,
             conn: Conn::new(new_session(shared, addr)),
-            readable: true,
+            // mio reports the first readiness as an event of its own.
+            readable: false,
             want_write: false,
         });
     }
@@ -249,7 +260,17 @@ fn read_and_run(
     parts: &mut OwnedParts,
 ) -> Next {
     let mut next = Next::Continue;
-    while c.readable && c.conn.wants_input() {
+    while c.conn.wants_input() {
+        if !c.readable {
+            // Nothing new in the socket, but requests may wait in the
+            // buffer (a pipeline paused by backpressure): run them.
+            if c.conn.pending_input() > 0 {
+                next = conn::process(&mut c.conn, limits, shared, |spec, args, out| {
+                    route::dispatch(parts, spec, args, out)
+                });
+            }
+            break;
+        }
         c.conn.compact_input();
         let len = c.conn.input.len();
         c.conn.input.resize(len + READ_CHUNK, 0);
