@@ -18,7 +18,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::config::FsyncPolicy;
@@ -48,6 +48,11 @@ pub struct Aof {
     /// rather than acknowledge what it cannot log.
     failed: AtomicBool,
     stop: AtomicBool,
+    /// Under `always`, wakes the syncer thread when records are appended.
+    appended_cv: Condvar,
+    /// Under `always`, what the syncer thread has made durable, for tasks
+    /// that wait without blocking their runtime's thread.
+    durable: tokio::sync::watch::Sender<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,7 +85,15 @@ impl Aof {
             synced: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            appended_cv: Condvar::new(),
+            durable: tokio::sync::watch::Sender::new(0),
         });
+        if policy == FsyncPolicy::Always {
+            let aof = aof.clone();
+            std::thread::Builder::new()
+                .name("aof-always".into())
+                .spawn(move || aof.syncer())?;
+        }
         if policy == FsyncPolicy::Everysec {
             let weak = Arc::downgrade(&aof);
             std::thread::Builder::new()
@@ -119,8 +132,71 @@ impl Aof {
         let mut p = lock(&self.pending);
         p.buf.extend_from_slice(records);
         p.appended += records.len() as u64;
+        if self.policy == FsyncPolicy::Always {
+            self.appended_cv.notify_one();
+        }
         p.appended
     }
+
+    // ANCHOR: durable
+    /// [`flush`](Self::flush) for async tasks. Under `always` the task
+    /// does not sync itself: that would block its runtime thread, and with
+    /// it every other connection on that thread, for the length of an
+    /// `fdatasync`. A dedicated thread syncs instead, and everything
+    /// appended while it was busy goes into its next sync, so fifty
+    /// clients waiting share one sync (group commit) as they do in the
+    /// event loop.
+    pub async fn durable(&self, upto: u64) -> io::Result<()> {
+        if self.policy != FsyncPolicy::Always {
+            // Writing to the OS is a memory copy: fine on a runtime thread.
+            return self.flush(upto);
+        }
+        let mut rx = self.durable.subscribe();
+        let reached = rx
+            .wait_for(|&d| d >= upto || self.failed() || self.stop.load(Ordering::Relaxed))
+            .await
+            .map(|d| *d >= upto);
+        match reached {
+            Ok(true) => Ok(()),
+            _ if self.failed() => Err(io::Error::other("the append-only file failed")),
+            // Stopping: sync on this thread rather than leave it undone.
+            _ => self.flush(upto),
+        }
+    }
+
+    /// The `always` syncer: waits for records, writes and syncs everything
+    /// appended so far, publishes how far is durable, repeats.
+    fn syncer(&self) {
+        loop {
+            let upto = {
+                let mut p = lock(&self.pending);
+                while p.appended <= self.synced.load(Ordering::Acquire)
+                    && !self.stop.load(Ordering::Relaxed)
+                {
+                    p = self
+                        .appended_cv
+                        .wait_timeout(p, Duration::from_millis(100))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
+                }
+                p.appended
+            };
+            if self.stop.load(Ordering::Relaxed) {
+                self.durable
+                    .send_replace(self.synced.load(Ordering::Acquire));
+                return;
+            }
+            if let Err(e) = self.flush(upto) {
+                tracing::error!("append-only file: write or fsync failed: {e}");
+            }
+            self.durable
+                .send_replace(self.synced.load(Ordering::Acquire));
+            if self.failed() {
+                return;
+            }
+        }
+    }
+    // ANCHOR_END: durable
 
     // ANCHOR: flush
     /// Makes everything up to `upto` as durable as the policy promises:
@@ -188,7 +264,11 @@ impl Aof {
     /// Final flush at shutdown; stops the background syncer.
     pub fn close(&self) -> io::Result<()> {
         self.stop.store(true, Ordering::Relaxed);
-        self.sync()
+        self.appended_cv.notify_all();
+        let result = self.sync();
+        self.durable
+            .send_replace(self.synced.load(Ordering::Acquire));
+        result
     }
 }
 

@@ -347,7 +347,7 @@ async fn serve_conn(
         }
         if let Some(aof) = &shared.aof
             && logged > 0
-            && let Err(e) = aof.flush(logged)
+            && let Err(e) = aof.durable(logged).await
         {
             tracing::error!(
                 "append-only file write failed; closing {}: {e}",

@@ -144,7 +144,7 @@ async fn serve_conn(
         // Durable before acknowledged.
         if let Some(aof) = &shared.aof
             && parts.logged_upto > 0
-            && let Err(e) = aof.flush(parts.logged_upto)
+            && let Err(e) = aof.durable(parts.logged_upto).await
         {
             tracing::error!(
                 "append-only file write failed; closing {}: {e}",
