@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::cmd::{self, After, Route, Session, Spec};
 use crate::reply;
-use crate::resp::{self, ArgRange, Limits, ProtocolError};
+use crate::resp::{Limits, ProtocolError, RequestParser};
 use crate::server::Shared;
 
 /// Stop parsing more requests while this much output waits to be sent: a
@@ -23,7 +23,8 @@ pub const READ_CHUNK: usize = 16 << 10;
 /// A connection's buffers and session.
 pub struct Conn {
     pub session: Session,
-    /// Bytes received and not yet parsed start at `input_start`.
+    /// Bytes received and not yet parsed start at `input_start`, always at
+    /// a request boundary (only whole requests are consumed).
     pub input: Vec<u8>,
     pub input_start: usize,
     /// Replies not yet sent start at `output_start`.
@@ -34,8 +35,9 @@ pub struct Conn {
     pub closing: bool,
     /// Commands run on this connection, not yet added to the server total.
     pub commands: u64,
-    ranges: Vec<ArgRange>,
-    scratch: Vec<u8>,
+    /// How far into the request at `input_start` parsing got: a request
+    /// that arrives in many reads is parsed in time linear in its size.
+    parser: RequestParser,
 }
 
 /// What the request loop wants the model to do next.
@@ -60,8 +62,7 @@ impl Conn {
             last_active: Instant::now(),
             closing: false,
             commands: 0,
-            ranges: Vec::new(),
-            scratch: Vec::new(),
+            parser: RequestParser::new(),
         }
     }
 
@@ -164,14 +165,13 @@ pub fn process(
         if buf.is_empty() {
             break;
         }
-        match resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch) {
+        match conn.parser.parse(buf, limits) {
             Ok(None) => break,
             Ok(Some(n)) => {
-                let args: Vec<&[u8]> = conn
-                    .ranges
-                    .iter()
-                    .map(|r| r.slice(buf, &conn.scratch))
-                    .collect();
+                // Taken: the next parse starts at the next request. The
+                // arguments stay readable until then.
+                conn.parser.reset();
+                let args: Vec<&[u8]> = conn.parser.arg_slices(buf).collect();
                 conn.input_start += n;
                 if args.is_empty() {
                     continue;
@@ -226,13 +226,12 @@ pub fn input_over_limit(conn: &Conn, limit: usize) -> bool {
 }
 
 /// Whether the unparsed input holds at least one complete request (or a
-/// protocol error, which also needs handling now).
+/// protocol error, which also needs handling now). A peek: the parser keeps
+/// what it found, so the next [`process`] or [`next_request`] takes the
+/// request without parsing it again.
 pub fn has_complete_request(conn: &mut Conn, limits: &Limits) -> bool {
     let buf = &conn.input[conn.input_start..];
-    !matches!(
-        resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch),
-        Ok(None)
-    )
+    !matches!(conn.parser.parse(buf, limits), Ok(None))
 }
 
 /// What [`next_request`] found at the front of the input.
@@ -240,6 +239,8 @@ pub enum Parsed<'c> {
     /// Not a whole request yet.
     Incomplete,
     /// A request of `len` bytes (empty `args`: an empty line, skip it).
+    /// The caller must consume it (`input_start += len`) before asking for
+    /// the next.
     Request { len: usize, args: Vec<&'c [u8]> },
     /// A protocol error: its reply is already in the output and the
     /// connection is marked closing.
@@ -251,16 +252,15 @@ pub enum Parsed<'c> {
 /// drive the loop themselves; the others use [`process`].
 pub fn next_request<'c>(conn: &'c mut Conn, limits: &Limits) -> Parsed<'c> {
     let buf = &conn.input[conn.input_start..];
-    match resp::parse_request(buf, limits, &mut conn.ranges, &mut conn.scratch) {
+    match conn.parser.parse(buf, limits) {
         Ok(None) => Parsed::Incomplete,
-        Ok(Some(len)) => Parsed::Request {
-            len,
-            args: conn
-                .ranges
-                .iter()
-                .map(|r| r.slice(buf, &conn.scratch))
-                .collect(),
-        },
+        Ok(Some(len)) => {
+            conn.parser.reset();
+            Parsed::Request {
+                len,
+                args: conn.parser.arg_slices(buf).collect(),
+            }
+        }
         Err(e) => {
             protocol_error(&mut conn.output, &e);
             conn.closing = true;

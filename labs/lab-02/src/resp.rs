@@ -1,11 +1,13 @@
 //! RESP2, both sides of the wire.
 //!
 //! **Server side**: [`parse_request`] reads one request from the front of a
-//! connection's input buffer without copying it. It follows Redis 7's
-//! `processMultibulkBuffer` and `processInlineBuffer` (networking.c) and
-//! `sdssplitargs` (sds.c), error texts included, so a client sees the same
-//! `-ERR Protocol error: …` it would get from Redis. Where we differ, on
-//! purpose:
+//! connection's input buffer without copying it; a [`RequestParser`] gives
+//! the same answers but resumes where its last call stopped, so a request
+//! that arrives over many reads costs time linear in its size, not
+//! quadratic. They follow Redis 7's `processMultibulkBuffer` and
+//! `processInlineBuffer` (networking.c) and `sdssplitargs` (sds.c), error
+//! texts included, so a client sees the same `-ERR Protocol error: …` it
+//! would get from Redis. Where we differ, on purpose:
 //!
 //! - **CRLF is checked.** Redis only checks that *some* byte follows the `\r`
 //!   of a `*`/`$` header and skips the two bytes after bulk data unread. We
@@ -164,7 +166,7 @@ impl ArgRange {
     }
 }
 
-/// Parses one request from the front of `buf`.
+/// Parses one request from the front of `buf`, from scratch.
 ///
 /// - `Ok(Some(consumed))`: a complete request of `consumed` (> 0) bytes.
 ///   `args` holds its arguments; it may be empty (an empty inline line,
@@ -176,27 +178,312 @@ impl ArgRange {
 ///
 /// `args` and `scratch` are cleared first, and are left empty unless the
 /// result is `Ok(Some(_))`. Nothing is allocated in proportion to a length
-/// the client declares, only to bytes that have arrived. A call costs time
-/// linear in the request's headers (bulk data is skipped, not scanned), so
-/// calling again from the start after each read is cheap.
+/// the client declares, only to bytes that have arrived.
+///
+/// A call costs time linear in the request's headers (bulk data is skipped,
+/// not scanned), so calling it again from the start after every read of a
+/// request that arrives in many reads costs time quadratic in its size. A
+/// connection uses a [`RequestParser`] instead, which resumes where the last
+/// call stopped and gives the same answers; this function is that parser run
+/// once, for input that is all there (an append-only file) and for tests.
 pub fn parse_request(
     buf: &[u8],
     limits: &Limits,
     args: &mut Vec<ArgRange>,
     scratch: &mut Vec<u8>,
 ) -> Result<Option<usize>, ProtocolError> {
-    args.clear();
-    scratch.clear();
-    let result = match buf.first() {
-        None => Ok(None),
-        Some(b'*') => parse_multibulk(buf, limits, args),
-        Some(_) => parse_inline(buf, limits, args, scratch),
+    let mut parser = RequestParser {
+        state: State::default(),
+        args: std::mem::take(args),
+        scratch: std::mem::take(scratch),
     };
+    let result = parser.parse(buf, limits);
+    *args = parser.args;
+    *scratch = parser.scratch;
     if !matches!(result, Ok(Some(_))) {
         args.clear();
         scratch.clear();
     }
     result
+}
+
+/// [`parse_request`] that resumes: it keeps, between calls, how far into the
+/// request at the front of the buffer it got, so a request that arrives in
+/// many reads is parsed in time linear in its size, each byte examined a
+/// bounded number of times, rather than from its first byte after each read
+/// (as Redis's `processMultibulkBuffer` keeps `multibulklen`, `bulklen` and
+/// the arguments read so far in the client).
+///
+/// It keeps offsets from the start of the request, never pointers, so the
+/// caller may move or compact its buffer between calls, as long as every call
+/// is given the same request from its first byte, with at least the bytes of
+/// the previous call (more once they have arrived). After a complete request
+/// the caller consumes it and calls [`Self::reset`] before parsing the next.
+///
+/// For every way of splitting a request into reads, the answers are those
+/// [`parse_request`] gives for the same bytes (the fuzz checks compare them).
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    state: State,
+    /// The arguments read so far, of a multibulk request; all of them once
+    /// the request is complete.
+    args: Vec<ArgRange>,
+    /// Unescaped inline arguments of the last complete request.
+    scratch: Vec<u8>,
+}
+
+/// How far a [`RequestParser`] got into the request at the front of the
+/// buffer. All positions count from the request's first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// In the first line (inline, or the `*` header of a multibulk request):
+    /// its first `scanned` bytes hold no line end and no NUL.
+    Start { scanned: usize },
+    /// In the arguments of a multibulk request.
+    Multibulk(Multibulk),
+    /// A complete request of `len` bytes, whose arguments are in `args`.
+    Done { len: usize },
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::Start { scanned: 0 }
+    }
+}
+
+/// The progress of a multibulk request whose `*` header has been read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Multibulk {
+    /// Arguments declared by the header (> 0); `args.len()` are complete.
+    count: usize,
+    /// Where the next argument's `$` header starts, or, while `bulk` is set,
+    /// where its data starts.
+    pos: usize,
+    /// How many bytes of the header at `pos` hold no `\r` and no NUL.
+    scanned: usize,
+    /// The declared length of the argument whose header has been read and
+    /// whose data (and `\r\n`) has not all arrived.
+    bulk: Option<usize>,
+}
+
+/// A [`RequestParser`] keeps at most this many argument ranges' worth of
+/// capacity from one request to the next, so one huge request does not pin
+/// memory for the rest of the connection's life.
+const KEPT_ARGS_CAPACITY: usize = 1024;
+
+impl RequestParser {
+    /// A parser at the start of a request.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the request at the front of `buf`, resuming where the previous
+    /// call stopped. The answers are [`parse_request`]'s:
+    ///
+    /// - `Ok(Some(len))`: a complete request of `len` bytes; its arguments
+    ///   are [`Self::args`] (see [`Self::arg_slices`]). Until [`Self::reset`],
+    ///   further calls return the same answer at once, so a caller may peek
+    ///   and then parse.
+    /// - `Ok(None)`: incomplete; call again once more bytes have arrived.
+    /// - `Err(e)`: a protocol error. The parser starts over: called again
+    ///   with the same bytes, it returns the same error.
+    ///
+    /// `buf` must start at the request's first byte and hold at least the
+    /// bytes given to the previous call; if it is shorter, the parser starts
+    /// over (it cannot tell a different request of at least that length from
+    /// the same one). `limits` must be the same on every call.
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits) -> Result<Option<usize>, ProtocolError> {
+        if self.seen() > buf.len() {
+            self.state = State::default();
+        }
+        let result = match self.state {
+            State::Done { len } => Ok(Some(len)),
+            State::Start { scanned } => {
+                // A new request: forget the last one's arguments.
+                self.args.clear();
+                self.args.shrink_to(KEPT_ARGS_CAPACITY);
+                self.scratch.clear();
+                match buf.first() {
+                    None => Ok(None),
+                    Some(b'*') => self.multibulk_header(buf, limits, scanned),
+                    Some(_) => self.inline(buf, limits, scanned),
+                }
+            }
+            State::Multibulk(progress) => self.multibulk_args(buf, limits, progress),
+        };
+        if result.is_err() {
+            self.state = State::default();
+            self.args.clear();
+            self.scratch.clear();
+        }
+        result
+    }
+
+    /// Forgets the request: the next [`Self::parse`] starts afresh at the
+    /// front of the buffer it is given. Call it once a complete request has
+    /// been consumed (or whenever the buffer no longer starts with the request
+    /// parsed so far). [`Self::args`] and [`Self::scratch`] still describe the
+    /// last complete request until that next call, so a caller may reset as
+    /// soon as it takes a request and read the arguments after.
+    pub fn reset(&mut self) {
+        self.state = State::default();
+    }
+
+    /// The arguments of the complete request, as ranges of the buffer given
+    /// to [`Self::parse`] and of [`Self::scratch`]. Only meaningful after
+    /// `Ok(Some(_))`.
+    pub fn args(&self) -> &[ArgRange] {
+        &self.args
+    }
+
+    /// Where inline arguments that needed unescaping live.
+    pub fn scratch(&self) -> &[u8] {
+        &self.scratch
+    }
+
+    /// The arguments of the complete request, as bytes; `buf` is the buffer
+    /// given to [`Self::parse`].
+    pub fn arg_slices<'a>(&'a self, buf: &'a [u8]) -> impl ExactSizeIterator<Item = &'a [u8]> {
+        self.args.iter().map(move |a| a.slice(buf, &self.scratch))
+    }
+
+    /// How many bytes of the request the state depends on.
+    fn seen(&self) -> usize {
+        match self.state {
+            State::Start { scanned } => scanned,
+            State::Multibulk(m) => m.pos.saturating_add(m.scanned),
+            State::Done { len } => len,
+        }
+    }
+
+    fn done(&mut self, len: usize) -> Result<Option<usize>, ProtocolError> {
+        self.state = State::Done { len };
+        Ok(Some(len))
+    }
+
+    fn inline(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        mut scanned: usize,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let Some(nl) = find_line_end(buf, b'\n', limits.max_inline_len, &mut scanned) else {
+            self.state = State::Start { scanned };
+            return if buf.len() > limits.max_inline_len {
+                Err(ProtocolError::TooBigInlineRequest)
+            } else {
+                Ok(None)
+            };
+        };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        split_inline(&buf[..line_end], &mut self.args, &mut self.scratch)?;
+        self.done(nl + 1)
+    }
+
+    /// The `*` header line.
+    fn multibulk_header(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        mut scanned: usize,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let cr = match header_line(buf, 0, limits.max_inline_len, &mut scanned) {
+            HeaderLine::Found { cr } => cr,
+            HeaderLine::Incomplete => {
+                self.state = State::Start { scanned };
+                return Ok(None);
+            }
+            HeaderLine::TooBig => return Err(ProtocolError::TooBigMbulkCount),
+        };
+        if buf.get(cr + 1) != Some(&b'\n') {
+            return Err(ProtocolError::InvalidMultibulkLength);
+        }
+        let count = buf
+            .get(1..cr)
+            .and_then(string2ll)
+            .ok_or(ProtocolError::InvalidMultibulkLength)?;
+        let pos = cr + 2;
+        if count <= 0 {
+            return self.done(pos);
+        }
+        let count = usize::try_from(count)
+            .ok()
+            .filter(|&n| n <= limits.max_multibulk_len)
+            .ok_or(ProtocolError::InvalidMultibulkLength)?;
+        let progress = Multibulk {
+            count,
+            pos,
+            scanned: 0,
+            bulk: None,
+        };
+        self.multibulk_args(buf, limits, progress)
+    }
+
+    /// The arguments, from where `m` says the last call stopped.
+    fn multibulk_args(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+        mut m: Multibulk,
+    ) -> Result<Option<usize>, ProtocolError> {
+        while self.args.len() < m.count {
+            let len = match m.bulk {
+                Some(len) => len,
+                None => {
+                    let cr = match header_line(buf, m.pos, limits.max_inline_len, &mut m.scanned) {
+                        HeaderLine::Found { cr } => cr,
+                        HeaderLine::Incomplete => {
+                            self.state = State::Multibulk(m);
+                            return Ok(None);
+                        }
+                        HeaderLine::TooBig => return Err(ProtocolError::TooBigBulkCount),
+                    };
+                    match buf.get(m.pos) {
+                        Some(b'$') => {}
+                        Some(&other) => return Err(ProtocolError::ExpectedDollar(other)),
+                        None => {
+                            self.state = State::Multibulk(m);
+                            return Ok(None);
+                        }
+                    }
+                    if buf.get(cr + 1) != Some(&b'\n') {
+                        return Err(ProtocolError::InvalidBulkLength);
+                    }
+                    let len = buf
+                        .get(m.pos + 1..cr)
+                        .and_then(string2ll)
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|&n| n <= limits.max_bulk_len)
+                        .ok_or(ProtocolError::InvalidBulkLength)?;
+                    let start = cr + 2;
+                    start
+                        .checked_add(len)
+                        .ok_or(ProtocolError::InvalidBulkLength)?;
+                    m.pos = start;
+                    m.scanned = 0;
+                    m.bulk = Some(len);
+                    len
+                }
+            };
+            // `pos + len` did not overflow when the header was read.
+            let end = m.pos + len;
+            let Some(crlf) = buf.get(end..end.saturating_add(2)) else {
+                self.state = State::Multibulk(m);
+                return Ok(None);
+            };
+            if crlf != b"\r\n" {
+                return Err(ProtocolError::ExpectedCrlf);
+            }
+            self.args.push(ArgRange::input(m.pos, end));
+            m.pos = end + 2;
+            m.bulk = None;
+        }
+        self.done(m.pos)
+    }
 }
 
 /// Redis's `string2ll`: an optional `-` then digits, no leading zeros (only
@@ -241,108 +528,38 @@ enum HeaderLine {
 }
 
 /// Where the first `end` byte of `buf` is, looking no further than `limit + 1`
-/// bytes and, like C's `strchr`, not past a NUL byte.
-fn find_line_end(buf: &[u8], end: u8, limit: usize) -> Option<usize> {
+/// bytes and, like C's `strchr`, not past a NUL byte. The first `*scanned`
+/// bytes are known to hold neither (an earlier call looked at them), so the
+/// search resumes after them, and `*scanned` is moved up to where it stopped:
+/// called again with more bytes, it looks at each byte once.
+fn find_line_end(buf: &[u8], end: u8, limit: usize, scanned: &mut usize) -> Option<usize> {
     let window = &buf[..buf.len().min(limit.saturating_add(1))];
-    window
-        .iter()
-        .position(|&b| b == end || b == 0)
-        .filter(|&i| window[i] == end)
+    let from = (*scanned).min(window.len());
+    match window[from..].iter().position(|&b| b == end || b == 0) {
+        Some(i) => {
+            // Stop at the byte found: a NUL stays found, and an `end` whose
+            // line cannot be judged yet is found again at once.
+            *scanned = from + i;
+            (window[from + i] == end).then_some(from + i)
+        }
+        None => {
+            *scanned = window.len();
+            None
+        }
+    }
 }
 
 /// Finds the `\r` ending the header line at `pos`, and only reports it once
-/// the byte after it has arrived (as Redis does).
-fn header_line(buf: &[u8], pos: usize, limit: usize) -> HeaderLine {
+/// the byte after it has arrived (as Redis does). `scanned` counts bytes from
+/// `pos`, as for [`find_line_end`].
+fn header_line(buf: &[u8], pos: usize, limit: usize, scanned: &mut usize) -> HeaderLine {
     let rest = buf.get(pos..).unwrap_or(&[]);
-    match find_line_end(rest, b'\r', limit) {
+    match find_line_end(rest, b'\r', limit, scanned) {
         Some(i) if i + 1 < rest.len() => HeaderLine::Found { cr: pos + i },
         Some(_) => HeaderLine::Incomplete,
         None if rest.len() > limit => HeaderLine::TooBig,
         None => HeaderLine::Incomplete,
     }
-}
-
-fn parse_multibulk(
-    buf: &[u8],
-    limits: &Limits,
-    args: &mut Vec<ArgRange>,
-) -> Result<Option<usize>, ProtocolError> {
-    let cr = match header_line(buf, 0, limits.max_inline_len) {
-        HeaderLine::Found { cr } => cr,
-        HeaderLine::Incomplete => return Ok(None),
-        HeaderLine::TooBig => return Err(ProtocolError::TooBigMbulkCount),
-    };
-    if buf.get(cr + 1) != Some(&b'\n') {
-        return Err(ProtocolError::InvalidMultibulkLength);
-    }
-    let count = buf
-        .get(1..cr)
-        .and_then(string2ll)
-        .ok_or(ProtocolError::InvalidMultibulkLength)?;
-    let mut pos = cr + 2;
-    if count <= 0 {
-        return Ok(Some(pos));
-    }
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&n| n <= limits.max_multibulk_len)
-        .ok_or(ProtocolError::InvalidMultibulkLength)?;
-    for _ in 0..count {
-        let cr = match header_line(buf, pos, limits.max_inline_len) {
-            HeaderLine::Found { cr } => cr,
-            HeaderLine::Incomplete => return Ok(None),
-            HeaderLine::TooBig => return Err(ProtocolError::TooBigBulkCount),
-        };
-        match buf.get(pos) {
-            Some(b'$') => {}
-            Some(&other) => return Err(ProtocolError::ExpectedDollar(other)),
-            None => return Ok(None),
-        }
-        if buf.get(cr + 1) != Some(&b'\n') {
-            return Err(ProtocolError::InvalidBulkLength);
-        }
-        let len = buf
-            .get(pos + 1..cr)
-            .and_then(string2ll)
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|&n| n <= limits.max_bulk_len)
-            .ok_or(ProtocolError::InvalidBulkLength)?;
-        let start = cr + 2;
-        let end = start
-            .checked_add(len)
-            .ok_or(ProtocolError::InvalidBulkLength)?;
-        let Some(crlf) = buf.get(end..end.saturating_add(2)) else {
-            return Ok(None);
-        };
-        if crlf != b"\r\n" {
-            return Err(ProtocolError::ExpectedCrlf);
-        }
-        args.push(ArgRange::input(start, end));
-        pos = end + 2;
-    }
-    Ok(Some(pos))
-}
-
-fn parse_inline(
-    buf: &[u8],
-    limits: &Limits,
-    args: &mut Vec<ArgRange>,
-    scratch: &mut Vec<u8>,
-) -> Result<Option<usize>, ProtocolError> {
-    let Some(nl) = find_line_end(buf, b'\n', limits.max_inline_len) else {
-        return if buf.len() > limits.max_inline_len {
-            Err(ProtocolError::TooBigInlineRequest)
-        } else {
-            Ok(None)
-        };
-    };
-    let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
-    };
-    split_inline(&buf[..line_end], args, scratch)?;
-    Ok(Some(nl + 1))
 }
 
 /// `isspace` in the C locale.
@@ -825,6 +1042,28 @@ fn checked_request(
     }
 }
 
+/// A small deterministic generator (an LCG) for picking cuts: the same input
+/// always gets the same ones, and the fuzzer varies them by varying it.
+struct Lcg(u64);
+
+impl Lcg {
+    /// Seeded from `len` and `bytes` (FNV-1a style).
+    fn seeded(bytes: &[u8], len: usize, salt: u64) -> Self {
+        Lcg(bytes.iter().fold(len as u64 ^ salt, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        }))
+    }
+
+    /// A number below `n` (> 0).
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as usize % n
+    }
+}
+
 /// Where to cut `len` bytes in two for the split-delivery check: everywhere
 /// for short inputs, a sample (ends, the first request's end, the small
 /// limits, and a few spots picked from the data) for long ones.
@@ -837,22 +1076,71 @@ fn split_points(data: &[u8], first_end: Option<usize>) -> Vec<usize> {
     if let Some(n) = first_end {
         points.extend([n.saturating_sub(2), n - 1, n, n + 1]);
     }
-    let mut seed = data
-        .iter()
-        .take(64)
-        .fold(len as u64 ^ 0x9e37_79b9_7f4a_7c15, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let mut rng = Lcg::seeded(&data[..64], len, 0x9e37_79b9_7f4a_7c15);
     for _ in 0..6 {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        points.push((seed >> 33) as usize % len);
+        points.push(rng.below(len));
     }
     points.retain(|&k| k < len);
     points.sort_unstable();
     points.dedup();
     points
+}
+
+/// Ends of the pieces for the many-pieces delivery check: up to 64 pieces of
+/// 1 to `2^k` bytes (`k` below 8, picked from the data), then the rest.
+fn piece_ends(data: &[u8]) -> Vec<usize> {
+    let len = data.len();
+    let mut rng = Lcg::seeded(data, len, 0x2545_f491_4f6c_dd1d);
+    let max_piece = 1 << rng.below(8);
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at < len && ends.len() < 64 {
+        at = len.min(at + 1 + rng.below(max_piece));
+        ends.push(at);
+    }
+    if ends.last() != Some(&len) {
+        ends.push(len);
+    }
+    ends
+}
+
+/// Feeds `data` to one [`RequestParser`] in pieces ending at `ends`
+/// (ascending, the last `data.len()`) as a connection does: after each piece
+/// it takes requests off the front until one is incomplete, resetting the
+/// parser after each, and stops at an error. Every answer must be
+/// [`parse_request`]'s for the same bytes, argument ranges and scratch
+/// included, and asking twice (a peek, then the parse) must give it twice.
+fn check_resumed(data: &[u8], limits: &Limits, ends: &[usize]) {
+    let mut parser = RequestParser::new();
+    let mut args = Vec::new();
+    let mut scratch = Vec::new();
+    let mut start = 0;
+    for &end in ends {
+        while let Some(buf) = data.get(start..end) {
+            let want = parse_request(buf, limits, &mut args, &mut scratch);
+            for _ in 0..2 {
+                let got = parser.parse(buf, limits);
+                assert_eq!(
+                    got,
+                    want,
+                    "resumed parse of the request at {start}, {} bytes in, disagrees",
+                    buf.len()
+                );
+                if let Ok(Some(_)) = got {
+                    assert_eq!(parser.args(), &args[..], "resumed parse: arguments");
+                    assert_eq!(parser.scratch(), &scratch[..], "resumed parse: scratch");
+                }
+            }
+            match want {
+                Ok(Some(n)) => {
+                    parser.reset();
+                    start += n;
+                }
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 /// Checks that parsing `data[..k]` agrees with parsing all of `data`
@@ -875,6 +1163,67 @@ fn check_prefix<T: PartialEq + std::fmt::Debug>(
         }
         _ => assert_eq!(prefix, full, "prefix of {k} bytes disagrees"),
     }
+}
+
+/// The multibulk parser as it was before it could resume: from the first
+/// byte on every call, nothing kept. [`RequestParser`] must agree with it.
+fn reference_multibulk(buf: &[u8], limits: &Limits) -> OwnedRequest {
+    let line = |pos: usize| header_line(buf, pos, limits.max_inline_len, &mut 0);
+    let cr = match line(0) {
+        HeaderLine::Found { cr } => cr,
+        HeaderLine::Incomplete => return Ok(None),
+        HeaderLine::TooBig => return Err(ProtocolError::TooBigMbulkCount),
+    };
+    if buf.get(cr + 1) != Some(&b'\n') {
+        return Err(ProtocolError::InvalidMultibulkLength);
+    }
+    let count = buf
+        .get(1..cr)
+        .and_then(string2ll)
+        .ok_or(ProtocolError::InvalidMultibulkLength)?;
+    let mut pos = cr + 2;
+    let mut args = Vec::new();
+    if count <= 0 {
+        return Ok(Some((pos, args)));
+    }
+    let count = usize::try_from(count)
+        .ok()
+        .filter(|&n| n <= limits.max_multibulk_len)
+        .ok_or(ProtocolError::InvalidMultibulkLength)?;
+    for _ in 0..count {
+        let cr = match line(pos) {
+            HeaderLine::Found { cr } => cr,
+            HeaderLine::Incomplete => return Ok(None),
+            HeaderLine::TooBig => return Err(ProtocolError::TooBigBulkCount),
+        };
+        match buf.get(pos) {
+            Some(b'$') => {}
+            Some(&other) => return Err(ProtocolError::ExpectedDollar(other)),
+            None => return Ok(None),
+        }
+        if buf.get(cr + 1) != Some(&b'\n') {
+            return Err(ProtocolError::InvalidBulkLength);
+        }
+        let len = buf
+            .get(pos + 1..cr)
+            .and_then(string2ll)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= limits.max_bulk_len)
+            .ok_or(ProtocolError::InvalidBulkLength)?;
+        let start = cr + 2;
+        let end = start
+            .checked_add(len)
+            .ok_or(ProtocolError::InvalidBulkLength)?;
+        let Some(crlf) = buf.get(end..end.saturating_add(2)) else {
+            return Ok(None);
+        };
+        if crlf != b"\r\n" {
+            return Err(ProtocolError::ExpectedCrlf);
+        }
+        args.push(buf[start..end].to_vec());
+        pos = end + 2;
+    }
+    Ok(Some((pos, args)))
 }
 
 /// Sdssplitargs written the plain way (owned arguments, no ranges), to check
@@ -959,6 +1308,12 @@ fn reference_split(line: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// - delivered in two pieces (every cut for short inputs, a sample for long
 ///   ones), the prefix gives "incomplete" or the same result as the whole,
 ///   and the same result whenever it holds the whole first request;
+/// - a multibulk request parses as the plain non-resuming parser would;
+/// - delivered to one [`RequestParser`] in many pieces (one byte at a time
+///   for short inputs; the two-piece cuts above; up to 64 pieces of sizes
+///   picked from the data), every answer, arguments included, is
+///   [`parse_request`]'s for the same bytes, and a peek then a parse give it
+///   twice; requests are taken off the front as a connection does;
 /// - a whole buffer of pipelined requests parses one after another;
 /// - arguments re-encoded with [`encode_command`] parse back the same, and a
 ///   multibulk request with arguments re-encodes to exactly its bytes;
@@ -980,10 +1335,22 @@ pub fn fuzz_one(data: &[u8]) {
             Ok(Some((n, _))) => Some(*n),
             _ => None,
         };
-        for k in split_points(data, full_end) {
+        let is_multibulk = data.first() == Some(&b'*');
+        if is_multibulk {
+            assert_eq!(full, reference_multibulk(data, &limits), "reference");
+        }
+        let mut cuts = split_points(data, full_end);
+        for &k in &cuts {
             let prefix = checked_request(&data[..k], &limits, &mut args, &mut scratch);
             check_prefix(k, &prefix, &full, full_end);
+            if is_multibulk {
+                let reference = reference_multibulk(&data[..k], &limits);
+                assert_eq!(prefix, reference, "reference, prefix of {k} bytes");
+            }
         }
+        cuts.push(data.len());
+        check_resumed(data, &limits, &cuts);
+        check_resumed(data, &limits, &piece_ends(data));
 
         // Pipelined: take requests off the front until one is not complete.
         let mut offset = 0;
@@ -996,7 +1363,6 @@ pub fn fuzz_one(data: &[u8]) {
         let Ok(Some((n, parsed))) = &full else {
             continue;
         };
-        let is_multibulk = data.first() == Some(&b'*');
         if !is_multibulk {
             let mut line = &data[..*n - 1];
             if let [head @ .., b'\r'] = line {
@@ -1368,6 +1734,130 @@ mod tests {
         let r = parse_request(b"*1048576\r\n", &Limits::default(), &mut a, &mut s);
         assert_eq!(r, Ok(None));
         assert!(a.capacity() < 1024);
+    }
+
+    /// Feeds `data` in pieces of `piece` bytes; the first complete answer.
+    fn resumed(
+        parser: &mut RequestParser,
+        data: &[u8],
+        piece: usize,
+    ) -> Result<Option<usize>, ProtocolError> {
+        let mut end = 0;
+        loop {
+            end = data.len().min(end + piece);
+            let r = parser.parse(&data[..end], &Limits::default());
+            if !matches!(r, Ok(None)) || end == data.len() {
+                return r;
+            }
+        }
+    }
+
+    #[test]
+    fn resumed_parse_gives_the_same_request() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$11\r\nhello world\r\n";
+        for piece in 1..=buf.len() {
+            let mut p = RequestParser::new();
+            assert_eq!(resumed(&mut p, buf, piece), Ok(Some(buf.len())), "{piece}");
+            let got: Vec<&[u8]> = p.arg_slices(buf).collect();
+            assert_eq!(got, [&b"SET"[..], b"key", b"hello world"], "{piece}");
+        }
+    }
+
+    #[test]
+    fn resumed_parse_does_not_read_bytes_again() {
+        // Once the first argument is read, its bytes are not looked at again:
+        // garbage there now (which a caller must never do) goes unnoticed.
+        let mut p = RequestParser::new();
+        let limits = Limits::default();
+        assert_eq!(p.parse(b"*2\r\n$1\r\na\r\n$1", &limits), Ok(None));
+        let changed = b"*2\r\nxxxxxxx$1\r\nb\r\n";
+        assert_eq!(p.parse(changed, &limits), Ok(Some(changed.len())));
+        assert_eq!(p.args()[1].slice(changed, p.scratch()), b"b");
+        // Likewise the part of a header line already scanned for its end: a
+        // NUL there now would hide the line end from a parse from scratch.
+        let mut p = RequestParser::new();
+        assert_eq!(p.parse(b"*1\r\n$10", &limits), Ok(None));
+        let nul = b"*1\r\n$1\0\r\n";
+        assert_eq!(p.parse(nul, &limits), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(parse(nul), Ok(None));
+        // And bulk data: only its end is looked at.
+        let mut p = RequestParser::new();
+        assert_eq!(p.parse(b"*1\r\n$3\r\nab", &limits), Ok(None));
+        assert_eq!(p.parse(b"*1\r\n$3\r\n\r\nc\r\n", &limits), Ok(Some(13)));
+    }
+
+    #[test]
+    fn a_million_arguments_in_reads_of_16_kib() {
+        let n = 1 << 20;
+        let mut buf = format!("*{n}\r\n").into_bytes();
+        for _ in 0..n {
+            buf.extend_from_slice(b"$1\r\na\r\n");
+        }
+        let mut p = RequestParser::new();
+        assert_eq!(resumed(&mut p, &buf, 16 << 10), Ok(Some(buf.len())));
+        assert_eq!(p.args().len(), n);
+        assert!(p.arg_slices(&buf).all(|a| a == b"a"));
+        // The next request does not keep the big one's capacity.
+        p.reset();
+        assert_eq!(p.parse(b"PING\r\n", &Limits::default()), Ok(Some(6)));
+        assert!(p.args.capacity() <= KEPT_ARGS_CAPACITY);
+    }
+
+    #[test]
+    fn peek_then_parse_then_reset() {
+        let limits = Limits::default();
+        let buf = b"*1\r\n$4\r\nPING\r\nECHO \"x\\ty\"\r\n*1\r\n$3\r\nGET";
+        let mut p = RequestParser::new();
+        // Asking again gives the same request, however often.
+        for _ in 0..3 {
+            assert_eq!(p.parse(&buf[..10], &limits), Ok(None));
+        }
+        for _ in 0..3 {
+            assert_eq!(p.parse(buf, &limits), Ok(Some(14)));
+            assert_eq!(p.arg_slices(buf).collect::<Vec<_>>(), [b"PING"]);
+        }
+        // After a reset the arguments stay readable until the next parse,
+        // which starts at the front of the buffer it is given.
+        p.reset();
+        assert_eq!(p.arg_slices(buf).collect::<Vec<_>>(), [b"PING"]);
+        let rest = &buf[14..];
+        assert_eq!(p.parse(rest, &limits), Ok(Some(13)));
+        let args: Vec<&[u8]> = p.arg_slices(rest).collect();
+        assert_eq!(args, [&b"ECHO"[..], b"x\ty"]);
+        assert!(p.args()[1].in_scratch());
+        p.reset();
+        let rest = &rest[13..];
+        assert_eq!(p.parse(rest, &limits), Ok(None));
+        // The buffer moved and grew (the connection compacted it and read
+        // more): offsets, not pointers, so parsing goes on.
+        let moved = [rest, &b"\r\n"[..]].concat();
+        assert_eq!(p.parse(&moved, &limits), Ok(Some(moved.len())));
+        assert_eq!(p.arg_slices(&moved).collect::<Vec<_>>(), [b"GET"]);
+    }
+
+    #[test]
+    fn resumed_parse_errors_and_misuse() {
+        let limits = Limits::default();
+        let mut p = RequestParser::new();
+        assert_eq!(p.parse(b"*2\r\n$1\r\na\r\n", &limits), Ok(None));
+        let bad = b"*2\r\n$1\r\na\r\n:1\r\n";
+        // An error starts the parser over; asked again, it says the same.
+        assert_eq!(
+            p.parse(bad, &limits),
+            Err(ProtocolError::ExpectedDollar(b':'))
+        );
+        assert!(p.args().is_empty());
+        assert_eq!(
+            p.parse(bad, &limits),
+            Err(ProtocolError::ExpectedDollar(b':'))
+        );
+        // A buffer shorter than what was seen: not the same request; start
+        // over rather than trust offsets past its end.
+        let mut p = RequestParser::new();
+        assert_eq!(p.parse(b"*2\r\n$1\r\na\r\n", &limits), Ok(None));
+        assert_eq!(p.parse(b"GET k\r\n", &limits), Ok(Some(7)));
+        assert_eq!(p.parse(b"", &limits), Ok(None));
+        assert_eq!(p.parse(b"*0\r\n", &limits), Ok(Some(4)));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! panics when an invariant breaks) on random, mutated and hostile input.
 //! The same function is the body of the cargo-fuzz target in `fuzz/`.
 
-use lab_02::resp::{Frame, Limits, ProtocolError, encode_command, fuzz_one, parse_request};
+use lab_02::resp::{
+    ArgRange, Frame, Limits, ProtocolError, RequestParser, encode_command, fuzz_one, parse_request,
+};
 use proptest::prelude::*;
 
 /// Cases per property: the whole file runs in a few seconds in debug mode.
@@ -112,8 +114,125 @@ fn frame() -> impl Strategy<Value = Frame> {
     })
 }
 
+/// A few requests back to back: multibulk (some with many arguments) and
+/// inline lines.
+fn pipeline() -> impl Strategy<Value = Vec<u8>> {
+    let many = prop::collection::vec(
+        prop::sample::select(vec![&b""[..], b"a", b"key", b"\r\n", b"0123456789abcdef"]),
+        0..300,
+    )
+    .prop_map(|args| {
+        let mut buf = Vec::new();
+        encode_command(&args, &mut buf);
+        buf
+    });
+    let few = request_args().prop_map(|args| {
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut buf = Vec::new();
+        encode_command(&refs, &mut buf);
+        buf
+    });
+    let request = prop_oneof![3 => few, 1 => many, 2 => inline_line()];
+    prop::collection::vec(request, 1..6).prop_map(|requests| requests.concat())
+}
+
+fn limits() -> impl Strategy<Value = Limits> {
+    prop_oneof![
+        Just(Limits::default()),
+        Just(Limits {
+            max_bulk_len: 16,
+            max_multibulk_len: 8,
+            max_inline_len: 32,
+        }),
+    ]
+}
+
+/// The requests of `data` taken off the front one by one, their arguments
+/// copied out, then how it ends: `Ok(n)` with `n` bytes left over
+/// (incomplete), or the protocol error.
+type Outcome = (Vec<Vec<Vec<u8>>>, Result<usize, ProtocolError>);
+
+fn owned(ranges: &[ArgRange], buf: &[u8], scratch: &[u8]) -> Vec<Vec<u8>> {
+    ranges
+        .iter()
+        .map(|r| r.slice(buf, scratch).to_vec())
+        .collect()
+}
+
+/// With [`parse_request`] on all of `data`.
+fn parse_whole(data: &[u8], limits: &Limits) -> Outcome {
+    let (mut args, mut scratch) = (Vec::new(), Vec::new());
+    let mut requests = Vec::new();
+    let mut at = 0;
+    loop {
+        let buf = &data[at..];
+        match parse_request(buf, limits, &mut args, &mut scratch) {
+            Ok(Some(n)) => {
+                requests.push(owned(&args, buf, &scratch));
+                at += n;
+            }
+            Ok(None) => return (requests, Ok(buf.len())),
+            Err(e) => return (requests, Err(e)),
+        }
+    }
+}
+
+/// With one [`RequestParser`], `data` arriving in pieces ending at `ends`,
+/// into a buffer that is compacted as a connection's is: consumed bytes are
+/// dropped (so the request being parsed moves to the front) after each.
+fn parse_arriving(data: &[u8], limits: &Limits, ends: &[usize]) -> Outcome {
+    let mut parser = RequestParser::new();
+    let mut input: Vec<u8> = Vec::new();
+    let mut requests = Vec::new();
+    let mut arrived = 0;
+    for &end in ends.iter().chain([&data.len()]) {
+        if end < arrived {
+            continue;
+        }
+        input.extend_from_slice(&data[arrived..end]);
+        arrived = end;
+        let mut start = 0;
+        loop {
+            let buf = &input[start..];
+            match parser.parse(buf, limits) {
+                Ok(Some(n)) => {
+                    // Peeking first must not change the answer.
+                    assert_eq!(parser.parse(buf, limits), Ok(Some(n)));
+                    parser.reset();
+                    requests.push(owned(parser.args(), buf, parser.scratch()));
+                    start += n;
+                }
+                Ok(None) => break,
+                Err(e) => return (requests, Err(e)),
+            }
+        }
+        input.drain(..start);
+    }
+    (requests, Ok(input.len()))
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    /// However the bytes arrive, a resuming parser takes the same requests
+    /// off them, and ends the same way, as parsing them all at once.
+    #[test]
+    fn resumed_parsing_matches_parsing_at_once(
+        data in pipeline(),
+        mutations in prop::collection::vec(mutation(), 0..3),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        limits in limits(),
+    ) {
+        let mut data = data;
+        apply(&mut data, &mutations);
+        let mut ends: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+        ends.sort_unstable();
+        let whole = parse_whole(&data, &limits);
+        prop_assert_eq!(parse_arriving(&data, &limits, &ends), whole.clone());
+        // One byte at a time.
+        let bytes: Vec<usize> = (0..data.len().min(2048)).collect();
+        prop_assert_eq!(parse_arriving(&data, &limits, &bytes), whole);
+    }
 
     #[test]
     fn arbitrary_bytes(data in prop::collection::vec(any::<u8>(), 0..512)) {
