@@ -31,6 +31,8 @@ const FIRST_CLIENT: usize = 2;
 const CRON: Duration = Duration::from_millis(100);
 /// Keys active expiry may look at per housekeeping round.
 const EXPIRE_BUDGET: usize = 200;
+/// Reads of up to 16 KiB one client gets per turn before the loop moves on.
+const READS_PER_TURN: usize = 4;
 
 struct Client {
     stream: TcpStream,
@@ -67,6 +69,7 @@ pub fn run(
     let mut events = Events::with_capacity(1024);
     let mut to_write: Vec<usize> = Vec::new();
     let mut to_read: Vec<usize> = Vec::new();
+    let mut carry: Vec<usize> = Vec::new();
     let mut next_cron = Instant::now() + CRON;
     let _ = ready.send(Ok(()));
 
@@ -121,6 +124,9 @@ pub fn run(
             }
             if c.conn.pending_output() > 0 || c.conn.closing {
                 to_write.push(i);
+            } else if c.readable {
+                // Stopped for fairness with bytes still in the socket.
+                carry.push(i);
             }
         }
         // Log before replying: a write is acknowledged only once the
@@ -168,6 +174,7 @@ pub fn run(
                 to_read.push(i);
             }
         }
+        to_read.append(&mut carry);
         // ANCHOR_END: event-loop-turn
         if Instant::now() >= next_cron {
             next_cron = Instant::now() + CRON;
@@ -260,7 +267,10 @@ fn read_and_run(
     parts: &mut OwnedParts,
 ) -> Next {
     let mut next = Next::Continue;
-    while c.conn.wants_input() {
+    // Fairness: at most this many reads per client per turn, then the
+    // others get theirs (Redis reads once per event).
+    let mut reads = 0;
+    while c.conn.wants_input() && reads < READS_PER_TURN {
         if !c.readable {
             // Nothing new in the socket, but requests may wait in the
             // buffer (a pipeline paused by backpressure): run them.
@@ -271,6 +281,7 @@ fn read_and_run(
             }
             break;
         }
+        reads += 1;
         c.conn.compact_input();
         let len = c.conn.input.len();
         c.conn.input.resize(len + READ_CHUNK, 0);
