@@ -163,7 +163,7 @@ fn one(
     Ok(AofRun { sample, aof_bytes })
 }
 
-/// Every (round, policy, server), servers in rotating order.
+/// Every (round, server, policy), servers and policies in rotating order.
 pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
     let root = env::target_dir()?.join("lab-02-aof");
     let scratch = Scratch::create(root.join(format!("run-{}", std::process::id())))?;
@@ -181,8 +181,11 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
             })
             .collect();
         for round in 0..plan.rounds {
-            for policy in POLICIES {
-                for target in rotation(round) {
+            // A server's four runs back to back (the policy order rotating
+            // by round), so its ratio to no-AOF compares neighbours in time.
+            for target in rotation(round) {
+                for k in 0..POLICIES.len() {
+                    let policy = POLICIES[(round + k) % POLICIES.len()];
                     let r = one(plan, &scratch.0, target, policy, round)?;
                     if let Some(c) = cells
                         .iter_mut()
@@ -241,8 +244,9 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
     t.note(format!(
         "redis-benchmark `-t set -c {} -P 1 -r {}`, {} requests per run; a fresh server per run \
          (nothing pinned, `--threads {}` for the multi-threaded models); off = no append-only \
-         file. Median of {} round(s); vs no AOF is the median per-round ratio of req/s to the \
-         same server without an AOF.",
+         file. Median of {} round(s); in each round a server's four runs follow each other \
+         (policy order rotating by round), and vs no AOF is the median over rounds of the ratio \
+         of its req/s to that round's no-AOF run.",
         plan.clients,
         plan.keyspace,
         fmt_int(plan.aof_requests as f64),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde::Serialize;
 
+use super::env;
 use super::procs::{Server, pinned, run_tool};
 
 /// The most a single redis-benchmark run may take before it is killed.
@@ -141,6 +142,8 @@ pub(crate) struct Sample {
     pub max_ms: f64,
     /// Server CPU time (utime + stime) over the run.
     pub server_cpu_s: f64,
+    /// redis-benchmark's own CPU time (NaN if unknown).
+    pub client_cpu_s: f64,
     /// Wall time of the whole redis-benchmark run (connecting included).
     pub wall_s: f64,
 }
@@ -159,16 +162,27 @@ impl Sample {
     pub(crate) fn cpu_share(&self) -> f64 {
         self.server_cpu_s / self.wall_s
     }
+
+    /// redis-benchmark's CPU time over wall time.
+    pub(crate) fn client_share(&self) -> f64 {
+        self.client_cpu_s / self.wall_s
+    }
 }
 
 /// Runs redis-benchmark against `server`, reading its CPU time around it.
 pub(crate) fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
     let cpu_before = server.cpu_seconds()?;
+    let client_before = env::children_cpu_seconds();
     let started = Instant::now();
     let row =
         run(server.port, load).with_context(|| format!("benchmarking {}", server.target.name()))?;
     let wall_s = started.elapsed().as_secs_f64();
     let cpu_after = server.cpu_seconds()?;
+    // redis-benchmark has been reaped: its CPU time is in our children's.
+    let client_cpu_s = match (client_before, env::children_cpu_seconds()) {
+        (Some(a), Some(b)) => b - a,
+        _ => f64::NAN,
+    };
     server.check_alive()?;
     Ok(Sample {
         requests: load.requests,
@@ -178,6 +192,7 @@ pub(crate) fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
         p99_ms: row.p99_ms,
         max_ms: row.max_ms,
         server_cpu_s: cpu_after - cpu_before,
+        client_cpu_s,
         wall_s,
     })
 }

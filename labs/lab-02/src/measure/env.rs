@@ -64,6 +64,14 @@ fn cpu_ticks_with_children(stat: &str) -> Option<u64> {
     Some((f.get(10)? + f.get(11)? + f.get(12)? + f.get(13)?).max(0) as u64)
 }
 
+/// CPU time of this process's reaped children so far (cutime + cstime),
+/// in seconds: read around a tool's run, it is that tool's CPU time.
+pub(crate) fn children_cpu_seconds() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    let f = stat_numbers(&stat)?;
+    Some((f.get(12)? + f.get(13)?).max(0) as f64 / clk_tck() as f64)
+}
+
 /// The `VmRSS` line of a `/proc/PID/status`, in bytes.
 pub(crate) fn rss_of(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;

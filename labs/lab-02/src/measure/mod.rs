@@ -117,7 +117,7 @@ impl Plan {
                 hol_clients: 20,
                 hol_requests: 100_000,
                 hol_busy_secs: 3.0,
-                hol_min_busy: 2_000,
+                hol_min_busy: 1_000,
                 aof_requests: 100_000,
                 warm_up: Duration::from_secs(3),
             }

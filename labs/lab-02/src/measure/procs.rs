@@ -3,7 +3,7 @@
 //! Every child lives in a guard whose `Drop` stops it (SIGTERM through
 //! `kill`, SIGKILL after a grace period) and reaps it, so an error anywhere
 //! in an experiment leaves no server behind. The models are this very
-//! binary (`std::env::current_exe()`), started with `--port 0`; they print
+//! binary (through `/proc/PID/exe`), started with `--port 0`; they print
 //! `lab-02 MODEL listening on 127.0.0.1:PORT (pid PID)` when ready. A real
 //! `redis-server` gets a port we picked and is ready when it answers PING.
 
@@ -119,9 +119,8 @@ impl Launch {
         }
     }
 
-    fn model_command(&self) -> Result<Command> {
-        let exe = std::env::current_exe().context("locating the lab-02 binary")?;
-        let mut cmd = pinned(self.cpus, exe);
+    fn model_command(&self) -> Command {
+        let mut cmd = pinned(self.cpus, own_exe());
         cmd.args(["--model", self.target.name(), "--port", "0"])
             .args(["--maxclients", &MODEL_MAXCLIENTS.to_string()])
             .env("RUST_LOG", "warn");
@@ -133,7 +132,7 @@ impl Launch {
                 .arg("--appendfilename")
                 .arg(aof.dir.join("appendonly.aof"));
         }
-        Ok(cmd)
+        cmd
     }
 
     fn redis_command(&self, port: u16) -> Command {
@@ -153,6 +152,15 @@ impl Launch {
         }
         cmd
     }
+}
+
+/// This very binary, as `/proc/PID/exe`: the kernel keeps that pointing at
+/// the file this process runs even after `cargo build` replaces
+/// `target/release/lab-02` mid-run (which happened), so every server of a
+/// run is the same build as the measuring process. (`/proc/self/exe` would
+/// not do: behind `taskset` it names taskset.)
+fn own_exe() -> PathBuf {
+    PathBuf::from(format!("/proc/{}/exe", std::process::id()))
 }
 
 /// A free loopback port: bind to port 0, read the port, let it go.
@@ -243,7 +251,7 @@ impl Server {
         };
         let mut cmd = match launch.target {
             Target::Redis => launch.redis_command(redis_port),
-            _ => launch.model_command()?,
+            _ => launch.model_command(),
         };
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -254,11 +254,12 @@ pub(crate) fn table(plan: &Plan, o: &Outcome, benchmark_version: &str) -> Table 
             "p50 ms",
             "p99 ms",
             "server CPU",
+            "client CPU",
             "req per CPU-s",
             "vs redis-server",
         ],
     )
-    .numeric(&[1, 3, 4, 5, 6, 7, 8, 9]);
+    .numeric(&[1, 3, 4, 5, 6, 7, 8, 9, 10]);
     for c in &o.cells {
         let r = &c.rounds;
         t.row(vec![
@@ -270,6 +271,7 @@ pub(crate) fn table(plan: &Plan, o: &Outcome, benchmark_version: &str) -> Table 
             fmt_ms(med(r, |x| x.p50_ms)),
             fmt_ms(med(r, |x| x.p99_ms)),
             fmt_pct(med(r, Sample::cpu_share)),
+            fmt_pct(med(r, Sample::client_share)),
             fmt_int(med(r, Sample::ops_per_cpu_s)),
             fmt_ratio(o.ratio_to_redis(c.server, c.depth, c.test)),
         ]);
@@ -288,9 +290,9 @@ pub(crate) fn table(plan: &Plan, o: &Outcome, benchmark_version: &str) -> Table 
     ));
     t.note(format!(
         "Server CPU is the server's utime + stime (`/proc/PID/stat`, {} ticks/s) over the run's \
-         wall time, as a share of one core (200% = two cores busy); req per CPU-s = requests / \
-         server CPU seconds. vs redis-server is the median over rounds of the per-round ratio \
-         of req/s.",
+         wall time, as a share of one core (200% = two cores busy); client CPU is \
+         redis-benchmark's, likewise. req per CPU-s = requests / server CPU seconds. vs \
+         redis-server is the median over rounds of the per-round ratio of req/s.",
         env::clk_tck()
     ));
     for depth in DEPTHS {
@@ -358,33 +360,44 @@ fn hops_note(o: &Outcome) -> String {
     )
 }
 
-/// In the split setup: which rows the load generator, not the server, bounded.
+/// In the split setup, where each side has one core: which side, if any,
+/// kept its core busy, and so set the rate.
 fn bottleneck_note(o: &Outcome) -> Option<String> {
     o.setup.server_cpus?;
-    let cores = o.setup.server_cores();
-    let idle: Vec<String> = o
-        .cells
-        .iter()
-        .filter(|c| med(&c.rounds, Sample::cpu_share) / cores < BUSY)
-        .map(|c| format!("{} P{} {}", c.server.name(), c.depth, c.test.to_uppercase()))
-        .collect();
-    Some(if idle.is_empty() {
-        format!(
-            "Measured: every server kept its core at least {} busy: the servers, not \
-             redis-benchmark, set these rates.",
-            fmt_pct(BUSY)
-        )
-    } else {
-        format!(
-            "Measured: in {} of {} rows the server's core was less than {} busy, so the one-core \
-             load generator, not the server, set the rate there: {}. Compare those rows by req \
-             per CPU-s.",
-            idle.len(),
-            o.cells.len(),
-            fmt_pct(BUSY),
-            idle.join(", ")
-        )
-    })
+    let server = |c: &Cell| med(&c.rounds, Sample::cpu_share) / o.setup.server_cores();
+    let client = |c: &Cell| med(&c.rounds, Sample::client_share);
+    let count = |f: &dyn Fn(&Cell) -> bool| o.cells.iter().filter(|c| f(c)).count();
+    let server_bound = count(&|c| server(c) >= BUSY);
+    let client_bound = count(&|c| server(c) < BUSY && client(c) >= BUSY);
+    let neither = count(&|c| server(c) < BUSY && client(c) < BUSY);
+    let all = |f: &dyn Fn(&Cell) -> f64| {
+        fmt_pct(super::stats::median(
+            &o.cells.iter().map(f).collect::<Vec<_>>(),
+        ))
+    };
+    let mut note = format!(
+        "Measured: over the {} rows, the server kept its core a median {} busy and \
+         redis-benchmark its own {}. Rows where the server's core was at least {} busy (the \
+         server set the rate): {server_bound}; where only redis-benchmark's was (the load \
+         generator set it): {client_bound}; where neither was: {neither}.",
+        o.cells.len(),
+        all(&server),
+        all(&client),
+        fmt_pct(BUSY),
+    );
+    if client_bound + neither > 0 {
+        note.push_str(
+            " Where the server was not the bottleneck, compare the servers by req per CPU-s \
+             rather than req/s.",
+        );
+    }
+    if neither > 0 {
+        note.push_str(
+            " Where neither core was busy, the two waited on each other across cores or on \
+             other processes (see the machine check).",
+        );
+    }
+    Some(note)
 }
 
 /// `throughput.svg`: req/s per server, split setup.
@@ -398,26 +411,24 @@ pub(crate) fn plot(o: &Outcome) -> Plot {
                 .iter()
                 .map(|&s| {
                     o.cell(s, depth, test)
-                        .map_or(f64::NAN, |c| med(&c.rounds, |x| x.rps) / 1e3)
+                        .map_or(f64::NAN, |c| med(&c.rounds, |x| x.rps))
                 })
                 .collect(),
         })
         .collect();
     Plot {
         name: "throughput".into(),
-        title: format!(
-            "Requests per second under redis-benchmark, {} setup (server on CPU {}, client on \
-             CPU {})",
-            o.setup.name,
-            o.setup.server_cpus.unwrap_or("any"),
-            o.setup.client_cpus.unwrap_or("any")
-        ),
+        title: format!("Requests/s under redis-benchmark, {} setup", o.setup.name),
         kind: PlotKind::Bars {
             categories: Target::ALL.iter().map(|s| s.name().to_owned()).collect(),
         },
-        x_label: "server".into(),
-        y_label: "thousand requests/s (median of rounds)".into(),
-        log_y: false,
+        x_label: format!(
+            "server (on CPU {}; redis-benchmark on CPU {})",
+            o.setup.server_cpus.unwrap_or("any"),
+            o.setup.client_cpus.unwrap_or("any")
+        ),
+        y_label: "requests/s (median, log scale)".into(),
+        log_y: true,
         series,
     }
 }
