@@ -263,11 +263,15 @@ where
         Some(e)
     }
 
-    fn forget_volatile(&mut self, hash: u64, key: &K) {
+    fn forget_volatile<Q>(&mut self, hash: u64, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let indexmap::map::raw_entry_v1::RawEntryMut::Occupied(o) = self
             .volatile
             .raw_entry_mut_v1()
-            .from_hash(hash, |k| k == key)
+            .from_hash(hash, |k| k.borrow() == key)
         {
             o.swap_remove();
         }
@@ -378,8 +382,33 @@ where
         value: V,
         options: SetOptions,
         keep: impl FnOnce(&V) -> Option<V>,
-    ) -> SetOutcome<V> {
-        let found = self.find(hash, &key);
+    ) -> SetOutcome<V>
+    where
+        K: Clone,
+    {
+        self.set_ref(hash, &key, || key.clone(), value, options, keep)
+    }
+
+    // ANCHOR: set-ref
+    /// [`set`](Self::set) with a borrowed key: `make_key` runs only when
+    /// the key is new. Overwriting an existing key (the common `SET`)
+    /// then allocates nothing for the key, which a server that receives
+    /// keys as byte slices would otherwise copy on every write only to
+    /// drop the copy.
+    pub fn set_ref<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        make_key: impl FnOnce() -> K,
+        value: V,
+        options: SetOptions,
+        keep: impl FnOnce(&V) -> Option<V>,
+    ) -> SetOutcome<V>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+    {
+        let found = self.find(hash, key);
         // An expired key counts as absent for NX/XX; reclaim it right away
         // since the exclusive lock is held anyway.
         let (found, old_deadline) = match found {
@@ -423,15 +452,19 @@ where
             };
         }
         let Some(i) = found else {
-            self.insert_new(hash, key, value, deadline);
+            self.insert_new(hash, make_key(), value, deadline);
             return SetOutcome {
                 written: true,
                 previous: None,
             };
         };
         match (old_deadline.is_some(), deadline.is_some()) {
-            (true, false) => self.forget_volatile(hash, &key),
-            (false, true) => self.remember_volatile(hash, &key),
+            (true, false) => self.forget_volatile(hash, key),
+            (false, true) => {
+                if let Some(stored) = self.map.get_index(i).map(|(k, _)| k.clone()) {
+                    self.remember_volatile(hash, &stored);
+                }
+            }
             _ => {}
         }
         let previous = match self.map.get_index_mut(i) {
@@ -449,6 +482,7 @@ where
             previous,
         }
     }
+    // ANCHOR_END: set-ref
 
     pub fn remove<Q>(&mut self, hash: u64, key: &Q) -> Option<V>
     where
@@ -487,7 +521,7 @@ where
             return true;
         }
         match (had, deadline.is_some()) {
-            (true, false) => self.forget_volatile(hash, &key),
+            (true, false) => self.forget_volatile::<K>(hash, &key),
             (false, true) => self.remember_volatile(hash, &key),
             _ => {}
         }

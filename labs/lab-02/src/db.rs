@@ -118,15 +118,20 @@ impl<'a> Db<'a> {
     /// if `want_previous` (cloning a big list to throw it away is waste).
     pub fn set(
         &mut self,
-        key: Key,
+        key: &[u8],
         value: Value,
         options: SetOptions,
         want_previous: bool,
     ) -> SetOutcome<Value> {
-        let hash = self.hash(&key);
-        self.store.set(hash, key, value, options, |v| {
-            want_previous.then(|| v.clone())
-        })
+        let hash = self.hash(key);
+        self.store.set_ref(
+            hash,
+            key,
+            || key.to_vec(),
+            value,
+            options,
+            |v| want_previous.then(|| v.clone()),
+        )
     }
 
     /// `DEL` of one key: its live value, if there was one.

@@ -103,7 +103,7 @@ pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut 
     if args.len() == 3 {
         // The common case: no options to parse.
         db.set(
-            key.to_vec(),
+            key,
             Value::Str(value.to_vec()),
             SetOptions::default(),
             false,
@@ -198,7 +198,7 @@ pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut 
     } else if keepttl {
         options = options.keep_ttl();
     }
-    let outcome = db.set(key.to_vec(), Value::Str(value.to_vec()), options, false);
+    let outcome = db.set(key, Value::Str(value.to_vec()), options, false);
     if get {
         // Replied above.
     } else if outcome.written {
@@ -214,7 +214,7 @@ pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut 
 /// `SETNX key value`
 pub(crate) fn setnx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
     let outcome = db.set(
-        args[1].to_vec(),
+        args[1],
         Value::Str(args[2].to_vec()),
         SetOptions::default().if_absent(),
         false,
@@ -243,7 +243,7 @@ fn setex_generic(
         }
     };
     db.set(
-        key.to_vec(),
+        key,
         Value::Str(value.to_vec()),
         SetOptions::default().ttl(until(at, now)),
         false,
@@ -271,7 +271,7 @@ pub(crate) fn getset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &m
         return;
     }
     let outcome = db.set(
-        key.to_vec(),
+        key,
         Value::Str(value.to_vec()),
         SetOptions::default(),
         false,
@@ -322,7 +322,7 @@ pub(crate) fn mset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
     }
     for pair in args[1..].chunks_exact(2) {
         db.set(
-            pair[0].to_vec(),
+            pair[0],
             Value::Str(pair[1].to_vec()),
             SetOptions::default(),
             false,

@@ -69,6 +69,7 @@ pub fn run(
     let mut events = Events::with_capacity(1024);
     let mut to_write: Vec<usize> = Vec::new();
     let mut to_read: Vec<usize> = Vec::new();
+    let mut read_buf = vec![0u8; READ_CHUNK];
     let mut carry: Vec<usize> = Vec::new();
     let mut next_cron = Instant::now() + CRON;
     let _ = ready.send(Ok(()));
@@ -118,7 +119,7 @@ pub fn run(
             if !c.conn.wants_input() {
                 continue;
             }
-            let next = read_and_run(c, &limits, query_limit, &shared, &mut parts);
+            let next = read_and_run(c, &mut read_buf, &limits, query_limit, &shared, &mut parts);
             if next == Next::Shutdown {
                 shared.shutdown.trigger();
             }
@@ -261,6 +262,7 @@ pub(crate) fn new_session(shared: &Shared, addr: SocketAddr) -> Session {
 /// and runs every complete command.
 fn read_and_run(
     c: &mut Client,
+    read_buf: &mut [u8],
     limits: &crate::resp::Limits,
     query_limit: usize,
     shared: &Shared,
@@ -283,21 +285,21 @@ fn read_and_run(
         }
         reads += 1;
         c.conn.compact_input();
-        let len = c.conn.input.len();
-        c.conn.input.resize(len + READ_CHUNK, 0);
-        match c.stream.read(&mut c.conn.input[len..]) {
+        // Read into the loop's one scratch buffer and copy what came: cheaper
+        // than growing the connection's buffer by 16 KiB of zeros per read
+        // (safe Rust cannot read into uninitialised memory), which profiled
+        // at a third of the loop's instructions under pipelined SETs.
+        match c.stream.read(read_buf) {
             Ok(0) => {
-                c.conn.input.truncate(len);
                 c.conn.closing = true;
                 c.readable = false;
                 break;
             }
             Ok(n) => {
-                c.conn.input.truncate(len + n);
+                c.conn.input.extend_from_slice(&read_buf[..n]);
                 c.conn.last_active = Instant::now();
             }
             Err(e) => {
-                c.conn.input.truncate(len);
                 match e.kind() {
                     io::ErrorKind::WouldBlock => c.readable = false,
                     io::ErrorKind::Interrupted => continue,
