@@ -528,9 +528,13 @@ fn redis_rs_session(s: &ServerProc) -> redis::RedisResult<()> {
     let values: Vec<i64> = p.query(&mut con)?;
     assert_eq!(values, (0..1000).collect::<Vec<i64>>());
 
-    // The keys are all there, seen through DBSIZE.
+    // The keys are all there. KEYS skips expired keys; DBSIZE, as in
+    // Redis, also counts an expired key that active expiry has not
+    // reclaimed yet (the PX 50 key above), so it may say one more.
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con)?;
+    assert_eq!(keys.len(), 1000 + 12, "[{model}] KEYS *");
     let size: i64 = redis::cmd("DBSIZE").query(&mut con)?;
-    assert_eq!(size, 1000 + 12, "[{model}] DBSIZE");
+    assert!((1012..=1013).contains(&size), "[{model}] DBSIZE {size}");
     Ok(())
 }
 

@@ -13,13 +13,20 @@ pub mod tasks;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use anyhow::Result;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
 
 use crate::aof::Aof;
 use crate::cmd::{self, Spec};
 use crate::config::{Config, Model};
+use crate::conn::{self, Conn, Next, READ_CHUNK};
 use crate::db::{self, Db, Hasher, SharedStore, Store};
 use crate::route::{self, Shards};
+use crate::server::Shared;
 
 /// The data, built before the model starts so the append-only file can be
 /// replayed into it.
@@ -183,3 +190,90 @@ impl Shards for LockedParts<'_> {
         }
     }
 }
+
+/// How a tokio model runs one batch: every complete request in a
+/// connection's input, replies into its output.
+pub(crate) trait Batch {
+    /// Returns what to do next, and where this connection's log records
+    /// end in the append-only file (0: none yet).
+    fn run(&mut self, conn: &mut Conn) -> impl Future<Output = (Next, u64)>;
+}
+
+// ANCHOR: async-connection
+/// The connection loop both tokio models share: run a batch, make its
+/// writes durable, reply, then read more (or stop).
+pub(crate) async fn serve_async(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    shared: &Shared,
+    batch: &mut impl Batch,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limits = shared.config.limits();
+    let query_limit = shared.config.client_query_buffer_limit;
+    let idle = shared.config.idle_timeout();
+    loop {
+        let (next, logged) = batch.run(conn).await;
+        if next == Next::Shutdown {
+            shared.shutdown.trigger();
+        }
+        // Durable before acknowledged.
+        if let Some(aof) = &shared.aof
+            && logged > 0
+            && let Err(e) = aof.durable(logged).await
+        {
+            tracing::error!(
+                "append-only file write failed; closing {}: {e}",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_output() > 0 {
+            if stream
+                .write_all(&conn.output[conn.output_start..])
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let n = conn.pending_output();
+            conn.sent(n);
+        }
+        if conn.closing || *stop.borrow() {
+            return;
+        }
+        if conn::input_over_limit(conn, query_limit) {
+            tracing::warn!(
+                "closing client {}: query buffer over the limit",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_input() > 0 && conn::has_complete_request(conn, &limits) {
+            // Output backed up mid-pipeline; now it is sent, go on.
+            continue;
+        }
+        conn.shrink_input();
+        conn.compact_input();
+        // At most one chunk per read, as the event loop does, so the query
+        // buffer limit is checked between reads whatever the client sends.
+        conn.input.reserve(READ_CHUNK);
+        let read = async {
+            let mut chunk = (&mut *stream).take(READ_CHUNK as u64);
+            let read = chunk.read_buf(&mut conn.input);
+            match idle {
+                Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(0)),
+                None => read.await,
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = stop.changed() => return,
+        };
+        match n {
+            Ok(0) | Err(_) => return,
+            Ok(_) => conn.last_active = Instant::now(),
+        }
+    }
+}
+// ANCHOR_END: async-connection

@@ -14,16 +14,16 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Keyspace, part_of};
+use super::{Batch, Keyspace, part_of};
 use crate::cmd::{self, After, Merge, Route, Spec};
-use crate::conn::{self, Conn, Next, Parsed, READ_CHUNK};
+use crate::conn::{self, Conn, Next, Parsed};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
 use crate::server::{MAX_CLIENTS_REPLY, Shared};
@@ -329,90 +329,32 @@ async fn core_main(
     Ok(())
 }
 
-// ANCHOR: thread-per-core
+/// One batch on this core: local pieces run at once, others travel.
+struct CoreBatch<'a> {
+    core: &'a Core,
+    limits: crate::resp::Limits,
+}
+
+impl Batch for CoreBatch<'_> {
+    async fn run(&mut self, conn: &mut Conn) -> (Next, u64) {
+        process(conn, self.core, &self.limits).await
+    }
+}
+
 async fn serve_conn(
     stream: &mut TcpStream,
     conn: &mut Conn,
     core: &Core,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let shared = &core.shared;
-    let limits = shared.config.limits();
-    let query_limit = shared.config.client_query_buffer_limit;
-    let idle = shared.config.idle_timeout();
-    loop {
-        let (next, logged) = process(conn, core, &limits).await;
-        if next == Next::Shutdown {
-            shared.shutdown.trigger();
-        }
-        if let Some(aof) = &shared.aof
-            && logged > 0
-            && let Err(e) = aof.durable(logged).await
-        {
-            tracing::error!(
-                "append-only file write failed; closing {}: {e}",
-                conn.session.addr
-            );
-            return;
-        }
-        if conn.pending_output() > 0 {
-            if stream
-                .write_all(&conn.output[conn.output_start..])
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let n = conn.pending_output();
-            conn.sent(n);
-        }
-        if conn.closing || *stop.borrow() {
-            return;
-        }
-        if conn::input_over_limit(conn, query_limit) {
-            tracing::warn!(
-                "closing client {}: query buffer over the limit",
-                conn.session.addr
-            );
-            return;
-        }
-        if conn.pending_input() > 0 && conn::has_complete_request(conn, &limits) {
-            continue;
-        }
-        conn.shrink_input();
-        conn.compact_input();
-        // At most one chunk per read, as the event loop does, so the query
-        // buffer limit is checked between reads whatever the client sends.
-        conn.input.reserve(READ_CHUNK);
-        let read = async {
-            match idle {
-                Some(t) => tokio::time::timeout(
-                    t,
-                    (&mut *stream)
-                        .take(READ_CHUNK as u64)
-                        .read_buf(&mut conn.input),
-                )
-                .await
-                .unwrap_or(Ok(0)),
-                None => {
-                    (&mut *stream)
-                        .take(READ_CHUNK as u64)
-                        .read_buf(&mut conn.input)
-                        .await
-                }
-            }
-        };
-        let n = tokio::select! {
-            r = read => r,
-            _ = stop.changed() => return,
-        };
-        match n {
-            Ok(0) | Err(_) => return,
-            Ok(_) => conn.last_active = Instant::now(),
-        }
-    }
+    let mut batch = CoreBatch {
+        core,
+        limits: core.shared.config.limits(),
+    };
+    super::serve_async(stream, conn, &core.shared, &mut batch, stop).await;
 }
 
+// ANCHOR: thread-per-core
 /// Runs every complete request in the input: local pieces at once, remote
 /// ones sent off; then waits for the remote replies in request order.
 /// Returns what to do next and where the log records of this batch end.

@@ -12,12 +12,12 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::{Keyspace, LockedParts};
-use crate::conn::{self, Conn, Next, READ_CHUNK};
+use super::{Batch, Keyspace, LockedParts};
+use crate::conn::{self, Conn, Next};
 use crate::db::SharedStore;
 use crate::route;
 use crate::server::{MAX_CLIENTS_REPLY, Shared};
@@ -122,92 +122,36 @@ async fn serve(
 }
 
 // ANCHOR: task-per-connection
+/// One batch on lab-01's shards: each command locks the shard that holds
+/// its key, for that command only.
+struct TaskBatch<'a> {
+    parts: LockedParts<'a>,
+    shared: &'a Shared,
+    limits: crate::resp::Limits,
+}
+
+impl Batch for TaskBatch<'_> {
+    async fn run(&mut self, conn: &mut Conn) -> (Next, u64) {
+        let parts = &mut self.parts;
+        let next = conn::process(conn, &self.limits, self.shared, |spec, args, out| {
+            route::dispatch(parts, spec, args, out)
+        });
+        (next, self.parts.logged_upto)
+    }
+}
+// ANCHOR_END: task-per-connection
+
 async fn serve_conn(
     stream: &mut TcpStream,
     conn: &mut Conn,
     shared: &Shared,
     cache: &SharedStore,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let limits = shared.config.limits();
-    let query_limit = shared.config.client_query_buffer_limit;
-    let idle = shared.config.idle_timeout();
-    let mut parts = LockedParts::new(cache, shared.aof.as_deref());
-    loop {
-        // Run what has arrived; replies go to conn.output.
-        let next = conn::process(conn, &limits, shared, |spec, args, out| {
-            route::dispatch(&mut parts, spec, args, out)
-        });
-        if next == Next::Shutdown {
-            shared.shutdown.trigger();
-        }
-        // Durable before acknowledged.
-        if let Some(aof) = &shared.aof
-            && parts.logged_upto > 0
-            && let Err(e) = aof.durable(parts.logged_upto).await
-        {
-            tracing::error!(
-                "append-only file write failed; closing {}: {e}",
-                conn.session.addr
-            );
-            return;
-        }
-        if conn.pending_output() > 0 {
-            if stream
-                .write_all(&conn.output[conn.output_start..])
-                .await
-                .is_err()
-            {
-                return;
-            }
-            let n = conn.pending_output();
-            conn.sent(n);
-        }
-        if conn.closing || *stop.borrow() {
-            return;
-        }
-        if conn::input_over_limit(conn, query_limit) {
-            tracing::warn!(
-                "closing client {}: query buffer over the limit",
-                conn.session.addr
-            );
-            return;
-        }
-        if conn.pending_input() > 0 && conn::has_complete_request(conn, &limits) {
-            // Output backed up mid-pipeline; now it is sent, go on.
-            continue;
-        }
-        conn.compact_input();
-        // At most one chunk per read, as the event loop does, so the query
-        // buffer limit is checked between reads whatever the client sends.
-        conn.input.reserve(READ_CHUNK);
-        let read = async {
-            match idle {
-                Some(t) => tokio::time::timeout(
-                    t,
-                    (&mut *stream)
-                        .take(READ_CHUNK as u64)
-                        .read_buf(&mut conn.input),
-                )
-                .await
-                .unwrap_or(Ok(0)),
-                None => {
-                    (&mut *stream)
-                        .take(READ_CHUNK as u64)
-                        .read_buf(&mut conn.input)
-                        .await
-                }
-            }
-        };
-        let n = tokio::select! {
-            r = read => r,
-            _ = stop.changed() => return,
-        };
-        match n {
-            Ok(0) | Err(_) => return,
-            Ok(_) => conn.last_active = Instant::now(),
-        }
-        conn.shrink_input();
-    }
+    let mut batch = TaskBatch {
+        parts: LockedParts::new(cache, shared.aof.as_deref()),
+        shared,
+        limits: shared.config.limits(),
+    };
+    super::serve_async(stream, conn, shared, &mut batch, stop).await;
 }
-// ANCHOR_END: task-per-connection
