@@ -227,44 +227,9 @@ pub fn input_over_limit(conn: &Conn, limit: usize) -> bool {
 
 /// Whether the unparsed input holds at least one complete request (or a
 /// protocol error, which also needs handling now). A peek: the parser keeps
-/// what it found, so the next [`process`] or [`next_request`] takes the
+/// what it found, so the next [`process`] takes the
 /// request without parsing it again.
 pub fn has_complete_request(conn: &mut Conn, limits: &Limits) -> bool {
     let buf = &conn.input[conn.input_start..];
     !matches!(conn.parser.parse(buf, limits), Ok(None))
-}
-
-/// What [`next_request`] found at the front of the input.
-pub enum Parsed<'c> {
-    /// Not a whole request yet.
-    Incomplete,
-    /// A request of `len` bytes (empty `args`: an empty line, skip it).
-    /// The caller must consume it (`input_start += len`) before asking for
-    /// the next.
-    Request { len: usize, args: Vec<&'c [u8]> },
-    /// A protocol error: its reply is already in the output and the
-    /// connection is marked closing.
-    Invalid,
-}
-
-/// Parses the next request, if a complete one has arrived. For models
-/// whose commands do not all run synchronously (thread-per-core), which
-/// drive the loop themselves; the others use [`process`].
-pub fn next_request<'c>(conn: &'c mut Conn, limits: &Limits) -> Parsed<'c> {
-    let buf = &conn.input[conn.input_start..];
-    match conn.parser.parse(buf, limits) {
-        Ok(None) => Parsed::Incomplete,
-        Ok(Some(len)) => {
-            conn.parser.reset();
-            Parsed::Request {
-                len,
-                args: conn.parser.arg_slices(buf).collect(),
-            }
-        }
-        Err(e) => {
-            protocol_error(&mut conn.output, &e);
-            conn.closing = true;
-            Parsed::Invalid
-        }
-    }
 }

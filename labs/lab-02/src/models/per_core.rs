@@ -22,8 +22,8 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::{Batch, Keyspace, part_of};
-use crate::cmd::{self, After, Merge, Route, Spec};
-use crate::conn::{self, Conn, Next, Parsed};
+use crate::cmd::{self, Merge, Route, Spec};
+use crate::conn::{self, Conn, Next};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
 use crate::server::{MAX_CLIENTS_REPLY, Shared};
@@ -78,6 +78,12 @@ impl Core {
             let upto = self.run_local(spec, args, &mut out);
             return Sub::Done((out, upto));
         }
+        self.send(part, spec, args)
+    }
+
+    /// Sends `args` to core `part` (not this one) and returns the reply to
+    /// wait for.
+    fn send(&self, part: usize, spec: &'static Spec, args: &[&[u8]]) -> Sub {
         let (tx, rx) = oneshot::channel();
         let job = Job {
             spec,
@@ -108,9 +114,8 @@ impl Sub {
     }
 }
 
-/// A reply waiting its turn in a pipeline.
+/// A reply waiting for another core, and how to turn it into the reply.
 enum Slot {
-    Bytes(Vec<u8>),
     One(Sub),
     Many(Merge, Vec<Sub>),
     Scan(ScanStep, Sub),
@@ -355,106 +360,58 @@ async fn serve_conn(
 }
 
 // ANCHOR: thread-per-core
-/// Runs every complete request in the input: local pieces at once, remote
-/// ones sent off; then waits for the remote replies in request order.
-/// Returns what to do next and where the log records of this batch end.
+/// Runs every complete request in the input with the request loop every
+/// model shares. A command whose keys are all on this core runs at once
+/// and its reply goes straight to the output, with no copy of its
+/// arguments; a piece for another core is sent off, and the place its
+/// reply belongs in the output is remembered. Once the batch is parsed,
+/// the remote replies are awaited and spliced into their places (last
+/// first, so earlier places stay valid): the client sees its replies in
+/// request order. Returns what to do next and where the log ends.
 async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> (Next, u64) {
-    let shared = &core.shared;
-    let mut queue: Vec<Slot> = Vec::new();
-    let mut next = Next::Continue;
+    let mut waiting: Vec<(usize, Slot)> = Vec::new();
     let mut logged = 0u64;
-    while conn.pending_output() < conn::OUTPUT_SOFT_LIMIT && queue.len() < 1024 {
-        let mark = conn.output.len();
-        let (n, args) = match conn::next_request(conn, limits) {
-            Parsed::Request { len, args } => (len, args),
-            Parsed::Incomplete => break,
-            Parsed::Invalid => {
-                // The error reply goes after the replies still queued.
-                let reply = conn.output.split_off(mark);
-                emit(&mut queue, &mut conn.output, reply);
-                next = Next::Close;
-                break;
-            }
-        };
-        // `args` borrows the input buffer; copy out what outlives this turn.
-        let args: Vec<Vec<u8>> = args.into_iter().map(<[u8]>::to_vec).collect();
-        conn.input_start += n;
-        if args.is_empty() {
-            continue;
-        }
-        conn.commands += 1;
-        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        let mut out = Vec::new();
-        let Some(req) = conn::check(refs, &conn.session, shared, &mut out) else {
-            emit(&mut queue, &mut conn.output, out);
-            continue;
-        };
-        let slot = match req.spec.route {
-            Route::Server => {
-                let after = cmd::execute_server(
-                    req.spec,
-                    &mut conn.session,
-                    &req.args,
-                    &**shared,
-                    &mut out,
-                );
-                emit(&mut queue, &mut conn.output, out);
-                match after {
-                    After::Continue => continue,
-                    After::Close => {
-                        next = Next::Close;
-                        break;
-                    }
-                    After::Shutdown => {
-                        next = Next::Shutdown;
-                        break;
-                    }
+    let next = conn::process(conn, limits, &core.shared, |spec, args, out| {
+        let at = out.len();
+        match spec.route {
+            Route::Key => {
+                let part = core.owner(args[1]);
+                if part == core.id {
+                    logged = logged.max(core.run_local(spec, args, out));
+                } else {
+                    waiting.push((at, Slot::One(core.send(part, spec, args))));
                 }
             }
-            Route::Key => Slot::One(core.submit(core.owner(req.args[1]), req.spec, &req.args)),
             Route::EachKey(m) | Route::AllShards(m) => {
-                let pieces = route::split(req.spec, &req.args, core.cores, |k| core.owner(k));
-                Slot::Many(
-                    m,
-                    pieces
-                        .iter()
-                        .map(|p| core.submit(p.part, req.spec, &p.args))
-                        .collect(),
-                )
+                let pieces = route::split(spec, args, core.cores, |k| core.owner(k));
+                let subs = pieces
+                    .iter()
+                    .map(|p| core.submit(p.part, spec, &p.args))
+                    .collect();
+                waiting.push((at, Slot::Many(m, subs)));
             }
-            Route::Scan => match ScanStep::parse(&req.args, core.cores) {
-                Err(e) => {
-                    crate::reply::error(&mut out, e);
-                    Slot::Bytes(out)
-                }
-                Ok(step) if step.is_done() => {
-                    step.finish(&[], &mut out);
-                    Slot::Bytes(out)
-                }
+            Route::Scan => match ScanStep::parse(args, core.cores) {
+                Err(e) => crate::reply::error(out, e),
+                Ok(step) if step.is_done() => step.finish(&[], out),
                 Ok(step) => {
-                    let inner = step.inner_args(&req.args);
+                    let inner = step.inner_args(args);
                     let refs: Vec<&[u8]> = inner.iter().map(Vec::as_slice).collect();
-                    let sub = core.submit(step.part, req.spec, &refs);
-                    Slot::Scan(step, sub)
+                    let sub = core.submit(step.part, spec, &refs);
+                    waiting.push((at, Slot::Scan(step, sub)));
                 }
             },
-        };
-        // Nothing waiting ahead of it and nothing to wait for: reply now.
-        match slot {
-            Slot::One(Sub::Done((bytes, upto))) if queue.is_empty() => {
-                logged = logged.max(upto);
-                conn.output.extend_from_slice(&bytes);
+            Route::Server => {
+                crate::reply::error(out, "ERR internal: server command routed to the keyspace")
             }
-            other => queue.push(other),
         }
-    }
-    for slot in queue {
+    });
+    for (at, slot) in waiting.into_iter().rev() {
+        let mut reply = Vec::new();
         match slot {
-            Slot::Bytes(b) => conn.output.extend_from_slice(&b),
             Slot::One(sub) => {
                 let (b, upto) = sub.get().await;
                 logged = logged.max(upto);
-                conn.output.extend_from_slice(&b);
+                reply = b;
             }
             Slot::Many(m, subs) => {
                 let mut replies = Vec::with_capacity(subs.len());
@@ -463,26 +420,15 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
                     logged = logged.max(upto);
                     replies.push(b);
                 }
-                route::merge(m, &replies, &mut conn.output);
+                route::merge(m, &replies, &mut reply);
             }
             Slot::Scan(step, sub) => {
                 let (b, _) = sub.get().await;
-                step.finish(&b, &mut conn.output);
+                step.finish(&b, &mut reply);
             }
         }
-    }
-    if next != Next::Continue {
-        conn.closing = true;
+        conn.output.splice(at..at, reply);
     }
     (next, logged)
 }
 // ANCHOR_END: thread-per-core
-
-/// Sends a ready reply now, or queues it behind replies still in flight.
-fn emit(queue: &mut Vec<Slot>, output: &mut Vec<u8>, bytes: Vec<u8>) {
-    if queue.is_empty() {
-        output.extend_from_slice(&bytes);
-    } else {
-        queue.push(Slot::Bytes(bytes));
-    }
-}
