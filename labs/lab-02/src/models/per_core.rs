@@ -45,6 +45,9 @@ struct Core {
     id: usize,
     cores: usize,
     store: RefCell<Store>,
+    /// Log records of the command running now; reused, so a write does
+    /// not allocate a buffer for its record every time.
+    log: RefCell<Vec<u8>>,
     hasher: Hasher,
     mailboxes: Vec<mpsc::UnboundedSender<Job>>,
     shared: Arc<Shared>,
@@ -57,7 +60,8 @@ impl Core {
 
     /// Runs a command on this core's data. Returns where its log ends.
     fn run_local(&self, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) -> u64 {
-        let mut log = Vec::new();
+        let mut log = self.log.borrow_mut();
+        log.clear();
         let mut store = self.store.borrow_mut();
         let mut db = if self.cores == 1 {
             Db::new(&mut store, &self.hasher)
@@ -152,6 +156,7 @@ pub fn run(
             id,
             cores,
             store: RefCell::new(store),
+            log: RefCell::new(Vec::new()),
             hasher: hasher.clone(),
             mailboxes: mailboxes.clone(),
             shared: shared.clone(),
