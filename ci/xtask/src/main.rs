@@ -87,14 +87,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Setup { debian } => tools::setup(&root, debian),
         Command::Serve { port, open } => {
             sh::step("installing pinned tools (first use only)");
-            tools::setup(&root, false)?;
+            tools::ensure_pinned(&root, &tools::BOOK_TOOLS)?;
             sh::step("building the book");
             book::build(&root, &root)?;
             sh::step("serving");
             book::serve(&root, port, open)
         }
         Command::Book => {
-            tools::setup(&root, false)?;
+            tools::ensure_pinned(&root, &tools::BOOK_TOOLS)?;
             book::build(&root, &root).map(|_| ())
         }
         Command::Test { skip } => suite::run(&root, &suite::Options { skip }),

@@ -48,6 +48,10 @@ pub const CARGO_FUZZ: Pinned = Pinned {
 
 pub const PINNED: [Pinned; 3] = [MDBOOK, LINKCHECK, CARGO_FUZZ];
 
+/// What building and serving the book needs: no more, so a reader's first
+/// `cargo xtask serve` does not wait for the fuzzer's install.
+pub const BOOK_TOOLS: [Pinned; 2] = [MDBOOK, LINKCHECK];
+
 /// Debian packages the test suite needs, with the binary that proves each
 /// is present: Chromium for the browser check; Redis's own tools and
 /// server, which lab-02's compatibility tests and measurements run against.
@@ -74,8 +78,8 @@ fn installed_version(path: &Path) -> Option<String> {
 }
 
 /// Installs each pinned tool unless that exact version is already there.
-pub fn ensure_pinned(root: &Path) -> Result<()> {
-    for tool in PINNED {
+pub fn ensure_pinned(root: &Path, tools: &[Pinned]) -> Result<()> {
+    for &tool in tools {
         let path = bin(root, tool);
         match installed_version(&path) {
             Some(v)
@@ -174,9 +178,9 @@ pub fn ensure_debian(packages: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// Everything the test suite and the serve command need.
+/// Everything the test suite needs.
 pub fn setup(root: &Path, with_debian: bool) -> Result<()> {
-    ensure_pinned(root)?;
+    ensure_pinned(root, &PINNED)?;
     if with_debian {
         ensure_debian(&DEBIAN)?;
     }

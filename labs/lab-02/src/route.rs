@@ -15,7 +15,7 @@
 //! client can observe it half done (Redis Cluster refuses such commands
 //! with CROSSSLOT instead). The event loop has one part and is atomic.
 
-use crate::cmd::{self, Merge, Route, Spec};
+use crate::cmd::{Merge, Route, Spec};
 use crate::reply;
 
 /// Bits of a routed SCAN cursor below the part number.
@@ -248,18 +248,6 @@ fn parse_scan_reply(r: &[u8]) -> Option<(u64, &[u8])> {
     let (cursor, keys) = line(rest)?;
     let cursor = std::str::from_utf8(cursor).ok()?.parse().ok()?;
     Some((cursor, keys))
-}
-
-/// Runs a command whose spec says it is a keyspace command on one part,
-/// checking nothing: the shared body of every [`Shards::run`].
-pub fn run_on(
-    db: &mut crate::db::Db,
-    spec: &'static Spec,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-    log: &mut Vec<u8>,
-) {
-    cmd::execute(db, spec, args, out, log);
 }
 
 #[cfg(test)]

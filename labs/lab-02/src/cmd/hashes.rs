@@ -8,7 +8,7 @@
 use indexmap::IndexMap;
 
 use super::parse::{NAN_OR_INF, NOT_FLOAT, NOT_INT, OVERFLOW, format_float, parse_f64, parse_i64};
-use super::{arity_error, log_args};
+use super::{arity_error, log_args, read_as, reply_count};
 use crate::db::{Db, Hasher};
 use crate::reply::{self, WRONGTYPE};
 use crate::value::Value;
@@ -121,13 +121,17 @@ fn read_hash(
     f: impl FnOnce(&Fields, &mut Vec<u8>),
     missing: impl FnOnce(&mut Vec<u8>),
 ) {
-    let found = db.read(key, |v| match v {
-        Value::Hash(h) => f(h, out),
-        _ => reply::error(out, WRONGTYPE),
-    });
-    if found.is_none() {
-        missing(out);
-    }
+    read_as(
+        db,
+        key,
+        out,
+        |v| match v {
+            Value::Hash(h) => Some(h),
+            _ => None,
+        },
+        f,
+        missing,
+    )
 }
 
 /// `HGET key field`
@@ -257,15 +261,7 @@ pub(crate) fn hdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         }
         Some(_) => Err(WRONGTYPE),
     });
-    match result {
-        Ok(n) => {
-            reply::int(out, n as i64);
-            if n > 0 {
-                log_args(log, args);
-            }
-        }
-        Err(e) => reply::error(out, e),
-    }
+    reply_count(result, args, out, log);
 }
 
 /// `HINCRBY key field increment`

@@ -350,6 +350,45 @@ pub fn execute(
     }
 }
 
+/// Runs `f` on the value at `key` when `pick` accepts its type; replies
+/// WRONGTYPE when it does not, and calls `missing` when there is no key.
+/// The read path of every aggregate type (`read_hash`, `read_set`, …).
+pub(crate) fn read_as<T: ?Sized>(
+    db: &mut Db<'_>,
+    key: &[u8],
+    out: &mut Vec<u8>,
+    pick: impl FnOnce(&crate::value::Value) -> Option<&T>,
+    f: impl FnOnce(&T, &mut Vec<u8>),
+    missing: impl FnOnce(&mut Vec<u8>),
+) {
+    let found = db.read(key, |v| match pick(v) {
+        Some(t) => f(t, out),
+        None => reply::error(out, reply::WRONGTYPE),
+    });
+    if found.is_none() {
+        missing(out);
+    }
+}
+
+/// The reply of a write that counts what it changed (SREM, HDEL, ZREM…):
+/// the count, and the command logged verbatim if it changed anything.
+pub(crate) fn reply_count(
+    result: Result<usize, &str>,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    log: &mut Vec<u8>,
+) {
+    match result {
+        Ok(n) => {
+            reply::int(out, n as i64);
+            if n > 0 {
+                log_args(log, args);
+            }
+        }
+        Err(e) => reply::error(out, e),
+    }
+}
+
 /// Appends one command, arguments verbatim, to the replay log.
 pub(crate) fn log_args(log: &mut Vec<u8>, args: &[&[u8]]) {
     reply::array(log, args.len());

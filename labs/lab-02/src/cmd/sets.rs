@@ -11,8 +11,8 @@ use std::hash::{BuildHasher, RandomState};
 
 use indexmap::IndexSet;
 
-use super::log_args;
 use super::parse::{NOT_INT, SYNTAX, parse_count, parse_i64};
+use super::{read_as, reply_count};
 use crate::db::{Db, Hasher};
 use crate::reply::{self, WRONGTYPE};
 use crate::value::Value;
@@ -53,15 +53,7 @@ pub(crate) fn sadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
             .count();
         Ok(added)
     });
-    match result {
-        Ok(n) => {
-            reply::int(out, n as i64);
-            if n > 0 {
-                log_args(log, args);
-            }
-        }
-        Err(e) => reply::error(out, e),
-    }
+    reply_count(result, args, out, log);
 }
 
 /// `SREM key member [member …]`: the number removed.
@@ -77,15 +69,7 @@ pub(crate) fn srem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         }
         Some(_) => Err(WRONGTYPE),
     });
-    match result {
-        Ok(n) => {
-            reply::int(out, n as i64);
-            if n > 0 {
-                log_args(log, args);
-            }
-        }
-        Err(e) => reply::error(out, e),
-    }
+    reply_count(result, args, out, log);
 }
 
 /// Runs `f` on the set at `key` for a read; `missing` replies otherwise.
@@ -96,13 +80,17 @@ fn read_set(
     f: impl FnOnce(&Members, &mut Vec<u8>),
     missing: impl FnOnce(&mut Vec<u8>),
 ) {
-    let found = db.read(key, |v| match v {
-        Value::Set(s) => f(s, out),
-        _ => reply::error(out, WRONGTYPE),
-    });
-    if found.is_none() {
-        missing(out);
-    }
+    read_as(
+        db,
+        key,
+        out,
+        |v| match v {
+            Value::Set(s) => Some(s),
+            _ => None,
+        },
+        f,
+        missing,
+    )
 }
 
 /// `SMEMBERS key`

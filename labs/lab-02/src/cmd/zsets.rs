@@ -11,7 +11,7 @@ use super::parse::{
     MIN_MAX_NOT_FLOAT, MUST_BE_POSITIVE, NOT_FLOAT, NOT_INT, SYNTAX, is, parse_f64, parse_i64,
     parse_score_bound,
 };
-use super::{Deferred, log_args};
+use super::{Deferred, log_args, read_as, reply_count};
 use crate::db::Db;
 use crate::reply::{self, WRONGTYPE};
 use crate::value::{Value, ZSet, index_range};
@@ -191,15 +191,7 @@ pub(crate) fn zrem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         }
         Some(_) => Err(WRONGTYPE),
     });
-    match result {
-        Ok(n) => {
-            reply::int(out, n as i64);
-            if n > 0 {
-                log_args(log, args);
-            }
-        }
-        Err(e) => reply::error(out, e),
-    }
+    reply_count(result, args, out, log);
 }
 
 /// Runs `f` on the sorted set at `key` for a read; `missing` replies
@@ -211,13 +203,17 @@ fn read_zset(
     f: impl FnOnce(&ZSet, &mut Vec<u8>),
     missing: impl FnOnce(&mut Vec<u8>),
 ) {
-    let found = db.read(key, |v| match v {
-        Value::ZSet(z) => f(z, out),
-        _ => reply::error(out, WRONGTYPE),
-    });
-    if found.is_none() {
-        missing(out);
-    }
+    read_as(
+        db,
+        key,
+        out,
+        |v| match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        },
+        f,
+        missing,
+    )
 }
 
 /// `ZSCORE key member`
