@@ -541,10 +541,30 @@ where
         had_ttl && self.expire(hash, key, None)
     }
 
-    // ANCHOR: update
     /// Atomic read-modify-write; see [`crate::Cache::update`].
-    pub fn update<R>(&mut self, hash: u64, key: K, f: impl FnOnce(&mut Option<V>) -> R) -> R {
-        if let Some(i) = self.find(hash, &key) {
+    pub fn update<R>(&mut self, hash: u64, key: K, f: impl FnOnce(&mut Option<V>) -> R) -> R
+    where
+        K: Clone,
+    {
+        self.update_ref(hash, &key, || key.clone(), f)
+    }
+
+    // ANCHOR: update
+    /// [`update`](Self::update) with a borrowed key: `make_key` runs only
+    /// when the key is new, so updating an existing key (INCR, LPUSH on a
+    /// list that exists) allocates nothing for the key.
+    pub fn update_ref<Q, R>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        make_key: impl FnOnce() -> K,
+        f: impl FnOnce(&mut Option<V>) -> R,
+    ) -> R
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        if let Some(i) = self.find(hash, key) {
             let live = self.map.get_index(i).is_some_and(|(_, e)| self.is_live(e));
             if live {
                 // The closure edits the stored slot in place (no clone, no
@@ -569,7 +589,7 @@ where
         let mut slot = None;
         let r = f(&mut slot);
         if let Some(value) = slot {
-            self.insert_new(hash, key, value, None);
+            self.insert_new(hash, make_key(), value, None);
         }
         r
     }

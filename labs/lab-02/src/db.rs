@@ -155,7 +155,7 @@ impl<'a> Db<'a> {
     /// stores it (an existing key keeps its TTL).
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Option<Value>) -> R) -> R {
         let hash = self.hash(key);
-        self.store.update(hash, key.to_vec(), f)
+        self.store.update_ref(hash, key, || key.to_vec(), f)
     }
 
     /// Keys physically held (may include expired keys not yet reclaimed).
