@@ -255,10 +255,13 @@ pub fn check(root: &Path, lab: &str, id: &str) -> Result<()> {
     match run_tests(root, lx, ex, false, false)? {
         Outcome::Passed { tests } => {
             println!("\nPASS: all {tests} tests of `{id}` pass. Well done.");
-            println!(
-                "Now measure it beside the reference: cargo run -p {} --release -- bench",
-                lx.package
-            );
+            // Only exercise crates with a program have a `bench` to run.
+            if lx.dir.join("src/main.rs").exists() {
+                println!(
+                    "Now measure it beside the reference: cargo run -p {} --release -- bench",
+                    lx.package
+                );
+            }
             Ok(())
         }
         Outcome::Failed { failures } => {

@@ -54,11 +54,13 @@ pub const BOOK_TOOLS: [Pinned; 2] = [MDBOOK, LINKCHECK];
 
 /// Debian packages the test suite needs, with the binary that proves each
 /// is present: Chromium for the browser check; Redis's own tools and
-/// server, which lab-02's compatibility tests and measurements run against.
-pub const DEBIAN: [(&str, &str); 3] = [
+/// server, which lab-02's compatibility tests and measurements run against;
+/// wrk, which lab-03's measurements compare the generator with.
+pub const DEBIAN: [(&str, &str); 4] = [
     ("chromium", "/usr/bin/chromium"),
     ("redis-tools", "/usr/bin/redis-benchmark"),
     ("redis-server", "/usr/bin/redis-server"),
+    ("wrk", "/usr/bin/wrk"),
 ];
 
 pub fn tools_dir(root: &Path) -> PathBuf {

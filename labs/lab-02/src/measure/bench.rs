@@ -14,7 +14,7 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One redis-benchmark invocation.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Load {
+pub struct Load {
     /// `-t`: one test (`set` or `get`), so each run is charged its own CPU.
     pub test: &'static str,
     /// `-c`
@@ -57,7 +57,7 @@ impl Load {
 
 /// One row of redis-benchmark's `--csv` output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct CsvRow {
+pub struct CsvRow {
     pub test: String,
     pub rps: f64,
     pub avg_ms: f64,
@@ -69,7 +69,7 @@ pub(crate) struct CsvRow {
 }
 
 /// Parses `"test","rps","avg_latency_ms",…` and its rows.
-pub(crate) fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
+pub fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
     let mut rows = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let cells: Vec<&str> = line
@@ -107,7 +107,7 @@ pub(crate) fn parse_csv(text: &str) -> Result<Vec<CsvRow>> {
 }
 
 /// Runs redis-benchmark once against `port` and returns its one row.
-pub(crate) fn run(port: u16, load: &Load) -> Result<CsvRow> {
+pub fn run(port: u16, load: &Load) -> Result<CsvRow> {
     let mut cmd = pinned(load.cpus, "redis-benchmark");
     cmd.args(load.args(port));
     let out = run_tool(&mut cmd, RUN_TIMEOUT)?;
@@ -133,7 +133,7 @@ pub(crate) fn run(port: u16, load: &Load) -> Result<CsvRow> {
 
 /// One measured run: what redis-benchmark saw, and what it cost the server.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Sample {
+pub struct Sample {
     pub requests: u64,
     pub rps: f64,
     pub avg_ms: f64,
@@ -150,7 +150,7 @@ pub(crate) struct Sample {
 
 impl Sample {
     /// Requests served per second of server CPU time.
-    pub(crate) fn ops_per_cpu_s(&self) -> f64 {
+    pub fn ops_per_cpu_s(&self) -> f64 {
         if self.server_cpu_s > 0.0 {
             self.requests as f64 / self.server_cpu_s
         } else {
@@ -159,18 +159,18 @@ impl Sample {
     }
 
     /// Server CPU time over wall time: 1.0 is one core busy all along.
-    pub(crate) fn cpu_share(&self) -> f64 {
+    pub fn cpu_share(&self) -> f64 {
         self.server_cpu_s / self.wall_s
     }
 
     /// redis-benchmark's CPU time over wall time.
-    pub(crate) fn client_share(&self) -> f64 {
+    pub fn client_share(&self) -> f64 {
         self.client_cpu_s / self.wall_s
     }
 }
 
 /// Runs redis-benchmark against `server`, reading its CPU time around it.
-pub(crate) fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
+pub fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
     let cpu_before = server.cpu_seconds()?;
     let client_before = env::children_cpu_seconds();
     let started = Instant::now();
@@ -198,14 +198,14 @@ pub(crate) fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
 }
 
 /// The key redis-benchmark's `-r` produces for random number `i`.
-pub(crate) fn key(i: u64) -> String {
+pub fn key(i: u64) -> String {
     format!("key:{i:012}")
 }
 
 /// Writes keys `key(0)`…`key(keys - 1)` with 3-byte values (what
 /// redis-benchmark's SET writes), pipelined 1000 at a time over one
 /// connection, and checks DBSIZE. Returns how long it took.
-pub(crate) fn fill(server: &Server, keys: u64) -> Result<Duration> {
+pub fn fill(server: &Server, keys: u64) -> Result<Duration> {
     const BATCH: u64 = 1000;
     let mut c = server.client()?;
     let started = Instant::now();

@@ -18,13 +18,13 @@ use lab_01::machine::{self, Conditions};
 use serde::Serialize;
 
 /// Hardware threads this process may use.
-pub(crate) fn cores() -> usize {
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Clock ticks per second of `/proc/*/stat` times (`getconf CLK_TCK`; 100
 /// if that fails, the value on every Linux this book targets).
-pub(crate) fn clk_tck() -> u64 {
+pub fn clk_tck() -> u64 {
     static TCK: OnceLock<u64> = OnceLock::new();
     *TCK.get_or_init(|| {
         Command::new("getconf")
@@ -51,7 +51,7 @@ fn stat_numbers(stat: &str) -> Option<Vec<i64>> {
 }
 
 /// utime + stime of a `/proc/PID/stat` line, in clock ticks.
-pub(crate) fn cpu_ticks_of(stat: &str) -> Option<u64> {
+pub fn cpu_ticks_of(stat: &str) -> Option<u64> {
     let f = stat_numbers(stat)?;
     // After the state: ppid pgrp session tty_nr tpgid flags minflt cminflt
     // majflt cmajflt utime(10) stime(11) cutime(12) cstime(13).
@@ -66,14 +66,14 @@ fn cpu_ticks_with_children(stat: &str) -> Option<u64> {
 
 /// CPU time of this process's reaped children so far (cutime + cstime),
 /// in seconds: read around a tool's run, it is that tool's CPU time.
-pub(crate) fn children_cpu_seconds() -> Option<f64> {
+pub fn children_cpu_seconds() -> Option<f64> {
     let stat = fs::read_to_string("/proc/self/stat").ok()?;
     let f = stat_numbers(&stat)?;
     Some((f.get(12)? + f.get(13)?).max(0) as f64 / clk_tck() as f64)
 }
 
 /// The `VmRSS` line of a `/proc/PID/status`, in bytes.
-pub(crate) fn rss_of(status: &str) -> Option<u64> {
+pub fn rss_of(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
@@ -129,7 +129,7 @@ impl CpuSample {
 /// lab-01's cache-line handoff probe is left out: it spins 40,000 handoffs,
 /// and when another process holds a core each one waits for a time slice
 /// (measured here: 0.4 ms each, 17 s per probe).
-pub(crate) fn watched<T>(warm: Duration, f: impl FnOnce() -> Result<T>) -> Result<(T, Conditions)> {
+pub fn watched<T>(warm: Duration, f: impl FnOnce() -> Result<T>) -> Result<(T, Conditions)> {
     let threads = cores();
     let capacity_before = machine::warm_up(threads, warm);
     let before = CpuSample::now();
@@ -151,14 +151,14 @@ pub(crate) fn watched<T>(warm: Duration, f: impl FnOnce() -> Result<T>) -> Resul
 }
 
 /// `/proc/loadavg`'s three averages, as `0.52 0.61 0.70`.
-pub(crate) fn loadavg() -> String {
+pub fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// This process's soft limit on open files (`ulimit -n`).
-pub(crate) fn fd_limit() -> Option<u64> {
+pub fn fd_limit() -> Option<u64> {
     let limits = fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
@@ -166,7 +166,7 @@ pub(crate) fn fd_limit() -> Option<u64> {
 
 /// The mount a path lives on.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Mount {
+pub struct Mount {
     pub device: String,
     pub mountpoint: String,
     pub fstype: String,
@@ -174,7 +174,7 @@ pub(crate) struct Mount {
 }
 
 /// The mount holding `path` (the longest mount point that prefixes it).
-pub(crate) fn mount_of(path: &Path) -> Option<Mount> {
+pub fn mount_of(path: &Path) -> Option<Mount> {
     let path = path.canonicalize().ok()?;
     let mounts = fs::read_to_string("/proc/mounts").ok()?;
     mounts
@@ -193,7 +193,7 @@ pub(crate) fn mount_of(path: &Path) -> Option<Mount> {
 }
 
 /// The first line a tool prints for `--version`.
-pub(crate) fn tool_version(bin: &str) -> Result<String> {
+pub fn tool_version(bin: &str) -> Result<String> {
     let out = Command::new(bin)
         .arg("--version")
         .output()
@@ -214,7 +214,7 @@ pub(crate) fn tool_version(bin: &str) -> Result<String> {
 
 /// The Cargo target directory this binary was built into
 /// (`target/release/lab-02` → `target`).
-pub(crate) fn target_dir() -> Result<PathBuf> {
+pub fn target_dir() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("locating the lab-02 binary")?;
     exe.parent()
         .and_then(Path::parent)
@@ -224,7 +224,7 @@ pub(crate) fn target_dir() -> Result<PathBuf> {
 
 /// The tools and facts every table's notes refer to.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct Facts {
+pub struct Facts {
     pub cores: usize,
     pub clk_tck: u64,
     pub redis_server: String,
@@ -235,7 +235,7 @@ pub(crate) struct Facts {
 
 impl Facts {
     /// Collects the facts, failing early if a tool is missing.
-    pub(crate) fn collect() -> Result<Self> {
+    pub fn collect() -> Result<Self> {
         let server = tool_version("redis-server")?;
         // "Redis server v=7.0.15 sha=…": keep the version.
         let server_version = server

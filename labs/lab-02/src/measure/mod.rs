@@ -36,12 +36,12 @@
 //! (medians, spreads, number formats).
 
 mod aof;
-mod bench;
-mod env;
+pub mod bench;
+pub mod env;
 mod hol;
 mod memory;
-mod procs;
-mod stats;
+pub mod procs;
+pub mod stats;
 mod throughput;
 
 use std::path::Path;

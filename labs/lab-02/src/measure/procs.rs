@@ -29,13 +29,13 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// `--maxclients` for the models: above the 10k connections of the memory
 /// experiment.
-pub(crate) const MODEL_MAXCLIENTS: usize = 20_000;
+pub const MODEL_MAXCLIENTS: usize = 20_000;
 /// `--maxclients` for redis-server, which needs that many file descriptors.
-pub(crate) const REDIS_MAXCLIENTS: usize = 10_100;
+pub const REDIS_MAXCLIENTS: usize = 10_100;
 
 /// A server under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub(crate) enum Target {
+pub enum Target {
     #[serde(rename = "event-loop")]
     EventLoop,
     #[serde(rename = "task-per-connection")]
@@ -48,14 +48,14 @@ pub(crate) enum Target {
 
 impl Target {
     /// Every server, in table order (the reference last).
-    pub(crate) const ALL: [Target; 4] = [
+    pub const ALL: [Target; 4] = [
         Target::EventLoop,
         Target::TaskPerConnection,
         Target::ThreadPerCore,
         Target::Redis,
     ];
 
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Target::EventLoop => "event-loop",
             Target::TaskPerConnection => "task-per-connection",
@@ -65,21 +65,21 @@ impl Target {
     }
 
     /// Whether `--threads` means anything to it.
-    pub(crate) fn multi_threaded(self) -> bool {
+    pub fn multi_threaded(self) -> bool {
         matches!(self, Target::TaskPerConnection | Target::ThreadPerCore)
     }
 }
 
 /// The servers in the order round `round` visits them: rotated by one each
 /// round, so no server is always first (or always right after another).
-pub(crate) fn rotation(round: usize) -> impl Iterator<Item = Target> {
+pub fn rotation(round: usize) -> impl Iterator<Item = Target> {
     let n = Target::ALL.len();
     (0..n).map(move |i| Target::ALL[(round + i) % n])
 }
 
 /// How to start a server.
 #[derive(Debug, Clone)]
-pub(crate) struct Launch {
+pub struct Launch {
     pub target: Target,
     /// `--threads` for the multi-threaded models.
     pub threads: usize,
@@ -87,18 +87,21 @@ pub(crate) struct Launch {
     pub cpus: Option<&'static str>,
     /// Append-only file settings, or none.
     pub aof: Option<AofSetup>,
+    /// A subcommand of this binary that runs lab-02's server (lab-03's
+    /// measurements start lab-02 through their own binary), or none.
+    pub subcommand: Option<&'static str>,
 }
 
 /// Where and how a server keeps its append-only file.
 #[derive(Debug, Clone)]
-pub(crate) struct AofSetup {
+pub struct AofSetup {
     /// `appendfsync`: `always`, `everysec` or `no`.
     pub fsync: &'static str,
     pub dir: PathBuf,
 }
 
 /// A command, prefixed with `taskset -c CPUS` when `cpus` is given.
-pub(crate) fn pinned(cpus: Option<&str>, program: impl AsRef<OsStr>) -> Command {
+pub fn pinned(cpus: Option<&str>, program: impl AsRef<OsStr>) -> Command {
     match cpus {
         Some(list) => {
             let mut cmd = Command::new("taskset");
@@ -110,17 +113,19 @@ pub(crate) fn pinned(cpus: Option<&str>, program: impl AsRef<OsStr>) -> Command 
 }
 
 impl Launch {
-    pub(crate) fn new(target: Target, threads: usize) -> Self {
+    pub fn new(target: Target, threads: usize) -> Self {
         Self {
             target,
             threads,
             cpus: None,
             aof: None,
+            subcommand: None,
         }
     }
 
     fn model_command(&self) -> Command {
         let mut cmd = pinned(self.cpus, own_exe());
+        cmd.args(self.subcommand);
         cmd.args(["--model", self.target.name(), "--port", "0"])
             .args(["--maxclients", &MODEL_MAXCLIENTS.to_string()])
             .env("RUST_LOG", "warn");
@@ -159,19 +164,19 @@ impl Launch {
 /// `target/release/lab-02` mid-run (which happened), so every server of a
 /// run is the same build as the measuring process. (`/proc/self/exe` would
 /// not do: behind `taskset` it names taskset.)
-fn own_exe() -> PathBuf {
+pub fn own_exe() -> PathBuf {
     PathBuf::from(format!("/proc/{}/exe", std::process::id()))
 }
 
 /// A free loopback port: bind to port 0, read the port, let it go.
-pub(crate) fn free_port() -> Result<u16> {
+pub fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
 /// The last few KiB a child wrote, for error messages.
 #[derive(Debug, Clone, Default)]
-struct LogTail(Arc<Mutex<String>>);
+pub struct LogTail(Arc<Mutex<String>>);
 
 impl LogTail {
     const KEEP: usize = 8 * 1024;
@@ -188,7 +193,7 @@ impl LogTail {
         }
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         self.0
             .lock()
             .map(|s| s.trim().to_owned())
@@ -211,7 +216,7 @@ impl LogTail {
 }
 
 /// Stops a child: SIGTERM, up to `grace` to exit, then SIGKILL; reaps it.
-fn stop_child(child: &mut Child, grace: Duration) {
+pub fn stop_child(child: &mut Child, grace: Duration) {
     if matches!(child.try_wait(), Ok(Some(_))) {
         return;
     }
@@ -233,7 +238,7 @@ fn stop_child(child: &mut Child, grace: Duration) {
 
 /// A running server; stopped and reaped on drop.
 #[derive(Debug)]
-pub(crate) struct Server {
+pub struct Server {
     pub target: Target,
     pub port: u16,
     /// The server's process id (taskset execs, so the child's own).
@@ -244,7 +249,7 @@ pub(crate) struct Server {
 
 impl Server {
     /// Starts a server and waits until it answers PING.
-    pub(crate) fn start(launch: &Launch) -> Result<Server> {
+    pub fn start(launch: &Launch) -> Result<Server> {
         let redis_port = match launch.target {
             Target::Redis => free_port()?,
             _ => 0,
@@ -317,13 +322,13 @@ impl Server {
     }
 
     /// A new client connection.
-    pub(crate) fn client(&self) -> Result<Client> {
+    pub fn client(&self) -> Result<Client> {
         let stream = TcpStream::connect(("127.0.0.1", self.port))?;
         Ok(Client::from_stream(stream)?)
     }
 
     /// Fails (with the server's output) if it is no longer running.
-    pub(crate) fn check_alive(&mut self) -> Result<()> {
+    pub fn check_alive(&mut self) -> Result<()> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
             _ => Err(self.failure("is no longer running")),
@@ -331,7 +336,7 @@ impl Server {
     }
 
     /// CPU time used so far (utime + stime of all threads), in seconds.
-    pub(crate) fn cpu_seconds(&self) -> Result<f64> {
+    pub fn cpu_seconds(&self) -> Result<f64> {
         let path = format!("/proc/{}/stat", self.pid);
         let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
         let ticks = env::cpu_ticks_of(&stat).with_context(|| format!("parsing {path}"))?;
@@ -339,14 +344,14 @@ impl Server {
     }
 
     /// Resident set size (`VmRSS`), in bytes.
-    pub(crate) fn rss_bytes(&self) -> Result<u64> {
+    pub fn rss_bytes(&self) -> Result<u64> {
         let path = format!("/proc/{}/status", self.pid);
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
         env::rss_of(&status).with_context(|| format!("no VmRSS in {path}"))
     }
 
     /// One numeric field of `INFO` (`None` if the server has no such field).
-    pub(crate) fn info_u64(&self, field: &str) -> Result<Option<u64>> {
+    pub fn info_u64(&self, field: &str) -> Result<Option<u64>> {
         let mut c = self.client()?;
         let reply = c.cmd(&[b"INFO"])?;
         let text = reply
@@ -369,7 +374,7 @@ impl Drop for Server {
 
 /// Sends the child's first stdout line to the returned channel, then keeps
 /// draining stdout and stderr into `log` (a full pipe would stall it).
-fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<String> {
+pub fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     if let Some(stderr) = child.stderr.take() {
         log.drain(stderr);
@@ -391,7 +396,7 @@ fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<Str
 }
 
 /// `lab-02 MODEL listening on 127.0.0.1:PORT (pid PID)` → (port, pid).
-fn parse_ready_line(line: &str) -> Option<(u16, u32)> {
+pub fn parse_ready_line(line: &str) -> Option<(u16, u32)> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let on = words.iter().position(|w| *w == "on")?;
     let port = words.get(on + 1)?.rsplit_once(':')?.1.parse().ok()?;
@@ -402,7 +407,7 @@ fn parse_ready_line(line: &str) -> Option<(u16, u32)> {
 
 /// A tool's run: its exit status and what it printed.
 #[derive(Debug)]
-pub(crate) struct ToolOutput {
+pub struct ToolOutput {
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
@@ -428,7 +433,7 @@ fn collect(from: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
 }
 
 /// Runs a tool to completion; kills it after `timeout`.
-pub(crate) fn run_tool(cmd: &mut Command, timeout: Duration) -> Result<ToolOutput> {
+pub fn run_tool(cmd: &mut Command, timeout: Duration) -> Result<ToolOutput> {
     let what = format!("{cmd:?}");
     let child = cmd
         .stdin(Stdio::null())

@@ -1,22 +1,22 @@
 //! Medians, spreads and the number formats the tables use.
 
-pub(crate) use lab_01::numbers::{fmt_duration, fmt_ratio, median};
+pub use lab_01::numbers::{fmt_duration, fmt_ratio, median};
 
 /// The median of `f` over `items` (NaN when empty).
-pub(crate) fn med<T>(items: &[T], f: impl Fn(&T) -> f64) -> f64 {
+pub fn med<T>(items: &[T], f: impl Fn(&T) -> f64) -> f64 {
     median(&items.iter().map(f).collect::<Vec<_>>())
 }
 
 /// The median of the per-round ratios `a[i] / b[i]`: rounds are paired, so
 /// drift that hit both servers in one round cancels out.
-pub(crate) fn paired_ratio(a: &[f64], b: &[f64]) -> f64 {
+pub fn paired_ratio(a: &[f64], b: &[f64]) -> f64 {
     let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x / y).collect();
     median(&ratios)
 }
 
 /// Half the range over rounds relative to the median, as `±4%`; `-` for a
 /// single round.
-pub(crate) fn spread(xs: &[f64]) -> String {
+pub fn spread(xs: &[f64]) -> String {
     if xs.len() < 2 {
         return "-".to_owned();
     }
@@ -30,7 +30,7 @@ pub(crate) fn spread(xs: &[f64]) -> String {
 }
 
 /// A whole number with thousands separators: `61,234`.
-pub(crate) fn fmt_int(x: f64) -> String {
+pub fn fmt_int(x: f64) -> String {
     if !x.is_finite() {
         return "-".to_owned();
     }
@@ -50,7 +50,7 @@ pub(crate) fn fmt_int(x: f64) -> String {
 
 /// Milliseconds with the precision redis-benchmark's CSV carries where it
 /// matters: `0.503`, `2.41`, `51.3`, `250`.
-pub(crate) fn fmt_ms(ms: f64) -> String {
+pub fn fmt_ms(ms: f64) -> String {
     if ms.is_nan() {
         "-".to_owned()
     } else if ms < 1.0 {
@@ -65,7 +65,7 @@ pub(crate) fn fmt_ms(ms: f64) -> String {
 }
 
 /// A share as a percentage: `97%`.
-pub(crate) fn fmt_pct(x: f64) -> String {
+pub fn fmt_pct(x: f64) -> String {
     if x.is_nan() {
         "-".to_owned()
     } else {
@@ -74,7 +74,7 @@ pub(crate) fn fmt_pct(x: f64) -> String {
 }
 
 /// Bytes as MiB with one decimal.
-pub(crate) fn fmt_mib(bytes: f64) -> String {
+pub fn fmt_mib(bytes: f64) -> String {
     if bytes.is_nan() {
         "-".to_owned()
     } else {

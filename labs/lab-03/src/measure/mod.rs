@@ -1,0 +1,214 @@
+//! `lab-03 measure`: the chapter's experiments, written as one
+//! `report::Report` for the results pipeline
+//! (`cargo xtask results --only lab-03`).
+//!
+//! Every generator runs as a child process pinned to CPU 0 and every
+//! server to CPU 1 (`taskset`), so the two never compete for a core unless
+//! an experiment makes them. Comparisons between tools run in the same
+//! invocation, alternating tool by tool over rounds, and report medians.
+//!
+//! 1. `rate-accuracy`: the open model at 1k to 50k requests per second.
+//!    Does the generator send what it promised?
+//! 2. `coordinated-omission` (plots `stall-timeline`, `stall-percentiles`):
+//!    a target that stalls for 1 s every 10 s, measured by lab-03's open
+//!    model (from the intended start, and from the send), its closed
+//!    model, and `wrk`. Who sees the stall?
+//! 3. `open-vs-closed`: a server with a fixed capacity, driven by arrival
+//!    rates near it and by a growing number of closed connections. How
+//!    does the closed model hide queueing?
+//! 4. `k6-question`: a healthy target with a 5 ms delay, and a generator
+//!    that is given less and less CPU per request. When does `waiting`
+//!    describe the generator, and does the self-check say so?
+//! 5. `peak-http`: lab-03 and `wrk`, closed model, one thread each, on
+//!    the same target. 6. `peak-resp`: lab-03 and `redis-benchmark` on
+//!    lab-02 and on `redis-server`. Is lab-03 fast enough to be trusted
+//!    at the peak?
+//!
+//! `--quick` runs each experiment for about a second to check the
+//! pipeline; its numbers mean nothing.
+
+mod experiments;
+mod peak;
+pub mod tools;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use lab_02::measure::stats;
+
+/// How long and how big each experiment is.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub quick: bool,
+    pub rounds: usize,
+    pub rates: Vec<f64>,
+    pub rate_run: Duration,
+    pub stall_every: Duration,
+    pub stall_for: Duration,
+    pub stall_run: Duration,
+    pub stall_rate: f64,
+    pub stall_connections: usize,
+    /// Service time of the fixed-capacity server.
+    pub service: Duration,
+    /// Open-model rates as shares of that server's capacity.
+    pub loads: Vec<f64>,
+    pub closed_connections: Vec<usize>,
+    pub queue_run: Duration,
+    pub k6_rate: f64,
+    pub k6_run: Duration,
+    /// (connections, script cost, CPU hog on the generator's core)
+    pub k6_rows: Vec<(usize, Duration, bool)>,
+    pub peak_run: Duration,
+    pub peak_connections: usize,
+    pub resp_requests: [u64; 2],
+}
+
+impl Plan {
+    pub fn new(quick: bool) -> Self {
+        let s = Duration::from_secs;
+        let us = Duration::from_micros;
+        let k6_rows = vec![
+            (100, us(0), false),
+            (1000, us(0), false),
+            (1000, us(200), false),
+            (1000, us(400), false),
+            (1000, us(470), false),
+            (100, us(0), true),
+        ];
+        if quick {
+            return Self {
+                quick,
+                rounds: 1,
+                rates: vec![1_000.0, 10_000.0],
+                rate_run: s(1),
+                stall_every: Duration::from_millis(1_000),
+                stall_for: Duration::from_millis(100),
+                stall_run: s(2),
+                stall_rate: 1_000.0,
+                stall_connections: 10,
+                service: Duration::from_millis(5),
+                loads: vec![0.5, 0.9],
+                closed_connections: vec![1, 10],
+                queue_run: s(1),
+                k6_rate: 2_000.0,
+                k6_run: s(1),
+                k6_rows: vec![(100, us(0), false), (1000, us(400), false)],
+                peak_run: s(1),
+                peak_connections: 50,
+                resp_requests: [5_000, 20_000],
+            };
+        }
+        Self {
+            quick,
+            rounds: 3,
+            rates: vec![1_000.0, 2_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0],
+            rate_run: s(10),
+            stall_every: s(10),
+            stall_for: s(1),
+            stall_run: s(20),
+            stall_rate: 1_000.0,
+            stall_connections: 10,
+            service: Duration::from_millis(5),
+            loads: vec![0.5, 0.8, 0.9, 0.95],
+            closed_connections: vec![1, 10, 100],
+            queue_run: s(10),
+            k6_rate: 2_000.0,
+            k6_run: s(5),
+            k6_rows,
+            peak_run: s(5),
+            peak_connections: 50,
+            resp_requests: [300_000, 1_500_000],
+        }
+    }
+}
+
+/// Runs every experiment and writes the report to `out` (JSON).
+pub fn run(quick: bool, out: &Path) -> Result<()> {
+    let started = Instant::now();
+    let plan = Plan::new(quick);
+    let wrk_version = tool_version("wrk", &["-v"])?;
+    let rb_version = tool_version("redis-benchmark", &["--version"])?;
+    let mut report = report::Report::new("lab-03", quick);
+    eprintln!(
+        "lab-03 measure{}: 6 experiments ({wrk_version}; {rb_version})",
+        if quick { " --quick" } else { "" }
+    );
+    let t = timed("rate accuracy", || experiments::rate_accuracy(&plan))?;
+    report.table(t);
+    let (t, timeline, spectrum) = timed("coordinated omission", || experiments::stall(&plan))?;
+    report.table(t).plot(timeline).plot(spectrum);
+    let t = timed("open vs closed", || experiments::open_vs_closed(&plan))?;
+    report.table(t);
+    let t = timed("the k6 question", || experiments::k6_question(&plan))?;
+    report.table(t);
+    let t = timed("peak, HTTP", || peak::http(&plan))?;
+    report.table(t);
+    let t = timed("peak, RESP", || peak::resp(&plan))?;
+    report.table(t);
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out, json).with_context(|| format!("cannot write {}", out.display()))?;
+    for line in lab_01::measure::summary_lines(&report) {
+        eprintln!("{line}");
+    }
+    eprintln!(
+        "wrote {} in {}{}",
+        out.display(),
+        stats::fmt_duration(Duration::from_secs(started.elapsed().as_secs())),
+        if quick {
+            " (quick run: numbers are not meaningful)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn tool_version(bin: &str, args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .output()
+        .with_context(|| {
+            format!(
+                "running `{bin}`: lab-03's measurements need wrk and redis-benchmark \
+             (Debian: wrk, redis-tools; `cargo xtask setup --debian`) and taskset"
+            )
+        })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(text.lines().next().unwrap_or(bin).trim().to_owned())
+}
+
+fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("{what}…");
+    let started = Instant::now();
+    let out = f().with_context(|| what.to_owned())?;
+    eprintln!(
+        "{what}: done in {}",
+        stats::fmt_duration(Duration::from_secs(started.elapsed().as_secs()))
+    );
+    Ok(out)
+}
+
+/// Runs lab-02's server in this process (the hidden `lab02` subcommand),
+/// so the measurements can start it from this binary.
+pub fn serve_lab02(config: lab_02::config::Config) -> Result<()> {
+    let model = config.model;
+    let server = lab_02::server::start(config)?;
+    lab_02::server::stop_on_signals(&server)?;
+    println!(
+        "lab-02 {} listening on {} (pid {})",
+        model.name(),
+        server.addr(),
+        std::process::id()
+    );
+    server.wait()
+}
+
+/// Microseconds as milliseconds, in the tables' format.
+pub(crate) fn ms(us: f64) -> String {
+    stats::fmt_ms(us / 1_000.0)
+}

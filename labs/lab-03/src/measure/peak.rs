@@ -1,0 +1,220 @@
+//! Experiments 5 and 6: is lab-03 fast enough to measure a peak? The
+//! closed model at full speed, beside `wrk` on HTTP and `redis-benchmark`
+//! on RESP, alternating tool by tool in each round.
+
+use anyhow::Result;
+use lab_02::measure::bench;
+use lab_02::measure::procs::{Launch, Server, Target};
+use lab_02::measure::stats::{fmt_int, fmt_pct, fmt_ratio, med, paired_ratio, spread};
+use report::Table;
+
+use super::tools::{self, GEN_CPU, HttpTarget, SERVER_CPU};
+use super::{Plan, ms};
+
+struct Peak {
+    rps: f64,
+    gen_cpu: f64,
+    server_cpu: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+pub fn http(plan: &Plan) -> Result<Table> {
+    let target = HttpTarget::start(&[], Some(SERVER_CPU))?;
+    let conns = plan.peak_connections;
+    let d = plan.peak_run;
+    let mut lab03 = Vec::new();
+    let mut wrk = Vec::new();
+    for round in 0..plan.rounds {
+        for tool in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+            let cpu0 = target.cpu_seconds()?;
+            let p = if tool == 0 {
+                let run = tools::lab03(&[
+                    "http".into(),
+                    target.url(),
+                    "-c".into(),
+                    conns.to_string(),
+                    "-d".into(),
+                    format!("{}s", d.as_secs()),
+                ])?;
+                Peak {
+                    rps: run.f("ok_rate"),
+                    gen_cpu: run.cpu_share(),
+                    server_cpu: (target.cpu_seconds()? - cpu0) / run.wall_s,
+                    p50_us: run.f("service.p50_us"),
+                    p99_us: run.f("service.p99_us"),
+                }
+            } else {
+                let run = tools::wrk(&target.url(), conns, d)?;
+                Peak {
+                    rps: run.rps,
+                    gen_cpu: run.cpu_s / run.wall_s,
+                    server_cpu: (target.cpu_seconds()? - cpu0) / run.wall_s,
+                    p50_us: run.p50_us,
+                    p99_us: run.p99_us,
+                }
+            };
+            if tool == 0 { &mut lab03 } else { &mut wrk }.push(p);
+        }
+    }
+    let mut t = Table::new(
+        "peak-http",
+        "Closed model at full speed on one HTTP target: lab-03 and wrk",
+        &[
+            "generator",
+            "req/s (median)",
+            "spread",
+            "generator CPU",
+            "target CPU",
+            "p50 (ms)",
+            "p99 (ms)",
+        ],
+    )
+    .numeric(&[1, 3, 4, 5, 6]);
+    for (name, runs) in [("lab-03", &lab03), ("wrk", &wrk)] {
+        let rps: Vec<f64> = runs.iter().map(|p| p.rps).collect();
+        t.row(vec![
+            name.into(),
+            fmt_int(med(runs, |p| p.rps)),
+            spread(&rps),
+            fmt_pct(med(runs, |p| p.gen_cpu)),
+            fmt_pct(med(runs, |p| p.server_cpu)),
+            ms(med(runs, |p| p.p50_us)),
+            ms(med(runs, |p| p.p99_us)),
+        ]);
+    }
+    let a: Vec<f64> = lab03.iter().map(|p| p.rps).collect();
+    let b: Vec<f64> = wrk.iter().map(|p| p.rps).collect();
+    let ratio = paired_ratio(&a, &b);
+    t.note(format!(
+        "Target: `lab-03 target` (one thread) on CPU {SERVER_CPU}. Generators on CPU {GEN_CPU}, {} round(s), alternating: `lab-03 http URL -c {conns} -d {}s` and `wrk -t1 -c{conns} -d{}s --latency URL`. CPU shares are of one core over the run's wall time.",
+        plan.rounds,
+        d.as_secs(),
+        d.as_secs()
+    ));
+    t.note(format!(
+        "lab-03 / wrk = {} (median of paired rounds): {}.",
+        fmt_ratio(ratio),
+        if ratio >= 1.0 {
+            "lab-03 reaches at least wrk's peak"
+        } else {
+            "lab-03 falls short of wrk's peak"
+        }
+    ));
+    Ok(t)
+}
+
+pub fn resp(plan: &Plan) -> Result<Table> {
+    let mut t = Table::new(
+        "peak-resp",
+        "Closed model at full speed on RESP servers: lab-03 and redis-benchmark",
+        &[
+            "server",
+            "test",
+            "pipeline",
+            "lab-03 req/s",
+            "redis-benchmark req/s",
+            "lab-03 / redis-benchmark",
+            "lab-03 CPU",
+            "redis-benchmark CPU",
+            "server CPU (lab-03 / redis-benchmark runs)",
+        ],
+    )
+    .numeric(&[2, 3, 4, 5, 6, 7]);
+    let conns = plan.peak_connections;
+    let mut worst = f64::INFINITY;
+    for target in [Target::EventLoop, Target::Redis] {
+        let mut launch = Launch::new(target, 1);
+        launch.cpus = Some(SERVER_CPU);
+        launch.subcommand = Some("lab02");
+        let mut server = Server::start(&launch)?;
+        for test in ["set", "get"] {
+            for (depth, requests) in [(1u32, plan.resp_requests[0]), (16, plan.resp_requests[1])] {
+                let mut ours = Vec::new();
+                let mut theirs = Vec::new();
+                for round in 0..plan.rounds {
+                    for tool in if round % 2 == 0 { [0, 1] } else { [1, 0] } {
+                        if tool == 0 {
+                            let cpu0 = server.cpu_seconds()?;
+                            let run = tools::lab03(&[
+                                "resp".into(),
+                                format!("127.0.0.1:{}", server.port),
+                                "--mix".into(),
+                                test.into(),
+                                "--keyspace".into(),
+                                "100000".into(),
+                                "-c".into(),
+                                conns.to_string(),
+                                "-P".into(),
+                                depth.to_string(),
+                                "-n".into(),
+                                requests.to_string(),
+                            ])?;
+                            let elapsed = run.f("elapsed_s");
+                            ours.push(Peak {
+                                rps: run.f("ok") / elapsed,
+                                gen_cpu: run.cpu_share(),
+                                server_cpu: (server.cpu_seconds()? - cpu0) / run.wall_s,
+                                p50_us: run.f("service.p50_us"),
+                                p99_us: run.f("service.p99_us"),
+                            });
+                        } else {
+                            let load = bench::Load {
+                                test,
+                                clients: conns as u32,
+                                pipeline: depth,
+                                requests,
+                                keyspace: 100_000,
+                                cpus: Some(GEN_CPU),
+                            };
+                            let s = bench::measure(&mut server, &load)?;
+                            theirs.push(Peak {
+                                rps: s.rps,
+                                gen_cpu: s.client_share(),
+                                server_cpu: s.cpu_share(),
+                                p50_us: s.p50_ms * 1e3,
+                                p99_us: s.p99_ms * 1e3,
+                            });
+                        }
+                    }
+                }
+                let a: Vec<f64> = ours.iter().map(|p| p.rps).collect();
+                let b: Vec<f64> = theirs.iter().map(|p| p.rps).collect();
+                let ratio = paired_ratio(&a, &b);
+                worst = worst.min(ratio);
+                t.row(vec![
+                    target.name().into(),
+                    test.to_uppercase(),
+                    depth.to_string(),
+                    format!("{} {}", fmt_int(med(&ours, |p| p.rps)), spread(&a)),
+                    format!("{} {}", fmt_int(med(&theirs, |p| p.rps)), spread(&b)),
+                    fmt_ratio(ratio),
+                    fmt_pct(med(&ours, |p| p.gen_cpu)),
+                    fmt_pct(med(&theirs, |p| p.gen_cpu)),
+                    format!(
+                        "{} / {}",
+                        fmt_pct(med(&ours, |p| p.server_cpu)),
+                        fmt_pct(med(&theirs, |p| p.server_cpu))
+                    ),
+                ]);
+            }
+        }
+        server.check_alive()?;
+    }
+    t.note(format!(
+        "Servers on CPU {SERVER_CPU}: lab-02's event loop (`lab-03 lab02 --model event-loop`, the same server as `cargo run -p lab-02`) and redis-server with no persistence. Generators on CPU {GEN_CPU}, {} round(s), alternating: `lab-03 resp ADDR --mix T --keyspace 100000 -c {conns} -P D -n N` and `redis-benchmark -t T -r 100000 -c {conns} -P D -n N --csv`, N = {} at depth 1 and {} at depth 16. lab-03's rate is good replies over the time from its first send to its last reply; redis-benchmark's is its own `rps`.",
+        plan.rounds,
+        fmt_int(plan.resp_requests[0] as f64),
+        fmt_int(plan.resp_requests[1] as f64)
+    ));
+    t.note(format!(
+        "Lowest lab-03 / redis-benchmark ratio: {}: {}.",
+        fmt_ratio(worst),
+        if worst >= 1.0 {
+            "lab-03 reaches at least redis-benchmark's peak in every row"
+        } else {
+            "lab-03 falls short of redis-benchmark in at least one row"
+        }
+    ));
+    Ok(t)
+}
