@@ -214,6 +214,7 @@ pub fn search_probes() -> Vec<browser::SearchProbe> {
         ("starvation", "part-1/locks.html"),
         ("clippy", "part-1/tooling.html"),
         ("fdatasync", "part-2/concurrency-models.html"),
+        ("omission", "part-3/load-testing.html"),
     ]
     .into_iter()
     .map(|(q, p)| browser::SearchProbe {

@@ -251,15 +251,17 @@ pub fn execute(
     };
     let started = SystemTime::now();
     let bar = progress_bar(load);
+    let mut so_far = crate::record::Interval::new(0, 0);
     let mut shown = |iv: &Interval| {
+        so_far.merge(iv);
         if let Some(bar) = &bar {
             bar.set_position(iv.second + 1);
             bar.set_message(format!(
-                "{} req/s  errors {}  p99 {} (service {})",
+                "{} req/s  errors {}  p99 so far {} (from the send {})",
                 fmt_int(iv.ok as f64),
-                iv.errors,
-                fmt_us(iv.latency.value_at_quantile(0.99) as f64 / 1e3),
-                fmt_us(iv.service.value_at_quantile(0.99) as f64 / 1e3),
+                so_far.errors,
+                fmt_us(so_far.latency.value_at_quantile(0.99) as f64 / 1e3),
+                fmt_us(so_far.service.value_at_quantile(0.99) as f64 / 1e3),
             ));
         }
     };

@@ -164,6 +164,24 @@ fn the_summary_warns_in_words() {
 }
 
 #[test]
+fn think_time_paces_a_closed_model() {
+    let _g = serial();
+    let t = target(TargetConfig::default());
+    // Two connections, each waiting 50 ms after every reply: about 20
+    // requests a second each, whatever the server could do.
+    let (j, code) = run_json(&["http", &url(&t), "-c", "2", "--think", "50ms", "-d", "1s"]);
+    assert_eq!(code, 0, "{j}");
+    let ok = j["ok"].as_u64().unwrap();
+    assert!((30..=42).contains(&ok), "{ok} requests");
+    // The think time is not latency: requests start when they are meant to.
+    assert!(
+        j["latency"]["p99_us"].as_f64().unwrap() < 20_000.0,
+        "{}",
+        j["latency"]
+    );
+}
+
+#[test]
 fn phases_show_a_delay_and_new_connections() {
     let _g = serial();
     let t = target(TargetConfig {
@@ -205,11 +223,16 @@ fn resp_load_reaches_lab_02() {
         "4",
         "-c",
         "3",
+        "-t",
+        "2",
         "-n",
-        "3000",
+        "3001",
     ]);
     assert_eq!(code, 0, "{j}");
-    assert_eq!(j["ok"], 3000);
+    // Two worker threads split the budget (1,501 and 1,500) and the
+    // connections (2 and 1); nothing is lost or sent twice.
+    assert_eq!(j["ok"], 3001);
+    assert_eq!(j["generator_threads"].as_array().unwrap().len(), 2);
     let mut c = lab_02::client::Client::connect(&addr).unwrap();
     let n = c.cmd(&[b"DBSIZE"]).unwrap().as_int().unwrap();
     assert!((50..=100).contains(&n), "{n} keys");

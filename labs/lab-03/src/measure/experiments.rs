@@ -9,8 +9,9 @@ use report::{Plot, PlotKind, Series, Table};
 use super::tools::{self, GEN_CPU, GenRun, Hog, HttpTarget, SERVER_CPU};
 use super::{Plan, ms};
 
+/// `10s`, `500ms`: as a reader would type it.
 fn secs(d: Duration) -> String {
-    format!("{}ms", d.as_millis())
+    humantime::format_duration(d).to_string()
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -190,12 +191,16 @@ pub fn stall(plan: &Plan) -> Result<(Table, Plot, Plot)> {
         secs(plan.stall_every), secs(plan.stall_for), secs(plan.stall_for), secs(plan.stall_every), run_for, plan.stall_rate, plan.stall_run.as_secs()
     ));
     t.note(format!(
-        "Same run, two clocks: p99 from the intended start {} ms, from the send {} ms ({}: the stall demo wants ≥ 600 ms and < 10 ms). The closed-model tools send nothing while the target stalls, so the pause appears once per connection, in their max, and their p99 stays at {} ms (lab-03 closed) and {} ms (wrk).",
+        "Same run, two clocks: p99 from the intended start {} ms, from the send {} ms ({}: the stall demo wants ≥ 600 ms and < 10 ms).",
         stats_ms(corrected),
         stats_ms(service),
         if corrected >= 600.0 && service < 10.0 { "met" } else { "missed" },
+    ));
+    t.note(format!(
+        "lab-03's closed model sends nothing while the target stalls, so the pause appears once per connection, in its max, and its p99 stays at {} ms. wrk's p99 of {} ms is its own after-the-fact correction: it adds the samples each connection would have taken at its average pace ({} req/s per connection here) during every slow response.",
         stats_ms(closed.f("service.p99_us") / 1e3),
         stats_ms(wrk.p99_us / 1e3),
+        fmt_int(wrk.rps / plan.stall_connections as f64),
     ));
 
     let timeline: Vec<(f64, f64, f64)> = open.json["timeline"]
@@ -295,6 +300,7 @@ pub fn open_vs_closed(plan: &Plan) -> Result<Table> {
         &[
             "model",
             "offered req/s",
+            "arrived req/s",
             "served req/s",
             "latency p50 (ms)",
             "latency p99 (ms)",
@@ -302,7 +308,10 @@ pub fn open_vs_closed(plan: &Plan) -> Result<Table> {
             "blocked p99 (ms)",
         ],
     )
-    .numeric(&[1, 2, 3, 4, 5, 6]);
+    .numeric(&[1, 2, 3, 4, 5, 6, 7]);
+    // Served: good replies over the whole run, drain included, so that
+    // requests still queued when the window closes count at their pace.
+    let served = |run: &GenRun| run.f("ok") / run.f("elapsed_s");
     for &load in &plan.loads {
         let target = HttpTarget::start(&["--service-time", &svc], Some(SERVER_CPU))?;
         let rate = capacity * load;
@@ -322,7 +331,8 @@ pub fn open_vs_closed(plan: &Plan) -> Result<Table> {
         t.row(vec![
             format!("open, Poisson, {:.0}% of capacity", load * 100.0),
             fmt_int(rate),
-            fmt_int(run.f("ok_rate")),
+            fmt_int(run.f("sent_rate")),
+            fmt_int(served(&run)),
             ms(run.f("latency.p50_us")),
             ms(run.f("latency.p99_us")),
             ms(run.f("service.p99_us")),
@@ -338,7 +348,8 @@ pub fn open_vs_closed(plan: &Plan) -> Result<Table> {
         t.row(vec![
             format!("closed, {c} connection{}", if c == 1 { "" } else { "s" }),
             "-".into(),
-            fmt_int(run.f("ok_rate")),
+            fmt_int(run.f("sent_rate")),
+            fmt_int(served(&run)),
             ms(run.f("latency.p50_us")),
             ms(run.f("latency.p99_us")),
             ms(run.f("service.p99_us")),
@@ -346,7 +357,7 @@ pub fn open_vs_closed(plan: &Plan) -> Result<Table> {
         ]);
     }
     t.note(format!(
-        "Target: `lab-03 target --service-time {svc}`: one request at a time, so its capacity is {} req/s however many connections send. Open rows: `lab-03 http URL --rate R --arrival poisson -c 200 -d {run_for}`; closed rows: `lab-03 http URL -c N -d {run_for}`. Latency is from the intended start (in the closed model, the moment the connection was free: the same as the send).",
+        "Target: `lab-03 target --service-time {svc}`: one request at a time, so its capacity is {} req/s however many connections send. Open rows: `lab-03 http URL --rate R --arrival poisson -c 200 -d {run_for}`; closed rows: `lab-03 http URL -c N -d {run_for}`. Latency is from the intended start (in the closed model, the moment the connection was free: the same as the send). Arrived: requests sent in the window per second (a Poisson count is random: this run's draw); served: good replies over the whole run, the drain after the window included.",
         fmt_int(capacity)
     ));
     t.note("The closed model never offers more than the server serves: with N connections it measures the queue of N it creates itself, and its rate is the server's capacity. The open model keeps arriving; near capacity the queue, and the latency users would see, grow without a bound the closed model can show.".to_string());
@@ -416,7 +427,7 @@ pub fn k6_question(plan: &Plan) -> Result<Table> {
     }
     t.note(format!(
         "Target: `lab-03 target --delay 5ms` on CPU {SERVER_CPU}, a fresh one per row; its own p99 is read from `/__stats` (request read to response written). Generator on CPU {GEN_CPU}: `lab-03 http URL --rate {} -c N -d {run_for} --script-cost C`. The script cost burns C of CPU before each send, as a k6 virtual user runs its JavaScript; the last row instead runs a busy loop on the generator's core.",
-        fmt_int(plan.k6_rate)
+        plan.k6_rate
     ));
     Ok(t)
 }

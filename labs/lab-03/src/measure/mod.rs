@@ -74,6 +74,7 @@ impl Plan {
             (1000, us(200), false),
             (1000, us(400), false),
             (1000, us(470), false),
+            (1000, us(600), false),
             (100, us(0), true),
         ];
         if quick {
