@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Measure { quick, out }) => lab_02::measure::run(quick, &out),
-        None => serve(cli.config),
+        None => lab_02::server::serve(cli.config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -49,18 +49,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn serve(config: Config) -> anyhow::Result<()> {
-    let model = config.model;
-    let server = lab_02::server::start(config)?;
-    lab_02::server::stop_on_signals(&server)?;
-    // Tests and scripts read this line to learn the port (with --port 0).
-    println!(
-        "lab-02 {} listening on {} (pid {})",
-        model.name(),
-        server.addr(),
-        std::process::id()
-    );
-    server.wait()
 }

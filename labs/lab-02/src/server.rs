@@ -381,6 +381,22 @@ pub fn start(config: Config) -> Result<Server> {
     }
 }
 
+/// What `cargo run -p lab-02` does: start, stop on SIGINT or SIGTERM,
+/// print the ready line, and serve until stopped.
+pub fn serve(config: Config) -> Result<()> {
+    let model = config.model;
+    let server = start(config)?;
+    stop_on_signals(&server)?;
+    // Tests and scripts read this line to learn the port (with --port 0).
+    println!(
+        "lab-02 {} listening on {} (pid {})",
+        model.name(),
+        server.addr(),
+        std::process::id()
+    );
+    server.wait()
+}
+
 /// Stops the server gracefully on SIGINT or SIGTERM (a second signal
 /// exits at once).
 pub fn stop_on_signals(server: &Server) -> Result<()> {

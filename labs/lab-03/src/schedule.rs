@@ -104,34 +104,9 @@ pub fn split(arrival: Arrival, rate: f64, threads: usize, seed: u64) -> Vec<Box<
         .collect()
 }
 
-/// A small, fast, seedable generator (SplitMix64): the workloads draw keys
-/// and gaps from it on the hot path, and runs are reproducible by seed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [0, n).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
-    }
-}
+/// The seedable generator the workloads and Poisson gaps draw from:
+/// lab-01's SplitMix64, fast on the hot path and reproducible by seed.
+pub use lab_01::workload::Rng;
 
 #[cfg(test)]
 mod tests {

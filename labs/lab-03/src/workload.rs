@@ -17,6 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::schedule::Rng;
+use lab_01::workload::Zipf;
 
 /// How a response ended, as far as the generator's statistics care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,77 +178,6 @@ impl fmt::Display for KeyDist {
             Self::Uniform => write!(f, "uniform"),
             Self::Zipf(s) => write!(f, "zipf:{s}"),
         }
-    }
-}
-
-/// Zipf sampling by rejection-inversion (Hörmann and Derflinger, 1996):
-/// constant time and memory for any keyspace size, no table.
-#[derive(Debug, Clone)]
-pub struct Zipf {
-    n: f64,
-    s: f64,
-    h_x1: f64,
-    h_n: f64,
-    threshold: f64,
-}
-
-impl Zipf {
-    pub fn new(n: u64, s: f64) -> Self {
-        let n = n.max(1) as f64;
-        let mut z = Self {
-            n,
-            s,
-            h_x1: 0.0,
-            h_n: 0.0,
-            threshold: 0.0,
-        };
-        z.h_x1 = z.h_integral(1.5) - 1.0;
-        z.h_n = z.h_integral(n + 0.5);
-        z.threshold = 2.0 - z.h_integral_inv(z.h_integral(2.5) - z.h(2.0));
-        z
-    }
-
-    fn h(&self, x: f64) -> f64 {
-        (-self.s * x.ln()).exp()
-    }
-
-    /// The integral of `h` from 1 to x, written so that s = 1 needs no case.
-    fn h_integral(&self, x: f64) -> f64 {
-        let lx = x.ln();
-        expm1_over_x((1.0 - self.s) * lx) * lx
-    }
-
-    fn h_integral_inv(&self, x: f64) -> f64 {
-        let t = (x * (1.0 - self.s)).max(-1.0);
-        (log1p_over_x(t) * x).exp()
-    }
-
-    /// A rank in `1..=n`; rank 1 is the most frequent.
-    pub fn sample(&self, rng: &mut Rng) -> u64 {
-        loop {
-            let u = self.h_n + rng.next_f64() * (self.h_x1 - self.h_n);
-            let x = self.h_integral_inv(u);
-            let k = (x + 0.5).floor().clamp(1.0, self.n);
-            if k - x <= self.threshold || u >= self.h_integral(k + 0.5) - self.h(k) {
-                return k as u64;
-            }
-        }
-    }
-}
-
-fn expm1_over_x(x: f64) -> f64 {
-    if x.abs() > 1e-8 {
-        x.exp_m1() / x
-    } else {
-        1.0 + x / 2.0
-    }
-}
-
-fn log1p_over_x(x: f64) -> f64 {
-    if x.abs() > 1e-8 {
-        x.ln_1p() / x
-    } else {
-        1.0 - x / 2.0
     }
 }
 
@@ -770,22 +700,6 @@ mod tests {
             seen.insert(name);
         }
         assert_eq!(seen.len(), 10, "{seen:?}");
-    }
-
-    #[test]
-    fn zipf_rank_one_has_its_share() {
-        // For n = 1000 and s = 1, P(rank 1) = 1 / H(1000) = 0.1336.
-        let z = Zipf::new(1000, 1.0);
-        let mut rng = Rng::new(3);
-        let n = 200_000;
-        let mut ones = 0;
-        for _ in 0..n {
-            let k = z.sample(&mut rng);
-            assert!((1..=1000).contains(&k));
-            ones += u32::from(k == 1);
-        }
-        let share = f64::from(ones) / f64::from(n);
-        assert!((share - 0.1336).abs() < 0.005, "rank-1 share {share}");
     }
 
     #[test]

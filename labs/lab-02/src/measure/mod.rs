@@ -189,7 +189,7 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
 }
 
 /// Runs one experiment, saying on stderr what it is and how long it took.
-fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("{what}…");
     let started = Instant::now();
     let out = f().with_context(|| what.to_owned())?;

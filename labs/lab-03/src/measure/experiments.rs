@@ -143,37 +143,34 @@ pub fn stall(plan: &Plan) -> Result<(Table, Plot, Plot)> {
         ],
     )
     .numeric(&[2, 3, 4, 5, 6, 7]);
-    let row = |run: &GenRun, key: &str| {
-        vec![
-            ms(run.f(&format!("{key}.p50_us"))),
-            ms(run.f(&format!("{key}.p90_us"))),
-            ms(run.f(&format!("{key}.p99_us"))),
-            ms(run.f(&format!("{key}.p999_us"))),
-            ms(run.f(&format!("{key}.max_us"))),
-        ]
-    };
     let rate = format!("{} req/s", fmt_int(plan.stall_rate));
-    let mut r = vec![
-        format!("lab-03, open, {rate}"),
-        "intended start".into(),
-        fmt_int(open.f("ok_rate")),
+    let lab03_rows = [
+        (
+            format!("lab-03, open, {rate}"),
+            "intended start",
+            &open,
+            "latency",
+        ),
+        (
+            format!("lab-03, open, {rate}"),
+            "send (service time)",
+            &open,
+            "service",
+        ),
+        (
+            format!("lab-03, closed, {conns} connections"),
+            "send",
+            &closed,
+            "service",
+        ),
     ];
-    r.extend(row(&open, "latency"));
-    t.row(r);
-    let mut r = vec![
-        format!("lab-03, open, {rate}"),
-        "send (service time)".into(),
-        fmt_int(open.f("ok_rate")),
-    ];
-    r.extend(row(&open, "service"));
-    t.row(r);
-    let mut r = vec![
-        format!("lab-03, closed, {conns} connections"),
-        "send".into(),
-        fmt_int(closed.f("ok_rate")),
-    ];
-    r.extend(row(&closed, "service"));
-    t.row(r);
+    for (generator, clock, run, key) in lab03_rows {
+        let mut r = vec![generator, clock.to_owned(), fmt_int(run.f("ok_rate"))];
+        for q in ["p50_us", "p90_us", "p99_us", "p999_us", "max_us"] {
+            r.push(ms(run.f(&format!("{key}.{q}"))));
+        }
+        t.row(r);
+    }
     t.row(vec![
         format!("wrk, {conns} connections"),
         "send".into(),

@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use lab_02::measure::stats;
+use lab_02::measure::{stats, timed};
 
 /// How long and how big each experiment is.
 #[derive(Debug, Clone)]
@@ -183,30 +183,10 @@ fn tool_version(bin: &str, args: &[&str]) -> Result<String> {
     Ok(text.lines().next().unwrap_or(bin).trim().to_owned())
 }
 
-fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    eprintln!("{what}…");
-    let started = Instant::now();
-    let out = f().with_context(|| what.to_owned())?;
-    eprintln!(
-        "{what}: done in {}",
-        stats::fmt_duration(Duration::from_secs(started.elapsed().as_secs()))
-    );
-    Ok(out)
-}
-
 /// Runs lab-02's server in this process (the hidden `lab02` subcommand),
 /// so the measurements can start it from this binary.
 pub fn serve_lab02(config: lab_02::config::Config) -> Result<()> {
-    let model = config.model;
-    let server = lab_02::server::start(config)?;
-    lab_02::server::stop_on_signals(&server)?;
-    println!(
-        "lab-02 {} listening on {} (pid {})",
-        model.name(),
-        server.addr(),
-        std::process::id()
-    );
-    server.wait()
+    lab_02::server::serve(config)
 }
 
 /// Microseconds as milliseconds, in the tables' format.
