@@ -243,7 +243,7 @@ pub fn stall(plan: &Plan) -> Result<(Table, Plot, Plot)> {
     let keys = ["p50_us", "p90_us", "p99_us"];
     let spectrum = Plot {
         name: "stall-percentiles".into(),
-        title: "The same stalling target, four views".into(),
+        title: "The same stalling target, four views (lab-03 open and closed, wrk)".into(),
         kind: PlotKind::Bars {
             categories: qs.iter().map(|q| format!("p{}", q * 100.0)).collect(),
         },
@@ -252,28 +252,28 @@ pub fn stall(plan: &Plan) -> Result<(Table, Plot, Plot)> {
         log_y: true,
         series: vec![
             Series {
-                name: "lab-03 open, from intended start".into(),
+                name: "open, intended".into(),
                 values: keys
                     .iter()
                     .map(|k| open.f(&format!("latency.{k}")) / 1e3)
                     .collect(),
             },
             Series {
-                name: "lab-03 open, from send".into(),
+                name: "open, send".into(),
                 values: keys
                     .iter()
                     .map(|k| open.f(&format!("service.{k}")) / 1e3)
                     .collect(),
             },
             Series {
-                name: "lab-03 closed".into(),
+                name: "closed, send".into(),
                 values: keys
                     .iter()
                     .map(|k| closed.f(&format!("service.{k}")) / 1e3)
                     .collect(),
             },
             Series {
-                name: "wrk".into(),
+                name: "wrk (corrected)".into(),
                 values: vec![wrk.p50_us / 1e3, wrk.p90_us / 1e3, wrk.p99_us / 1e3],
             },
         ],
