@@ -22,6 +22,11 @@ fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 10s, 500ms, 2m)"))
 }
 
+/// Far beyond what one machine can send: a typo, not a test.
+const MAX_RATE: f64 = 10_000_000.0;
+/// Redis's own limit on a bulk string.
+const MAX_VALUE: usize = 512 * 1024 * 1024;
+
 /// How much load, for how long, and where the results go.
 #[derive(Debug, Clone, Args)]
 pub struct LoadArgs {
@@ -172,9 +177,12 @@ impl LoadArgs {
             bail!("--duration and --requests must be more than zero");
         }
         if let Some(r) = self.rate
-            && !(r.is_finite() && r > 0.0)
+            && !(r.is_finite() && r > 0.0 && r <= MAX_RATE)
         {
-            bail!("--rate must be a positive number of requests per second");
+            bail!("--rate must be a positive number of requests per second, at most {MAX_RATE}");
+        }
+        if self.timeout.is_zero() {
+            bail!("--timeout must be more than zero");
         }
         if self.connections == 0 || self.threads == 0 {
             bail!("--connections and --threads must be at least 1");
@@ -200,6 +208,20 @@ impl LoadArgs {
             script_cost: self.script_cost,
         })
     }
+}
+
+/// Checks what `resp_workload` cannot: sizes a server would refuse.
+pub fn check_resp(a: &RespArgs) -> Result<()> {
+    if a.value_size > MAX_VALUE {
+        bail!(
+            "--value-size {} is over Redis's 512 MiB bulk limit",
+            a.value_size
+        );
+    }
+    if a.keyspace == 0 {
+        bail!("--keyspace must be at least 1");
+    }
+    Ok(())
 }
 
 pub fn resp_workload(a: &RespArgs, seed: u64) -> Resp {

@@ -27,7 +27,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Barrier, Mutex, PoisonError};
+use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
@@ -105,6 +105,10 @@ const TIMER: Token = Token(usize::MAX - 1);
 /// Largest response a connection buffers (a guard against a peer that
 /// streams without end).
 const MAX_INBUF: usize = 64 * 1024 * 1024;
+/// Open model: at most this many due requests wait for a connection per
+/// worker (8 MB of intended times); later ones are dropped and counted, so
+/// a dead or stalled server cannot make the generator eat the machine.
+const MAX_PENDING: usize = 1_000_000;
 
 /// Runs a load test. `workload(i)` makes worker `i`'s workload;
 /// `schedules` (open model) gives one schedule per worker; `progress`
@@ -130,42 +134,51 @@ pub fn run(
         plan.load != Load::Open || schedules.len() == threads,
         "one schedule per worker thread"
     );
-    let barrier = Barrier::new(threads + 1);
-    let start_cell: Mutex<Option<Instant>> = Mutex::new(None);
-    let go = Barrier::new(threads + 1);
     let (tx, rx) = mpsc::channel::<Interval>();
     let mut schedules: Vec<Option<Box<dyn Schedule>>> = schedules.into_iter().map(Some).collect();
     schedules.resize_with(threads, || None);
-
-    std::thread::scope(|scope| {
-        let mut handles = Vec::new();
-        for (i, schedule) in schedules.into_iter().enumerate() {
+    // Built here, so that a worker that cannot start (no epoll, no timer)
+    // fails the run before any thread waits for it.
+    let workers = schedules
+        .into_iter()
+        .enumerate()
+        .map(|(i, schedule)| {
             let conns = plan.connections / threads + usize::from(i < plan.connections % threads);
             let budget = plan
                 .requests
                 .map(|n| n / threads as u64 + u64::from((i as u64) < n % threads as u64));
-            let tx = tx.clone();
-            let (barrier, go, start_cell) = (&barrier, &go, &start_cell);
-            handles.push(scope.spawn(
-                move || -> anyhow::Result<(Recorder, ThreadStats, u64, u64)> {
-                    let mut w =
-                        Worker::new(plan, addr, workload(i), schedule, conns, budget, i, tx)?;
+            Worker::new(
+                plan,
+                addr,
+                workload(i),
+                schedule,
+                conns,
+                budget,
+                i,
+                tx.clone(),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    drop(tx);
+    // Every worker connects, then all start one clock together: whoever
+    // passes the barrier first sets it.
+    let barrier = Barrier::new(threads + 1);
+    let start_cell = OnceLock::new();
+
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .map(|mut w| {
+                let (barrier, start_cell) = (&barrier, &start_cell);
+                scope.spawn(move || {
                     w.connect_all();
                     barrier.wait();
-                    go.wait();
-                    let start = start_cell
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .unwrap_or_else(Instant::now);
-                    w.run(start)
-                },
-            ));
-        }
-        drop(tx);
+                    w.run(*start_cell.get_or_init(Instant::now))
+                })
+            })
+            .collect();
         barrier.wait();
-        let start = Instant::now();
-        *start_cell.lock().unwrap_or_else(PoisonError::into_inner) = Some(start);
-        go.wait();
+        let start = *start_cell.get_or_init(Instant::now);
         let timeline = collect_intervals(&rx, threads, progress);
         let mut rec = Recorder::new();
         let mut stats = Vec::new();
@@ -258,7 +271,9 @@ impl Conn {
             queued: 0,
             written: 0,
             inflight: VecDeque::new(),
-            inbuf: vec![0; 16 * 1024],
+            // Small replies are the rule; a big one doubles it as needed.
+            // Thousands of connections should not cost 16 KiB each.
+            inbuf: vec![0; 4 * 1024],
             in_start: 0,
             in_end: 0,
             reserved: 0,
@@ -556,7 +571,8 @@ impl<'a> Worker<'a> {
             self.next_due = self.advance_schedule();
             match self.take_spare() {
                 Some(c) => self.dispatch(c, t, t),
-                None => self.pending.push_back(t),
+                None if self.pending.len() < MAX_PENDING => self.pending.push_back(t),
+                None => self.fail_one(ErrorKind::Dropped),
             }
         }
     }

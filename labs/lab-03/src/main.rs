@@ -77,6 +77,7 @@ fn verdict(s: &lab_03::summary::Summary) -> ExitCode {
 }
 
 fn resp(a: &RespArgs) -> anyhow::Result<ExitCode> {
+    cli::check_resp(a)?;
     let addr = cli::resolve(&a.target, a.load.allow_remote)?;
     let make = |i: usize| -> Box<dyn Workload> {
         Box::new(cli::resp_workload(

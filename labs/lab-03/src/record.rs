@@ -39,6 +39,9 @@ pub enum ErrorKind {
     ClientError,
     /// Still unanswered when the run's drain time ran out.
     Unfinished,
+    /// Open model: due while a million earlier requests already waited for
+    /// a connection, so never sent (k6's `dropped_iterations`).
+    Dropped,
     /// Any other I/O error.
     Io,
 }
@@ -55,6 +58,7 @@ impl ErrorKind {
             Self::ServerError => "server-error",
             Self::ClientError => "client-error",
             Self::Unfinished => "unfinished",
+            Self::Dropped => "dropped",
             Self::Io => "io",
         }
     }

@@ -230,18 +230,17 @@ impl Template {
         };
         let mut bytes = Vec::new();
         lab_02::resp::encode_command(args, &mut bytes);
-        // The key is the second argument: the first occurrence of the
-        // placeholder after the command name.
+        // The key is the only place the placeholder occurs (PING has none).
         match bytes
             .windows(KEY_PLACEHOLDER.len())
             .position(|w| w == KEY_PLACEHOLDER)
         {
-            Some(at) if cmd != Command::Ping => Self {
+            Some(at) => Self {
                 before_key: bytes[..at].to_vec(),
                 after_key: bytes[at + KEY_PLACEHOLDER.len()..].to_vec(),
                 has_key: true,
             },
-            _ => Self {
+            None => Self {
                 before_key: bytes,
                 after_key: Vec::new(),
                 has_key: false,

@@ -337,6 +337,17 @@ fn unsafe_or_unbounded_runs_are_refused() {
         &["resp", "127.0.0.1:6379", "-d", "1s", "--keys", "zipf:-1"],
         &["http", "https://127.0.0.1/", "-d", "1s"],
         &["http", "http://127.0.0.1:1/", "-d", "1s", "--rate", "0"],
+        &["http", "http://127.0.0.1:1/", "-d", "1s", "--rate", "1e12"],
+        &["http", "http://127.0.0.1:1/", "-d", "1s", "--timeout", "0s"],
+        &["resp", "127.0.0.1:6379", "-d", "1s", "--keyspace", "0"],
+        &[
+            "resp",
+            "127.0.0.1:6379",
+            "-d",
+            "1s",
+            "--value-size",
+            "999999999999",
+        ],
         &["http", "http://127.0.0.1:1/", "-d", "1s", "-H", "no colon"],
     ] {
         let out = run(bad);

@@ -176,7 +176,7 @@ pub fn free_port() -> Result<u16> {
 
 /// The last few KiB a child wrote, for error messages.
 #[derive(Debug, Clone, Default)]
-pub struct LogTail(Arc<Mutex<String>>);
+struct LogTail(Arc<Mutex<String>>);
 
 impl LogTail {
     const KEEP: usize = 8 * 1024;
@@ -193,7 +193,7 @@ impl LogTail {
         }
     }
 
-    pub fn text(&self) -> String {
+    fn text(&self) -> String {
         self.0
             .lock()
             .map(|s| s.trim().to_owned())
@@ -216,7 +216,7 @@ impl LogTail {
 }
 
 /// Stops a child: SIGTERM, up to `grace` to exit, then SIGKILL; reaps it.
-pub fn stop_child(child: &mut Child, grace: Duration) {
+fn stop_child(child: &mut Child, grace: Duration) {
     if matches!(child.try_wait(), Ok(Some(_))) {
         return;
     }
@@ -236,98 +236,63 @@ pub fn stop_child(child: &mut Child, grace: Duration) {
     let _ = child.wait();
 }
 
-/// A running server; stopped and reaped on drop.
+/// A child process under measurement: what it printed (for errors), its
+/// CPU time and memory; stopped and reaped on drop. Servers of every lab
+/// are started through this.
 #[derive(Debug)]
-pub struct Server {
-    pub target: Target,
-    pub port: u16,
-    /// The server's process id (taskset execs, so the child's own).
+pub struct Process {
+    /// For messages: `event-loop`, `redis-server`, `lab-03 target`.
+    pub name: String,
+    /// The process id (taskset execs, so the child's own).
     pub pid: u32,
     child: Child,
     log: LogTail,
+    first_line: mpsc::Receiver<String>,
 }
 
-impl Server {
-    /// Starts a server and waits until it answers PING.
-    pub fn start(launch: &Launch) -> Result<Server> {
-        let redis_port = match launch.target {
-            Target::Redis => free_port()?,
-            _ => 0,
-        };
-        let mut cmd = match launch.target {
-            Target::Redis => launch.redis_command(redis_port),
-            _ => launch.model_command(),
-        };
+impl Process {
+    /// Spawns `cmd` with its output captured.
+    pub fn spawn(mut cmd: Command, name: &str) -> Result<Self> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", launch.target.name()))?;
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
         let log = LogTail::default();
         let first_line = first_line_then_drain(&mut child, &log);
-        let mut server = Server {
-            target: launch.target,
-            port: redis_port,
+        Ok(Self {
+            name: name.to_owned(),
             pid: child.id(),
             child,
             log,
-        };
-        if launch.target != Target::Redis {
-            let line = first_line
-                .recv_timeout(START_TIMEOUT)
-                .map_err(|_| server.failure("printed no ready line"))?;
-            let (port, pid) =
-                parse_ready_line(&line).ok_or_else(|| server.failure("printed no ready line"))?;
-            server.port = port;
-            server.pid = pid;
-        }
-        server.wait_for_ping()?;
-        Ok(server)
+            first_line,
+        })
     }
 
-    /// An error that says what the server printed and how it exited.
-    fn failure(&mut self, what: &str) -> anyhow::Error {
+    /// Waits for a `… listening on HOST:PORT (pid PID)` first line and
+    /// returns the port (the pid is kept).
+    pub fn ready_line(&mut self) -> Result<u16> {
+        let line = self
+            .first_line
+            .recv_timeout(START_TIMEOUT)
+            .map_err(|_| self.failure("printed no ready line"))?;
+        let (port, pid) =
+            parse_ready_line(&line).ok_or_else(|| self.failure("printed no ready line"))?;
+        self.pid = pid;
+        Ok(port)
+    }
+
+    /// An error that says what the process printed and how it exited.
+    pub fn failure(&mut self, what: &str) -> anyhow::Error {
         let status = self.child.try_wait().ok().flatten();
         anyhow!(
             "{} {what}{}; its output:\n{}",
-            self.target.name(),
+            self.name,
             status.map_or(String::new(), |s| format!(" ({s})")),
             self.log.text()
         )
     }
 
-    fn wait_for_ping(&mut self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return Err(self.failure("exited during start-up"));
-            }
-            if self.ping().is_ok() {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(self.failure("did not answer PING"));
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn ping(&self) -> Result<()> {
-        let mut c = self.client()?;
-        match c.cmd(&[b"PING"])? {
-            Frame::Simple(s) if s == "PONG" => Ok(()),
-            other => bail!("PING answered {other:?}"),
-        }
-    }
-
-    /// A new client connection.
-    pub fn client(&self) -> Result<Client> {
-        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        Ok(Client::from_stream(stream)?)
-    }
-
-    /// Fails (with the server's output) if it is no longer running.
+    /// Fails (with the process's output) if it is no longer running.
     pub fn check_alive(&mut self) -> Result<()> {
         match self.child.try_wait() {
             Ok(None) => Ok(()),
@@ -349,6 +314,92 @@ impl Server {
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
         env::rss_of(&status).with_context(|| format!("no VmRSS in {path}"))
     }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, STOP_GRACE);
+    }
+}
+
+/// A running Redis-compatible server; stopped and reaped on drop.
+#[derive(Debug)]
+pub struct Server {
+    pub target: Target,
+    pub port: u16,
+    pub process: Process,
+}
+
+impl Server {
+    /// Starts a server and waits until it answers PING.
+    pub fn start(launch: &Launch) -> Result<Server> {
+        let redis_port = match launch.target {
+            Target::Redis => free_port()?,
+            _ => 0,
+        };
+        let cmd = match launch.target {
+            Target::Redis => launch.redis_command(redis_port),
+            _ => launch.model_command(),
+        };
+        let mut process = Process::spawn(cmd, launch.target.name())?;
+        let port = match launch.target {
+            // redis-server prints a banner, not our ready line.
+            Target::Redis => redis_port,
+            _ => process.ready_line()?,
+        };
+        let mut server = Server {
+            target: launch.target,
+            port,
+            process,
+        };
+        server.wait_for_ping()?;
+        Ok(server)
+    }
+
+    fn wait_for_ping(&mut self) -> Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            self.process
+                .check_alive()
+                .map_err(|_| self.process.failure("exited during start-up"))?;
+            if self.ping().is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.process.failure("did not answer PING"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn ping(&self) -> Result<()> {
+        let mut c = self.client()?;
+        match c.cmd(&[b"PING"])? {
+            Frame::Simple(s) if s == "PONG" => Ok(()),
+            other => bail!("PING answered {other:?}"),
+        }
+    }
+
+    /// A new client connection.
+    pub fn client(&self) -> Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        Ok(Client::from_stream(stream)?)
+    }
+
+    /// Fails (with the server's output) if it is no longer running.
+    pub fn check_alive(&mut self) -> Result<()> {
+        self.process.check_alive()
+    }
+
+    /// CPU time used so far, in seconds.
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        self.process.cpu_seconds()
+    }
+
+    /// Resident set size (`VmRSS`), in bytes.
+    pub fn rss_bytes(&self) -> Result<u64> {
+        self.process.rss_bytes()
+    }
 
     /// One numeric field of `INFO` (`None` if the server has no such field).
     pub fn info_u64(&self, field: &str) -> Result<Option<u64>> {
@@ -366,15 +417,9 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        stop_child(&mut self.child, STOP_GRACE);
-    }
-}
-
 /// Sends the child's first stdout line to the returned channel, then keeps
 /// draining stdout and stderr into `log` (a full pipe would stall it).
-pub fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<String> {
+fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     if let Some(stderr) = child.stderr.take() {
         log.drain(stderr);
@@ -396,7 +441,7 @@ pub fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver
 }
 
 /// `lab-02 MODEL listening on 127.0.0.1:PORT (pid PID)` → (port, pid).
-pub fn parse_ready_line(line: &str) -> Option<(u16, u32)> {
+fn parse_ready_line(line: &str) -> Option<(u16, u32)> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let on = words.iter().position(|w| *w == "on")?;
     let port = words.get(on + 1)?.rsplit_once(':')?.1.parse().ok()?;

@@ -199,6 +199,39 @@ pub(crate) trait Batch {
     fn run(&mut self, conn: &mut Conn) -> impl Future<Output = (Next, u64)>;
 }
 
+/// The next connection the server admits, for both tokio models: a failed
+/// `accept` (out of file descriptors, say) is logged and retried after a
+/// pause rather than ending the server, and a connection over
+/// `maxclients` gets Redis's error and is closed. `None` once `stop` fires.
+pub(crate) async fn accept_admitted(
+    listener: &tokio::net::TcpListener,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return None,
+        };
+        let (mut stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if !shared.admit() {
+            tokio::spawn(async move {
+                let _ = stream.write_all(crate::server::MAX_CLIENTS_REPLY).await;
+            });
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        return Some((stream, addr));
+    }
+}
+
 // ANCHOR: async-connection
 /// The connection loop both tokio models share: run a batch, make its
 /// writes durable, reply, then read more (or stop).

@@ -17,7 +17,6 @@ use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -26,7 +25,7 @@ use crate::cmd::{self, Merge, Route, Spec};
 use crate::conn::{self, Conn, Next};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
-use crate::server::{MAX_CLIENTS_REPLY, Shared};
+use crate::server::Shared;
 
 const EXPIRE_BUDGET: usize = 200;
 
@@ -281,26 +280,9 @@ async fn core_main(
         let (shared, mut stop) = (shared.clone(), stop.clone());
         tokio::task::spawn_local(async move {
             let mut next = 0usize;
-            loop {
-                let accepted = tokio::select! {
-                    r = listener.accept() => r,
-                    _ = stop.changed() => return,
-                };
-                let (mut stream, addr) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                };
-                if !shared.admit() {
-                    tokio::task::spawn_local(async move {
-                        let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
-                    });
-                    continue;
-                }
-                let _ = stream.set_nodelay(true);
+            while let Some((stream, addr)) =
+                super::accept_admitted(&listener, &shared, &mut stop).await
+            {
                 let target = next % txs.len();
                 next += 1;
                 match stream.into_std() {

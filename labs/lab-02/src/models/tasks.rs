@@ -12,7 +12,6 @@ use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -20,7 +19,7 @@ use super::{Batch, Keyspace, LockedParts};
 use crate::conn::{self, Conn, Next};
 use crate::db::SharedStore;
 use crate::route;
-use crate::server::{MAX_CLIENTS_REPLY, Shared};
+use crate::server::Shared;
 
 /// Keys active expiry may look at per round (every 100 ms).
 const EXPIRE_BUDGET: usize = 200;
@@ -88,26 +87,8 @@ async fn serve(
         });
     }
     let _ = ready.send(Ok(()));
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = stop.changed() => break,
-        };
-        let (mut stream, addr) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
-        if !shared.admit() {
-            tokio::spawn(async move {
-                let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
-            });
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
+    while let Some((mut stream, addr)) = super::accept_admitted(&listener, &shared, &mut stop).await
+    {
         let (shared, cache, stop) = (shared.clone(), cache.clone(), stop.clone());
         tokio::spawn(async move {
             let session = super::event_loop::new_session(&shared, addr);

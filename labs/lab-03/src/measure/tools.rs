@@ -15,23 +15,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use lab_02::measure::env;
-use lab_02::measure::procs::{
-    LogTail, first_line_then_drain, own_exe, parse_ready_line, pinned, run_tool, stop_child,
-};
+use lab_02::measure::procs::{Process, own_exe, pinned, run_tool};
 use serde_json::Value;
 
 /// The core the generators run on, and the one the servers run on.
 pub const GEN_CPU: &str = "0";
 pub const SERVER_CPU: &str = "1";
 
-const START_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// lab-03's HTTP target, running as a child process.
 pub struct HttpTarget {
     pub port: u16,
-    pub pid: u32,
-    child: Child,
-    log: LogTail,
+    process: Process,
 }
 
 impl HttpTarget {
@@ -39,30 +33,9 @@ impl HttpTarget {
     pub fn start(args: &[&str], cpus: Option<&str>) -> Result<Self> {
         let mut cmd = pinned(cpus, own_exe());
         cmd.args(["target", "--port", "0"]).args(args);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().context("starting lab-03 target")?;
-        let log = LogTail::default();
-        let first = first_line_then_drain(&mut child, &log);
-        let mut t = HttpTarget {
-            port: 0,
-            pid: child.id(),
-            child,
-            log,
-        };
-        let line = first.recv_timeout(START_TIMEOUT).map_err(|_| {
-            let status = t.child.try_wait().ok().flatten();
-            anyhow::anyhow!(
-                "lab-03 target printed no ready line ({status:?}); its output:\n{}",
-                t.log.text()
-            )
-        })?;
-        let (port, pid) =
-            parse_ready_line(&line).with_context(|| format!("lab-03 target printed {line:?}"))?;
-        t.port = port;
-        t.pid = pid;
-        Ok(t)
+        let mut process = Process::spawn(cmd, "lab-03 target")?;
+        let port = process.ready_line()?;
+        Ok(Self { port, process })
     }
 
     pub fn url(&self) -> String {
@@ -85,15 +58,7 @@ impl HttpTarget {
 
     /// CPU time so far, in seconds.
     pub fn cpu_seconds(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
-        let ticks = env::cpu_ticks_of(&stat).context("parsing the target's /proc stat")?;
-        Ok(ticks as f64 / env::clk_tck() as f64)
-    }
-}
-
-impl Drop for HttpTarget {
-    fn drop(&mut self) {
-        stop_child(&mut self.child, Duration::from_secs(2));
+        self.process.cpu_seconds()
     }
 }
 
@@ -300,45 +265,6 @@ fn scratch_file(name: &str) -> Result<PathBuf> {
     let dir = env::target_dir()?.join("lab-03-measure");
     std::fs::create_dir_all(&dir)?;
     Ok(dir.join(format!("{}-{name}", std::process::id())))
-}
-
-/// Busy share of each CPU between two `/proc/stat` samples.
-#[derive(Debug, Clone)]
-pub struct CpuTimes(Vec<(u64, u64)>);
-
-impl CpuTimes {
-    pub fn now() -> Option<Self> {
-        let text = std::fs::read_to_string("/proc/stat").ok()?;
-        let mut v = Vec::new();
-        for line in text.lines() {
-            let Some(rest) = line.strip_prefix("cpu") else {
-                continue;
-            };
-            if !rest.starts_with(|c: char| c.is_ascii_digit()) {
-                continue;
-            }
-            let nums: Vec<u64> = rest
-                .split_whitespace()
-                .skip(1)
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            // user nice system idle iowait irq softirq steal
-            let idle = nums.get(3).copied().unwrap_or(0) + nums.get(4).copied().unwrap_or(0);
-            let total: u64 = nums.iter().take(8).sum();
-            v.push((total, idle));
-        }
-        Some(Self(v))
-    }
-
-    /// Busy share of CPU `cpu` since `self`.
-    pub fn busy_since(&self, later: &CpuTimes, cpu: usize) -> f64 {
-        match (self.0.get(cpu), later.0.get(cpu)) {
-            (Some(a), Some(b)) if b.0 > a.0 => {
-                1.0 - (b.1.saturating_sub(a.1)) as f64 / (b.0 - a.0) as f64
-            }
-            _ => f64::NAN,
-        }
-    }
 }
 
 #[cfg(test)]
