@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use benches::targets::DashMapTarget;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use lab_01::workload::{BenchTarget, Rng, WorkloadSpec};
+use kit::Rng;
+use lab_01::measure::workload::{BenchTarget, WorkloadSpec};
 use lab_01::{MutexCache, RwLockCache, ShardedMutex, ShardedRwLock};
 
 const KEYS: u64 = 100_000;

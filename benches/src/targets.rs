@@ -1,7 +1,7 @@
 //! Comparator crates as lab-01 bench targets.
 
 use dashmap::DashMap;
-use lab_01::workload::{BenchError, BenchTarget, Value, WorkloadSpec};
+use lab_01::measure::workload::{BenchError, BenchTarget, Value, WorkloadSpec};
 
 /// `dashmap::DashMap`: a sharded map with one `RwLock` per shard, the most
 /// used concurrent map on crates.io. Built with the same shard count as

@@ -6,16 +6,15 @@
 //! pre-drawn keys, contenders alternating round by round, medians of
 //! same-round ratios.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use benches::targets::DashMapTarget;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use lab_01::bench::{Cell, Contender, Summary, median_ratio, run_rounds};
-use lab_01::numbers::{fmt_mops, fmt_ns, fmt_ratio};
-use lab_01::workload::{KeyDist, WorkloadResult, WorkloadSpec};
+use kit::fmt::{fmt_mops, fmt_ns, fmt_ratio};
+use lab_01::measure::bench::{Cell, Contender, Summary, median_ratio, run_rounds};
+use lab_01::measure::workload::{KeyDist, WorkloadResult, WorkloadSpec};
 use report::{Report, Table};
 
 #[derive(Parser)]
@@ -28,14 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Measure and write a report for the results pipeline.
-    Measure {
-        /// Tiny durations, one round: checks the pipeline only.
-        #[arg(long)]
-        quick: bool,
-        /// Where to write the report (JSON).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Measure(kit::cli::MeasureArgs),
 }
 
 const THREADS: [usize; 2] = [1, 2];
@@ -60,7 +52,8 @@ const MIXES: [Mix; 2] = [
 ];
 
 fn main() -> Result<()> {
-    let Command::Measure { quick, out } = Cli::parse().command;
+    let Command::Measure(kit::cli::MeasureArgs { quick, out }) = Cli::parse().command;
+    let started = std::time::Instant::now();
     let mut contenders = Contender::references();
     contenders.push(Contender::of::<DashMapTarget>("dashmap"));
     let dashmap = contenders.len() - 1;
@@ -173,8 +166,5 @@ fn main() -> Result<()> {
     }
     progress.finish_and_clear();
     report.data = serde_json::Value::Object(raw);
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
-    eprintln!("wrote {}", out.display());
-    Ok(())
+    kit::output::finish(&report, &out, started)
 }

@@ -7,7 +7,6 @@
 //! `anyhow` errors: it is the binaries' front end.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -15,12 +14,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::bench::{Contender, Summary, median_ratio, run_rounds, thread_grid};
-use crate::machine::{conditions_note, watched};
-use crate::measure::{MeasurePlan, measure, starvation_artifacts, summary_lines};
-use crate::numbers::{fmt_duration, fmt_mops, fmt_ns, fmt_ratio, parse_duration, render_text};
-use crate::starvation::{StarvationSpec, probe_policy, run_starvation_rounds};
-use crate::workload::{KeyDist, WorkloadResult, WorkloadSpec};
+use crate::measure::bench::{Contender, Summary, median_ratio, run_rounds, thread_grid};
+use crate::measure::starvation::{StarvationSpec, probe_policy, run_starvation_rounds};
+use crate::measure::workload::{KeyDist, WorkloadResult, WorkloadSpec};
+use crate::measure::{MeasurePlan, measure, starvation_artifacts};
+use kit::fmt::{fmt_duration, fmt_mops, fmt_ns, fmt_ratio, render_text};
+use kit::machine::{Watch, conditions_note, watched};
+use kit::parse_duration;
 
 /// Under Load, lab 01: a concurrent key-value cache, and the experiments
 /// that measure its locks.
@@ -201,13 +201,8 @@ pub enum KeysMode {
 
 #[derive(Debug, Clone, Args)]
 pub struct MeasureArgs {
-    /// Tiny durations and one round: checks the pipeline in seconds; the
-    /// numbers mean nothing.
-    #[arg(long)]
-    pub quick: bool,
-    /// Where to write the report (JSON).
-    #[arg(long, value_name = "PATH.json")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub common: kit::cli::MeasureArgs,
     /// Pin worker threads to cores.
     #[arg(long)]
     pub pin: bool,
@@ -215,13 +210,7 @@ pub struct MeasureArgs {
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default: warnings).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // A second initialisation (a test, an embedding binary) is harmless.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    kit::cli::init_tracing("warn");
 }
 
 /// The whole `lab-01` command line, with `extra` implementations added to
@@ -308,8 +297,10 @@ pub fn run_bench(args: &BenchArgs, extra: &[Contender]) -> anyhow::Result<()> {
     base.validate().context("checking the bench options")?;
     let cells = thread_grid(contenders.len(), &args.threads, &base);
     let bar = progress_bar((cells.len() * args.rounds) as u64, args.json);
-    let (results, conditions) = watched(|| run_rounds(&contenders, &cells, args.rounds, &bar))
-        .context("running the benchmark")?;
+    let (results, conditions) = watched(Watch::IN_PROCESS, || {
+        run_rounds(&contenders, &cells, args.rounds, &bar)
+    })
+    .context("running the benchmark")?;
     bar.finish_and_clear();
 
     let find = |ci: usize, threads: usize| {
@@ -326,7 +317,7 @@ pub fn run_bench(args: &BenchArgs, extra: &[Contender]) -> anyhow::Result<()> {
         "latency: every {}th operation timed with Instant::now(), which costs {} here \
          (twice per timed operation)",
         args.latency_every,
-        fmt_duration(crate::workload::instant_cost())
+        fmt_duration(crate::measure::workload::instant_cost())
     );
 
     if args.json {
@@ -445,7 +436,7 @@ pub fn run_starvation_cmd(args: &StarvationArgs) -> anyhow::Result<()> {
         KeysMode::Uniform => &[false],
         KeysMode::Both => &[true, false],
     };
-    let cells = crate::starvation::designs().len() * modes.len() * args.rounds;
+    let cells = crate::measure::starvation::designs().len() * modes.len() * args.rounds;
     let bar = progress_bar(cells as u64, args.json);
     let runs = run_starvation_rounds(&spec, modes, args.rounds, &bar)
         .context("running the starvation experiment")?;
@@ -467,31 +458,10 @@ pub fn run_starvation_cmd(args: &StarvationArgs) -> anyhow::Result<()> {
 
 /// `measure`: every experiment, one report.
 pub fn run_measure(args: &MeasureArgs) -> anyhow::Result<()> {
-    let plan = MeasurePlan::new(args.quick, args.pin);
+    let plan = MeasurePlan::new(args.common.quick, args.pin);
     let bar = progress_bar(0, false);
     let started = std::time::Instant::now();
     let report = measure(&plan, &bar).context("running the experiments")?;
     bar.finish_and_clear();
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the directory {}", dir.display()))?;
-    }
-    let json = serde_json::to_string_pretty(&report).context("encoding the report")?;
-    std::fs::write(&args.out, json)
-        .with_context(|| format!("writing the report to {}", args.out.display()))?;
-    for line in summary_lines(&report) {
-        eprintln!("{line}");
-    }
-    eprintln!(
-        "wrote {} ({} artifacts{}) in {}",
-        args.out.display(),
-        report.artifacts.len(),
-        if plan.quick {
-            ", quick run: numbers are not meaningful"
-        } else {
-            ""
-        },
-        fmt_duration(started.elapsed())
-    );
-    Ok(())
+    kit::output::finish(&report, &args.common.out, started)
 }

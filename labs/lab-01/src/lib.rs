@@ -8,6 +8,7 @@
 //!
 //! # Module map
 //!
+//! The component, the cache (read these first):
 //! - [`cache`]: the [`Cache`] trait every implementation offers, and the
 //!   small types it speaks ([`SetOptions`], [`TtlState`], [`Stats`]).
 //! - [`config`]: [`CacheConfig`] (capacity, shard count, clock) and the
@@ -21,17 +22,19 @@
 //!   [`sync::ShardLock`] abstraction; cache-line padding.
 //! - [`clock`]: where TTLs read the time: [`SystemClock`] or, in tests,
 //!   [`ManualClock`].
-//! - [`workload`]: the generic workload driver, [`run_workload`], and the
-//!   [`BenchTarget`] trait it drives.
-//! - [`bench`]: contenders, the alternating-rounds schedule and medians.
-//! - [`starvation`]: the writer-starvation experiment and the RwLock
-//!   policy probe.
-//! - [`machine`]: was the machine fit to measure? Core scaling, core-to-core
-//!   handoff latency, other processes' CPU share.
-//! - [`measure`]: every experiment the chapter needs, as one results report.
+//!
+//! How it is measured (the harness; other labs never import it):
+//! - [`measure`]: the `measure` command's experiments as one results report,
+//!   and under it [`measure::workload`] (the workload driver
+//!   [`run_workload`] and the [`BenchTarget`] trait it drives),
+//!   [`measure::bench`] (contenders, the alternating-rounds schedule) and
+//!   [`measure::starvation`] (the writer-starvation experiment and the
+//!   RwLock policy probe).
 //! - [`cli`]: the `lab-01` command line (`bench`, `starvation`, `measure`),
 //!   reusable by other binaries.
-//! - [`numbers`]: medians, units, duration parsing, terminal tables.
+//!
+//! What is about measuring in general (medians, number formats, the
+//! machine check, seeded keys) comes from the measurement kit, `ci/kit`.
 //!
 //! # Measuring your own implementation
 //!
@@ -63,23 +66,21 @@
 //!     cargo test -p lab-01 --release --test loom
 //! ```
 
-pub mod bench;
 pub mod cache;
-pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod machine;
-pub mod measure;
-pub mod numbers;
 pub mod shard;
 pub mod sharded;
-pub mod starvation;
 pub mod sync;
-pub mod workload;
 
-pub use bench::Contender;
+pub mod cli;
+pub mod measure;
+
 pub use cache::{Cache, Condition, ExpireReport, SetOptions, SetOutcome, Stats, Ttl, TtlState};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{CacheConfig, CacheError};
+pub use measure::bench::Contender;
+pub use measure::workload::{
+    BenchError, BenchTarget, Value, WorkloadResult, WorkloadSpec, run_workload,
+};
 pub use sharded::{MutexCache, RwLockCache, ShardedMutex, ShardedRwLock, shard_index};
-pub use workload::{BenchError, BenchTarget, Value, WorkloadResult, WorkloadSpec, run_workload};

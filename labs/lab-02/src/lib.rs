@@ -25,6 +25,8 @@
 //! - [`aof`]: the append-only file, its fsync policies and group commit,
 //!   and replay at start-up.
 //! - [`server`]: start, observe and stop a server, whatever its model.
+//! - [`launch`]: start lab-02 (or a real `redis-server`) as a child process
+//!   and wait until it answers: the documented way later labs start it.
 //!
 //! Around it:
 //! - [`client`]: a small blocking RESP client (tests, measurements).
@@ -45,6 +47,7 @@ pub mod cmd;
 pub mod config;
 pub mod conn;
 pub mod db;
+pub mod launch;
 pub mod measure;
 pub mod models;
 pub mod reply;
@@ -55,11 +58,5 @@ pub mod value;
 
 /// Logs to stderr; `RUST_LOG` overrides the default level (`info`).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    kit::cli::init_tracing("info");
 }

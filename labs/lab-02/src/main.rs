@@ -3,7 +3,6 @@
 //! With no subcommand, runs the server; `measure` runs the chapter's
 //! experiments for the results pipeline.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -25,21 +24,14 @@ enum Command {
     /// Run the chapter's measurements (every model and a real
     /// redis-server, under redis-benchmark) and write a report for the
     /// results pipeline (`cargo xtask results`).
-    Measure {
-        /// Short runs: checks the pipeline, numbers are meaningless.
-        #[arg(long)]
-        quick: bool,
-        /// Where to write the report (JSON).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Measure(kit::cli::MeasureArgs),
 }
 
 fn main() -> ExitCode {
     lab_02::init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Measure { quick, out }) => lab_02::measure::run(quick, &out),
+        Some(Command::Measure(args)) => lab_02::measure::run(args.quick, &args.out),
         None => lab_02::server::serve(cli.config),
     };
     match result {

@@ -16,10 +16,10 @@ use crate::schedule::{self, Arrival};
 use crate::selfcheck::fmt_us;
 use crate::summary::{self, Summary};
 use crate::workload::{Http, HttpSpec, KeyDist, Mix, Resp, RespSpec, Workload};
-use lab_02::measure::stats::fmt_int;
+use kit::fmt::fmt_int;
 
-fn duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (write e.g. 10s, 500ms, 2m)"))
+fn duration(s: &str) -> Result<Duration, kit::duration::DurationError> {
+    kit::parse_duration(s)
 }
 
 /// Far beyond what one machine can send: a typo, not a test.

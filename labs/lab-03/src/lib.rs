@@ -9,7 +9,7 @@
 //!
 //! # Module map
 //!
-//! The generator:
+//! The component, the generator (read these first):
 //! - [`schedule`]: intended start times for the open model (constant,
 //!   Poisson), and the seedable generator the workloads draw from.
 //! - [`workload`]: what a request says (a RESP command mix over a uniform or
@@ -24,10 +24,14 @@
 //! - [`cli`]: the command-line options, the safety rules (loopback only,
 //!   bounded runs) and one function that runs a test end to end.
 //!
-//! Around it:
 //! - [`target`]: a small HTTP/1.1 server with a fixed delay, jitter, a
-//!   periodic stall and a single-server queue, to experiment on.
-//! - [`measure`]: the chapter's experiments, for the results pipeline.
+//!   periodic stall and a single-server queue, to aim the generator at.
+//!
+//! How it is measured (the harness; other labs never import it):
+//! - [`measure`]: the chapter's experiments, for the results pipeline. It
+//!   starts lab-02 through `lab_02::launch` and takes everything generic
+//!   (processes, CPU accounting, medians, formats) from the measurement
+//!   kit, `ci/kit`.
 //!
 //! # Commands
 //!

@@ -4,7 +4,6 @@
 //! test against; `measure` runs the chapter's experiments for the results
 //! pipeline.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -33,14 +32,7 @@ enum Command {
     Target(lab_03::target::TargetConfig),
     /// Run the chapter's measurements and write a report for the results
     /// pipeline (`cargo xtask results --only lab-03`).
-    Measure {
-        /// Short runs: checks the pipeline, numbers are meaningless.
-        #[arg(long)]
-        quick: bool,
-        /// Where to write the report (JSON).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    Measure(kit::cli::MeasureArgs),
     /// Run lab-02's server (for the measurements, which start it as a
     /// child process of this binary).
     #[command(hide = true)]
@@ -48,13 +40,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    lab_02::init_tracing();
+    kit::cli::init_tracing("info");
     let result = match Cli::parse().command {
         Command::Resp(a) => resp(&a),
         Command::Http(a) => http(&a),
         Command::Target(cfg) => lab_03::target::serve_forever(cfg).map(|()| ExitCode::SUCCESS),
-        Command::Measure { quick, out } => {
-            lab_03::measure::run(quick, &out).map(|()| ExitCode::SUCCESS)
+        Command::Measure(args) => {
+            lab_03::measure::run(args.quick, &args.out).map(|()| ExitCode::SUCCESS)
         }
         Command::Lab02(cfg) => lab_03::measure::serve_lab02(cfg).map(|()| ExitCode::SUCCESS),
     };

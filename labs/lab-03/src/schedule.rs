@@ -105,8 +105,8 @@ pub fn split(arrival: Arrival, rate: f64, threads: usize, seed: u64) -> Vec<Box<
 }
 
 /// The seedable generator the workloads and Poisson gaps draw from:
-/// lab-01's SplitMix64, fast on the hot path and reproducible by seed.
-pub use lab_01::workload::Rng;
+/// The kit's SplitMix64, fast on the hot path and reproducible by seed.
+pub use kit::Rng;
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::engine::{Load, Outcome, Plan, ThreadStats};
 use crate::record::Percentiles;
 use crate::selfcheck::{self, SelfCheck, fmt_us};
-use lab_02::measure::stats::fmt_int;
+use kit::fmt::fmt_int;
 
 /// One second of the run.
 #[derive(Debug, Clone, Serialize)]

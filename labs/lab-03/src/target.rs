@@ -87,24 +87,24 @@ pub struct TargetConfig {
     pub port: u16,
     /// Fixed delay before every response (e.g. 2ms), like a healthy but
     /// slow backend.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = kit::parse_duration, default_value = "0s")]
     pub delay: Duration,
     /// Extra random delay, uniform in [0, jitter].
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = kit::parse_duration, default_value = "0s")]
     pub jitter: Duration,
     /// Stall every this often (with --stall-for): nothing is answered
     /// during a stall, like a stop-the-world pause. The first stall ends
     /// exactly this long after start.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = kit::parse_duration)]
     pub stall_every: Option<Duration>,
     /// How long each stall lasts; must be shorter than --stall-every (0s:
     /// no stall).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = kit::parse_duration, default_value = "0s")]
     pub stall_for: Duration,
     /// Single-server queue: requests are served one at a time, each taking
     /// this long (capacity = 1/service-time), however many connections
     /// send them.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = kit::parse_duration)]
     pub service_time: Option<Duration>,
     /// Response body size in bytes.
     #[arg(long, default_value_t = 13)]
@@ -278,8 +278,8 @@ impl TargetConfig {
             Some(every) if self.stall_for >= every => {
                 return bad(format!(
                     "--stall-for ({}) must be shorter than --stall-every ({})",
-                    humantime::format_duration(self.stall_for),
-                    humantime::format_duration(every)
+                    kit::fmt::fmt_duration(self.stall_for),
+                    kit::fmt::fmt_duration(every)
                 ));
             }
             // A zero-length stall is allowed so that a sweep can start at

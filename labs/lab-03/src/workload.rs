@@ -17,7 +17,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::schedule::Rng;
-use lab_01::workload::Zipf;
+use kit::Zipf;
 
 /// How a response ended, as far as the generator's statistics care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,13 +48,6 @@ pub enum PreflightError {
     Wrong(String),
 }
 
-fn message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
-}
-
 /// Runs `f`, naming `step` if it panics, with the panic message kept off
 /// stderr (the error says it better).
 fn step<R>(name: &'static str, f: impl FnOnce() -> R) -> Result<R, PreflightError> {
@@ -64,7 +57,7 @@ fn step<R>(name: &'static str, f: impl FnOnce() -> R) -> Result<R, PreflightErro
     panic::set_hook(hook);
     r.map_err(|p| PreflightError::Unfinished {
         step: name,
-        message: message(p.as_ref()),
+        message: kit::panic::panic_message(p.as_ref()),
     })
 }
 

@@ -84,13 +84,6 @@ fn unfinished(step: &str, message: &str) -> String {
     )
 }
 
-fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
-}
-
 /// Runs `f`, naming `step` if it panics, with the panic message kept off
 /// stderr (the error says it better).
 fn step<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, String> {
@@ -98,7 +91,7 @@ fn step<R>(name: &str, f: impl FnOnce() -> R) -> Result<R, String> {
     panic::set_hook(Box::new(|_| {}));
     let r = panic::catch_unwind(AssertUnwindSafe(f));
     panic::set_hook(hook);
-    r.map_err(|p| unfinished(name, &panic_message(p.as_ref())))
+    r.map_err(|p| unfinished(name, &kit::panic::panic_message(p.as_ref())))
 }
 
 fn spec(name: &str) -> &'static Spec {
@@ -224,12 +217,6 @@ fn rate(ops_per_s: f64) -> String {
     format!("{:.2} M/s", ops_per_s / 1e6)
 }
 
-fn median(xs: &[f64]) -> f64 {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 /// The benchmark. Call [`preflight`] first.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.keys > 0, "--keys must be at least 1");
@@ -289,9 +276,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     println!();
     println!("median of {} rounds:", args.rounds);
-    let yours = median(&results[0]);
+    let yours = kit::stats::median(&results[0]);
     for (name, rs) in names.iter().zip(&results) {
-        let m = median(rs);
+        let m = kit::stats::median(rs);
         let ratio = if yours > 0.0 { m / yours } else { f64::NAN };
         println!("  {name:<width$}{:>12}   {ratio:.2}x yours", rate(m));
     }

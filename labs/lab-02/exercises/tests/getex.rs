@@ -2,10 +2,10 @@
 //! then registered in real servers (every model) and driven over TCP, then
 //! across a restart from the append-only file.
 
-use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
+use kit::testutil::TempDir;
 use lab_02::client::Client;
 use lab_02::cmd;
 use lab_02::config::{Config, FsyncPolicy, Model};
@@ -420,33 +420,13 @@ fn errors_like_redis() {
 // Across a restart: the append-only file.
 // ---------------------------------------------------------------------------
 
-/// A temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "lab-02-exercises-{name}-{}-{}",
-            std::process::id(),
-            unix_ms()
-        ));
-        std::fs::create_dir_all(&dir).expect("create a temporary directory");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn ttl_changes_survive_a_restart() {
     for model in Model::ALL {
         let m = model.name();
-        let dir = TempDir::new(&format!("getex-aof-{m}"));
-        let file = dir.0.join("appendonly.aof");
+        let dir = TempDir::new(&format!("lab-02-exercises-getex-aof-{m}"))
+            .expect("a temporary directory");
+        let file = dir.join("appendonly.aof");
         let config = Config {
             threads: Some(2),
             appendonly: true,

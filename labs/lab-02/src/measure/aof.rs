@@ -12,21 +12,29 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use lab_01::machine::{Conditions, conditions_note};
+use kit::machine::{Conditions, Watch, conditions_note, watched};
+use kit::procfs::{self, Mount};
+use kit::redis_benchmark::{self as bench, Load, Sample};
 use report::Table;
 use serde::Serialize;
 
 use super::Plan;
-use super::bench::{self, Load, Sample};
-use super::env::{self, Mount};
-use super::procs::{AofSetup, Launch, Server, Target, rotation};
-use super::stats::{fmt_duration, fmt_int, fmt_ms, fmt_pct, fmt_ratio, med, paired_ratio, spread};
+use super::rotation;
+use crate::config::FsyncPolicy;
+use crate::launch::{AofSetup, Launch, Server, Target};
+use kit::fmt::{fmt_duration, fmt_int, fmt_ms, fmt_pct, fmt_ratio};
+use kit::stats::{med, paired_ratio, spread};
 
 /// `None`: no AOF; otherwise the `appendfsync` policy.
-pub(crate) const POLICIES: [Option<&str>; 4] = [None, Some("no"), Some("everysec"), Some("always")];
+pub(crate) const POLICIES: [Option<FsyncPolicy>; 4] = [
+    None,
+    Some(FsyncPolicy::No),
+    Some(FsyncPolicy::Everysec),
+    Some(FsyncPolicy::Always),
+];
 
-fn policy_name(p: Option<&str>) -> &str {
-    p.unwrap_or("off")
+fn policy_name(p: Option<FsyncPolicy>) -> &'static str {
+    p.map_or("off", FsyncPolicy::name)
 }
 
 /// A directory removed (with everything in it) when dropped.
@@ -127,7 +135,7 @@ fn fsync_cost(dir: &Path) -> Result<Duration> {
     }
     drop(f);
     fs::remove_file(&path)?;
-    Ok(Duration::from_secs_f64(super::stats::median(&times)))
+    Ok(Duration::from_secs_f64(kit::stats::median(&times)))
 }
 
 /// One fresh server with `policy`, SETs, then the AOF's size.
@@ -135,7 +143,7 @@ fn one(
     plan: &Plan,
     scratch: &Path,
     target: Target,
-    policy: Option<&'static str>,
+    policy: Option<FsyncPolicy>,
     round: usize,
 ) -> Result<AofRun> {
     let dir = scratch.join(format!("{}-{}-{round}", target.name(), policy_name(policy)));
@@ -145,7 +153,7 @@ fn one(
             fsync,
             dir: dir.clone(),
         }),
-        ..Launch::new(target, env::cores())
+        ..Launch::new(target, procfs::cores())
     };
     let mut server = Server::start(&launch)?;
     let load = Load {
@@ -156,7 +164,7 @@ fn one(
         keyspace: plan.keyspace,
         cpus: None,
     };
-    let sample = bench::measure(&mut server, &load)?;
+    let sample = bench::measure(server.port, &mut server.process, &load)?;
     drop(server);
     let aof_bytes = dir_bytes(&dir);
     fs::remove_dir_all(&dir)?;
@@ -165,11 +173,11 @@ fn one(
 
 /// Every (round, server, policy), servers and policies in rotating order.
 pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
-    let root = env::target_dir()?.join("lab-02-aof");
+    let root = kit::process::target_dir()?.join("lab-02-aof");
     let scratch = Scratch::create(root.join(format!("run-{}", std::process::id())))?;
-    let mount = env::mount_of(&scratch.0);
+    let mount = procfs::mount_of(&scratch.0);
     let fsync = fsync_cost(&scratch.0)?;
-    let (cells, conditions) = env::watched(plan.warm_up, || {
+    let (cells, conditions) = watched(Watch::children(plan.warm_up), || {
         let mut cells: Vec<AofCell> = Target::ALL
             .iter()
             .flat_map(|&server| {
@@ -197,14 +205,14 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
             }
             eprintln!("  aof round {}/{} done", round + 1, plan.rounds);
         }
-        Ok(cells)
+        anyhow::Ok(cells)
     })?;
     Ok(Outcome {
         cells,
         dir: format!("{}/", root.display()),
         mount,
         fsync_us: fsync.as_secs_f64() * 1e6,
-        threads: env::cores(),
+        threads: procfs::cores(),
         conditions,
     })
 }

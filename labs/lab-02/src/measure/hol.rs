@@ -18,16 +18,18 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use lab_01::machine::{Conditions, conditions_note};
+use kit::machine::{Conditions, Watch, conditions_note, watched};
+use kit::procfs;
+use kit::redis_benchmark::{self as bench, Load, Sample};
 use report::Table;
 use serde::Serialize;
 
 use super::Plan;
-use super::bench::{self, Load, Sample};
-use super::env;
-use super::procs::{Launch, Server, Target, rotation};
-use super::stats::{fmt_int, fmt_ms, fmt_pct, fmt_ratio, med, median};
+use super::{fill, rotation};
+use crate::launch::{Launch, Server, Target};
 use crate::resp::Frame;
+use kit::fmt::{fmt_int, fmt_ms, fmt_pct, fmt_ratio};
+use kit::stats::{med, median};
 
 /// The slow command: walks every key, matches none.
 const KEYS_ARGS: [&[u8]; 2] = [b"KEYS", b"nomatch*"];
@@ -160,24 +162,24 @@ fn get_load(plan: &Plan, requests: u64) -> Load {
 fn busy_run(plan: &Plan, server: &mut Server) -> Result<(Sample, Vec<f64>)> {
     let probe_n = u64::from(plan.hol_clients) * 10;
     let keys = KeysLoop::start(server)?;
-    let probe = bench::measure(server, &get_load(plan, probe_n))?;
+    let probe = bench::measure(server.port, &mut server.process, &get_load(plan, probe_n))?;
     let sized = (probe.rps * plan.hol_busy_secs) as u64;
     let least = plan.hol_min_busy.min(plan.hol_requests);
     let n = sized.clamp(least, plan.hol_requests);
-    let busy = bench::measure(server, &get_load(plan, n))?;
+    let busy = bench::measure(server.port, &mut server.process, &get_load(plan, n))?;
     let keys_ms = keys.finish()?;
     Ok((busy, keys_ms))
 }
 
 /// Starts and fills every server, then runs the rounds.
 pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
-    let threads = env::cores();
-    let (cells, conditions) = env::watched(plan.warm_up, || {
+    let threads = procfs::cores();
+    let (cells, conditions) = watched(Watch::children(plan.warm_up), || {
         let mut servers = Vec::new();
         let mut cells = Vec::new();
         for target in Target::ALL {
             let server = Server::start(&Launch::new(target, threads))?;
-            let fill = bench::fill(&server, plan.hol_keys)
+            let fill = fill::fill(&server, plan.hol_keys)
                 .with_context(|| format!("filling {}", target.name()))?;
             cells.push(HolCell {
                 server: target,
@@ -195,7 +197,11 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
                 ) else {
                     continue;
                 };
-                let quiet = bench::measure(server, &get_load(plan, plan.hol_requests))?;
+                let quiet = bench::measure(
+                    server.port,
+                    &mut server.process,
+                    &get_load(plan, plan.hol_requests),
+                )?;
                 let (busy, keys_ms) = busy_run(plan, server)?;
                 cell.rounds.push(HolRound {
                     quiet,
@@ -205,7 +211,7 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
             }
             eprintln!("  head-of-line round {}/{} done", round + 1, plan.rounds);
         }
-        Ok(cells)
+        anyhow::Ok(cells)
     })?;
     Ok(Outcome {
         keys: plan.hol_keys,

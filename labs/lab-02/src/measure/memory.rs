@@ -14,14 +14,16 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::Result;
-use lab_01::machine::{Conditions, conditions_note};
+use kit::machine::{Conditions, Watch, conditions_note, watched};
+use kit::procfs;
 use report::Table;
 use serde::Serialize;
 
 use super::Plan;
-use super::env;
-use super::procs::{Launch, MODEL_MAXCLIENTS, REDIS_MAXCLIENTS, Server, Target, rotation};
-use super::stats::{fmt_int, fmt_mib, med, spread};
+use super::rotation;
+use crate::launch::{Launch, MODEL_MAXCLIENTS, REDIS_MAXCLIENTS, Server, Target};
+use kit::fmt::{fmt_int, fmt_mib};
+use kit::stats::{med, spread};
 
 /// Pause before reading RSS, so the server finishes its per-connection work.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -70,8 +72,8 @@ pub(crate) struct Outcome {
 
 /// Runs every (round, size, server), a fresh server each time.
 pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
-    let threads = env::cores();
-    let (cells, conditions) = env::watched(plan.warm_up, || {
+    let threads = procfs::cores();
+    let (cells, conditions) = watched(Watch::children(plan.warm_up), || {
         let mut cells: Vec<MemCell> = plan
             .mem_conns
             .iter()
@@ -97,7 +99,7 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
             }
             eprintln!("  memory round {}/{} done", round + 1, plan.rounds);
         }
-        Ok(cells)
+        anyhow::Ok(cells)
     })?;
     Ok(Outcome {
         cells,
@@ -195,7 +197,7 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
     t.note(format!(
         "The connections come from the measuring process (`ulimit -n` {}); the models run with \
          `--maxclients {MODEL_MAXCLIENTS}`, redis-server with `--maxclients {REDIS_MAXCLIENTS}`.",
-        env::fd_limit().map_or("unknown".to_owned(), |n| n.to_string())
+        procfs::fd_limit().map_or("unknown".to_owned(), |n| n.to_string())
     ));
     if let Some(&largest) = plan.mem_conns.iter().max() {
         t.note(verdict(o, largest));

@@ -30,28 +30,31 @@
 //! round, in well under a minute, to check the pipeline; its numbers mean
 //! nothing. Every number and verdict in the notes is computed from the run.
 //!
-//! Helpers: `procs` (starting, watching and stopping child processes),
-//! `bench` (driving `redis-benchmark`, parsing its CSV, filling keys), `env`
-//! (CPU accounting, load average, file systems, tool versions), `stats`
-//! (medians, spreads, number formats).
+//! Servers are started through [`crate::launch`], redis-benchmark is
+//! driven by the measurement kit (`kit::redis_benchmark`), and medians,
+//! formats and the machine check come from the kit too. What is here is
+//! only about lab-02: the experiments, [`env`] (the tools' versions) and
+//! `fill` (writing the keyspace before a run).
 
 mod aof;
-pub mod bench;
 pub mod env;
+mod fill;
 mod hol;
 mod memory;
-pub mod procs;
-pub mod stats;
 mod throughput;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use kit::fmt::fmt_duration;
+use kit::output::timed;
+use kit::procfs;
 use report::Report;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::launch::Target;
 use throughput::Setup;
 
 /// How big and how often each experiment runs.
@@ -143,7 +146,7 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let started = Instant::now();
     let plan = Plan::new(quick);
     let facts = env::Facts::collect()?;
-    let load_before = env::loadavg();
+    let load_before = procfs::loadavg();
     eprintln!(
         "lab-02 measure{}: 4 experiments, {} round(s) each",
         if quick { " --quick" } else { "" },
@@ -166,47 +169,18 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
         hol,
         aof,
         load_before,
-        load_after: env::loadavg(),
+        load_after: procfs::loadavg(),
         elapsed: started.elapsed(),
     };
     let report = build_report(&plan, &m);
-    write(&report, out)?;
-    for line in lab_01::measure::summary_lines(&report) {
-        eprintln!("{line}");
-    }
-    eprintln!(
-        "wrote {} ({} artifacts{}) in {}",
-        out.display(),
-        report.artifacts.len(),
-        if quick {
-            ", quick run: numbers are not meaningful"
-        } else {
-            ""
-        },
-        stats::fmt_duration(started.elapsed())
-    );
-    Ok(())
+    kit::output::finish(&report, out, started)
 }
 
-/// Runs one experiment, saying on stderr what it is and how long it took.
-pub fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    eprintln!("{what}…");
-    let started = Instant::now();
-    let out = f().with_context(|| what.to_owned())?;
-    eprintln!(
-        "{what}: done in {}",
-        stats::fmt_duration(Duration::from_millis(started.elapsed().as_millis() as u64))
-    );
-    Ok(out)
-}
-
-fn write(report: &Report, out: &Path) -> Result<()> {
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the directory {}", dir.display()))?;
-    }
-    let json = serde_json::to_string_pretty(report).context("encoding the report")?;
-    std::fs::write(out, json).with_context(|| format!("writing the report to {}", out.display()))
+/// The servers in the order round `round` visits them: rotated by one each
+/// round, so no server is always first (or always right after another).
+pub(crate) fn rotation(round: usize) -> impl Iterator<Item = Target> {
+    let n = Target::ALL.len();
+    (0..n).map(move |i| Target::ALL[(round + i) % n])
 }
 
 fn build_report(plan: &Plan, m: &Measured) -> Report {
@@ -219,7 +193,7 @@ fn build_report(plan: &Plan, m: &Measured) -> Report {
         f.redis_server,
         f.redis_benchmark,
         plan.rounds,
-        stats::fmt_duration(Duration::from_secs(m.elapsed.as_secs()))
+        fmt_duration(Duration::from_secs(m.elapsed.as_secs()))
     ));
     report.notes.push(format!(
         "Pinning: {} {} Memory, head-of-line and AOF experiments: nothing pinned, \
@@ -252,4 +226,17 @@ fn build_report(plan: &Plan, m: &Measured) -> Report {
         "aof": m.aof,
     });
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_visits_everyone() {
+        let r1: Vec<Target> = rotation(1).collect();
+        assert_eq!(r1[0], Target::TaskPerConnection);
+        assert_eq!(r1[3], Target::EventLoop);
+        assert_eq!(rotation(4).next(), Some(Target::EventLoop));
+    }
 }

@@ -9,15 +9,17 @@
 //! costs independently of who was the bottleneck.
 
 use anyhow::Result;
-use lab_01::machine::{Conditions, conditions_note};
+use kit::machine::{Conditions, Watch, conditions_note, watched};
+use kit::procfs;
+use kit::redis_benchmark::{self as bench, Load, Sample};
 use report::{Plot, PlotKind, Series, Table};
 use serde::Serialize;
 
 use super::Plan;
-use super::bench::{self, Load, Sample};
-use super::env;
-use super::procs::{Launch, Server, Target, rotation};
-use super::stats::{fmt_int, fmt_ms, fmt_pct, fmt_ratio, med, paired_ratio, spread};
+use super::{fill, rotation};
+use crate::launch::{Launch, Server, Target};
+use kit::fmt::{fmt_int, fmt_ms, fmt_pct, fmt_ratio};
+use kit::stats::{med, paired_ratio, spread};
 
 /// Pipeline depths (`-P`).
 pub(crate) const DEPTHS: [u32; 2] = [1, 16];
@@ -63,7 +65,7 @@ impl Setup {
                 "Setup `{}`: nothing pinned; server and redis-benchmark share the machine's {} \
                  CPUs; task-per-connection and thread-per-core started with `--threads {}`.",
                 self.name,
-                env::cores(),
+                procfs::cores(),
                 self.threads
             ),
         }
@@ -74,7 +76,7 @@ impl Setup {
         if self.server_cpus.is_some() {
             1.0
         } else {
-            env::cores() as f64
+            procfs::cores() as f64
         }
     }
 }
@@ -143,7 +145,7 @@ fn requests(plan: &Plan, depth: u32) -> u64 {
 /// Runs the experiment in one setup: all four servers up at once, prefilled,
 /// then rounds that visit them in rotating order.
 pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
-    let (cells, conditions) = env::watched(plan.warm_up, || {
+    let (cells, conditions) = watched(Watch::children(plan.warm_up), || {
         let mut servers = Vec::new();
         for target in Target::ALL {
             let launch = Launch {
@@ -151,7 +153,7 @@ pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
                 ..Launch::new(target, setup.threads)
             };
             let server = Server::start(&launch)?;
-            bench::fill(&server, plan.keyspace)?;
+            fill::fill(&server, plan.keyspace)?;
             servers.push(server);
         }
         let mut cells = empty_cells();
@@ -169,7 +171,7 @@ pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
                 plan.rounds
             );
         }
-        Ok(cells)
+        anyhow::Ok(cells)
     })?;
     Ok(Outcome {
         setup,
@@ -214,7 +216,7 @@ fn run_server_round(
                 cpus: setup.client_cpus,
             };
             let hops_before = hops(server)?;
-            let sample = bench::measure(server, &load)?;
+            let sample = bench::measure(server.port, &mut server.process, &load)?;
             let hops = hops(server)?.saturating_sub(hops_before);
             if let Some(cell) = cells
                 .iter_mut()
@@ -293,7 +295,7 @@ pub(crate) fn table(plan: &Plan, o: &Outcome, benchmark_version: &str) -> Table 
          wall time, as a share of one core (200% = two cores busy); client CPU is \
          redis-benchmark's, likewise. req per CPU-s = requests / server CPU seconds. vs \
          redis-server is the median over rounds of the per-round ratio of req/s.",
-        env::clk_tck()
+        procfs::clk_tck()
     ));
     for depth in DEPTHS {
         t.note(best_note(o, depth));
@@ -371,7 +373,7 @@ fn bottleneck_note(o: &Outcome) -> Option<String> {
     let client_bound = count(&|c| server(c) < BUSY && client(c) >= BUSY);
     let neither = count(&|c| server(c) < BUSY && client(c) < BUSY);
     let all = |f: &dyn Fn(&Cell) -> f64| {
-        fmt_pct(super::stats::median(
+        fmt_pct(kit::stats::median(
             &o.cells.iter().map(f).collect::<Vec<_>>(),
         ))
     };

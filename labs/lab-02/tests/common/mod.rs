@@ -9,16 +9,14 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Duration;
 
+use kit::process::Process;
 use lab_02::client::Client;
 use lab_02::resp::Frame;
 
@@ -27,9 +25,6 @@ pub const MODELS: [&str; 3] = ["event-loop", "task-per-connection", "thread-per-
 
 /// How long a server may take to print its listening line.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a graceful stop may take before Drop sends SIGKILL.
-pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// The server binary, built by cargo for the integration tests.
 pub fn server_bin() -> &'static str {
@@ -56,7 +51,7 @@ pub fn for_each_model(f: impl Fn(&'static str) + Sync) {
             .filter_map(|(model, h)| {
                 h.join()
                     .err()
-                    .map(|e| format!("[{model}] {}", panic_text(e.as_ref())))
+                    .map(|e| format!("[{model}] {}", kit::panic::panic_message(e.as_ref())))
             })
             .collect()
     });
@@ -68,25 +63,13 @@ pub fn for_each_model(f: impl Fn(&'static str) + Sync) {
     );
 }
 
-fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = e.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = e.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else {
-        "(non-text panic)".to_string()
-    }
-}
-
-/// A server process on an ephemeral loopback port. Dropping it stops the
-/// process: SIGTERM, then SIGKILL if it is still running after
-/// [`STOP_GRACE`].
+/// A server process on an ephemeral loopback port, on the measurement
+/// kit's [`Process`]: dropping it stops the process (SIGTERM, then SIGKILL
+/// after a grace period) and reaps it.
 pub struct ServerProc {
     model: String,
-    child: Child,
+    process: Process,
     addr: SocketAddr,
-    stderr: Arc<Mutex<Vec<u8>>>,
-    stderr_thread: Option<JoinHandle<()>>,
     exit: Option<ExitStatus>,
 }
 
@@ -102,57 +85,24 @@ impl ServerProc {
 
     /// As [`start`](Self::start), but returns why it did not start.
     pub fn try_start(model: &str, extra: &[&str]) -> Result<Self, String> {
-        let mut child = Command::new(server_bin())
-            .args(["--model", model, "--port", "0"])
+        let mut cmd = Command::new(server_bin());
+        cmd.args(["--model", model, "--port", "0"])
             .args(extra)
             .env("RUST_LOG", "info")
             .env("RUST_BACKTRACE", "1")
-            .env_remove("LAB02_REQUIREPASS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", server_bin()))?;
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let stderr_thread = {
-            let mut pipe = child.stderr.take().expect("piped stderr");
-            let sink = stderr.clone();
-            thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => sink
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .extend_from_slice(&buf[..n]),
-                    }
-                }
-            })
-        };
-        // Read stdout in a thread, keep draining it after the first line.
-        let (line_tx, line_rx) = mpsc::channel::<String>();
-        {
-            let pipe = child.stdout.take().expect("piped stdout");
-            thread::spawn(move || {
-                let mut lines = BufReader::new(pipe).lines();
-                if let Some(Ok(line)) = lines.next() {
-                    let _ = line_tx.send(line);
-                }
-                for _ in lines {}
-            });
-        }
+            .env_remove("LAB02_REQUIREPASS");
+        // Keep the whole log: a test fails on a panic anywhere in it.
+        let process = Process::spawn_keeping(cmd, model, usize::MAX)
+            .map_err(|e| format!("cannot run {}: {e:#}", server_bin()))?;
         let mut server = Self {
             model: model.to_string(),
-            child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            stderr,
-            stderr_thread: Some(stderr_thread),
             exit: None,
+            process,
         };
-        let line = match line_rx.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
+        let line = match server.process.first_line(START_TIMEOUT) {
+            Some(line) => line,
+            None => {
                 let status = server.wait_exit(Duration::from_millis(500));
                 let why = match status {
                     Some(s) => format!("it exited with {s}"),
@@ -187,7 +137,7 @@ impl ServerProc {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid
     }
 
     /// A new connection (10 s timeouts).
@@ -202,10 +152,10 @@ impl ServerProc {
         })
     }
 
-    /// What the server wrote to stderr so far.
+    /// What the server wrote so far (its log; stdout has only the
+    /// listening line).
     pub fn stderr(&self) -> String {
-        let buf = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
-        String::from_utf8_lossy(&buf).into_owned()
+        self.process.output()
     }
 
     /// Fails if the server's stderr shows a panic.
@@ -220,47 +170,29 @@ impl ServerProc {
 
     /// The server's resident memory in KiB (`VmRSS`), if it is running.
     pub fn rss_kib(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-        line.split_whitespace().nth(1)?.parse().ok()
+        kit::procfs::rss_of_pid(self.pid()).map(|b| b / 1024)
     }
 
     /// Sends a signal (`"TERM"`, `"INT"`, `"KILL"`…) with kill(1).
     pub fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{sig} {} failed", self.pid());
+        if let Err(e) = self.process.signal(sig) {
+            panic!("[{}] {e:#}", self.model);
+        }
     }
 
     /// SIGKILL, and reap the process.
     pub fn kill9(&mut self) {
         if self.exit.is_none() {
-            let _ = self.child.kill();
-            self.exit = self.child.wait().ok();
-            self.join_stderr();
+            self.exit = self.process.kill();
         }
     }
 
     /// Waits up to `timeout` for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if self.exit.is_some() {
-            return self.exit;
+        if self.exit.is_none() {
+            self.exit = self.process.wait_exit(timeout);
         }
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => {
-                    self.exit = Some(status);
-                    self.join_stderr();
-                    return Some(status);
-                }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
-                _ => return None,
-            }
-        }
+        self.exit
     }
 
     /// SIGTERM, then waits up to `timeout` for the exit; panics if the
@@ -279,20 +211,6 @@ impl ServerProc {
                 self.model,
                 self.stderr()
             ),
-        }
-    }
-
-    fn join_stderr(&mut self) {
-        // The pipe closes when the process (and any child holding it) is
-        // gone; don't wait forever if something else holds it open.
-        if let Some(h) = self.stderr_thread.take() {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while !h.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
-            }
-            if h.is_finished() {
-                let _ = h.join();
-            }
         }
     }
 
@@ -355,26 +273,6 @@ impl ServerProc {
     }
 }
 
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        if self.exit.is_some() {
-            return;
-        }
-        if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.pid().to_string())
-                .stderr(Stdio::null())
-                .status();
-            if self.wait_exit(STOP_GRACE).is_some() {
-                return;
-            }
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
 /// `lab-02 MODEL listening on 127.0.0.1:PORT (pid PID)` → the address.
 fn parse_listening_line(line: &str, model: &str) -> Option<SocketAddr> {
     let rest = line.strip_prefix("lab-02 ")?;
@@ -401,75 +299,12 @@ pub fn info_of(c: &mut Client, section: &str) -> Vec<(String, String)> {
 }
 
 /// What an external command did.
-#[derive(Debug)]
-pub struct Ran {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub type Ran = kit::process::ToolOutput;
 
-/// Runs `cmd` with `stdin` as its input; kills it and panics if it has not
-/// finished after `timeout`.
+/// Runs `cmd` with `stdin` as its input; panics (with its output) if it
+/// has not finished after `timeout`.
 pub fn run_with_timeout(cmd: &mut Command, stdin: Option<Vec<u8>>, timeout: Duration) -> Ran {
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let writer = stdin.map(|input| {
-        let mut pipe = child.stdin.take().expect("piped stdin");
-        thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        })
-    });
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        let mut pipe = pipe.expect("piped output");
-        thread::spawn(move || {
-            let mut out = Vec::new();
-            let _ = pipe.read_to_end(&mut out);
-            out
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-            panic!("{what} did not finish in {timeout:?}; stdout:\n{stdout}\nstderr:\n{stderr}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
-    Ran {
-        status,
-        stdout: String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
-    }
+    kit::process::run_tool_with_input(cmd, stdin, timeout).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// `redis-cli -p PORT ARGS…` (one shot, stdin not a terminal).
@@ -484,33 +319,19 @@ pub fn redis_cli(port: u16, args: &[&str], stdin: Option<Vec<u8>>) -> Ran {
 }
 
 /// A directory under the system temp dir, removed on drop.
-pub struct TempDir(PathBuf);
+pub struct TempDir(kit::testutil::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("lab02-{tag}-{}-{n}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        Self(dir)
+        Self(kit::testutil::TempDir::new(&format!("lab02-{tag}")).expect("create temp dir"))
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -528,19 +349,9 @@ pub fn pseudo_random_bytes(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// Polls `check` every 20 ms until it returns true or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+// Not every test binary polls.
+#[allow(unused_imports)]
+pub use kit::testutil::wait_until;
 
 /// A command as owned arguments, for [`Client::pipeline`].
 pub fn args(parts: &[&[u8]]) -> Vec<Vec<u8>> {

@@ -3,15 +3,17 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use lab_02::measure::stats::{fmt_int, fmt_pct};
+use kit::fmt::{fmt_int, fmt_pct};
 use report::{Plot, PlotKind, Series, Table};
 
-use super::tools::{self, GEN_CPU, GenRun, Hog, HttpTarget, SERVER_CPU};
+use kit::process::Hog;
+
+use super::tools::{self, GEN_CPU, GenRun, HttpTarget, SERVER_CPU};
 use super::{Plan, ms};
 
 /// `10s`, `500ms`: as a reader would type it.
 fn secs(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
+    kit::duration::to_arg(d)
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -282,7 +284,7 @@ pub fn stall(plan: &Plan) -> Result<(Table, Plot, Plot)> {
 }
 
 fn stats_ms(v: f64) -> String {
-    lab_02::measure::stats::fmt_ms(v)
+    kit::fmt::fmt_ms(v)
 }
 
 // ---------------------------------------------------------------- 3

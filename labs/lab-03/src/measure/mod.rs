@@ -34,8 +34,9 @@ pub mod tools;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use lab_02::measure::{stats, timed};
+use anyhow::Result;
+use kit::output::timed;
+use kit::process::tool_version;
 
 /// How long and how big each experiment is.
 #[derive(Debug, Clone)]
@@ -128,8 +129,8 @@ impl Plan {
 pub fn run(quick: bool, out: &Path) -> Result<()> {
     let started = Instant::now();
     let plan = Plan::new(quick);
-    let wrk_version = tool_version("wrk", &["-v"])?;
-    let rb_version = tool_version("redis-benchmark", &["--version"])?;
+    let wrk_version = tool_version("wrk", &["-v"], HINT)?;
+    let rb_version = tool_version("redis-benchmark", &["--version"], HINT)?;
     let mut report = report::Report::new("lab-03", quick);
     eprintln!(
         "lab-03 measure{}: 6 experiments ({wrk_version}; {rb_version})",
@@ -147,41 +148,11 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     report.table(t);
     let t = timed("peak, RESP", || peak::resp(&plan))?;
     report.table(t);
-    let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(out, json).with_context(|| format!("cannot write {}", out.display()))?;
-    for line in lab_01::measure::summary_lines(&report) {
-        eprintln!("{line}");
-    }
-    eprintln!(
-        "wrote {} in {}{}",
-        out.display(),
-        stats::fmt_duration(Duration::from_secs(started.elapsed().as_secs())),
-        if quick {
-            " (quick run: numbers are not meaningful)"
-        } else {
-            ""
-        }
-    );
-    Ok(())
+    kit::output::finish(&report, out, started)
 }
 
-fn tool_version(bin: &str, args: &[&str]) -> Result<String> {
-    let out = std::process::Command::new(bin)
-        .args(args)
-        .output()
-        .with_context(|| {
-            format!(
-                "running `{bin}`: lab-03's measurements need wrk and redis-benchmark \
-             (Debian: wrk, redis-tools; `cargo xtask setup --debian`) and taskset"
-            )
-        })?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(text.lines().next().unwrap_or(bin).trim().to_owned())
-}
+const HINT: &str = "lab-03's measurements need wrk and redis-benchmark (Debian: wrk, \
+                    redis-tools) and taskset (util-linux)";
 
 /// Runs lab-02's server in this process (the hidden `lab02` subcommand),
 /// so the measurements can start it from this binary.
@@ -191,5 +162,5 @@ pub fn serve_lab02(config: lab_02::config::Config) -> Result<()> {
 
 /// Microseconds as milliseconds, in the tables' format.
 pub(crate) fn ms(us: f64) -> String {
-    stats::fmt_ms(us / 1_000.0)
+    kit::fmt::fmt_ms(us / 1_000.0)
 }

@@ -3,9 +3,10 @@
 //! on RESP, alternating tool by tool in each round.
 
 use anyhow::Result;
-use lab_02::measure::bench;
-use lab_02::measure::procs::{Launch, Server, Target};
-use lab_02::measure::stats::{fmt_int, fmt_pct, fmt_ratio, med, paired_ratio, spread};
+use kit::fmt::{fmt_int, fmt_pct, fmt_ratio};
+use kit::redis_benchmark as bench;
+use kit::stats::{med, paired_ratio, spread};
+use lab_02::launch::{Launch, Server, Target};
 use report::Table;
 
 use super::tools::{self, GEN_CPU, HttpTarget, SERVER_CPU};
@@ -168,7 +169,7 @@ pub fn resp(plan: &Plan) -> Result<Table> {
                                 keyspace: 100_000,
                                 cpus: Some(GEN_CPU),
                             };
-                            let s = bench::measure(&mut server, &load)?;
+                            let s = bench::measure(server.port, &mut server.process, &load)?;
                             theirs.push(Peak {
                                 rps: s.rps,
                                 gen_cpu: s.client_share(),

@@ -4,18 +4,18 @@
 //! Generators run as child processes of the measuring process, never in
 //! it, so that each is pinned to its own core, its CPU time is its own
 //! (read from our reaped children's total), and `wrk`, `redis-benchmark`
-//! and lab-03 are driven the same way. lab-02's measurement helpers
-//! (`lab_02::measure::procs`) do the starting, watching and stopping.
+//! and lab-03 are driven the same way. The measurement kit's `process`
+//! module does the starting, watching and stopping.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use lab_02::measure::env;
-use lab_02::measure::procs::{Process, own_exe, pinned, run_tool};
+use kit::process::{Process, own_exe, pinned, run_tool};
+use kit::procfs;
 use serde_json::Value;
 
 /// The core the generators run on, and the one the servers run on.
@@ -59,29 +59,6 @@ impl HttpTarget {
     /// CPU time so far, in seconds.
     pub fn cpu_seconds(&self) -> Result<f64> {
         self.process.cpu_seconds()
-    }
-}
-
-/// A process that spins on the generator's core, to starve it.
-pub struct Hog(Child);
-
-impl Hog {
-    pub fn start(cpu: &str) -> Result<Self> {
-        let child = Command::new("taskset")
-            .args(["-c", cpu, "sh", "-c", "while :; do :; done"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting a CPU hog (taskset, sh)")?;
-        Ok(Self(child))
-    }
-}
-
-impl Drop for Hog {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -135,11 +112,11 @@ impl GenRun {
 
 /// Runs a command to completion, charging it its CPU time.
 fn timed_child(cmd: &mut Command, timeout: Duration) -> Result<(String, f64, f64)> {
-    let cpu0 = env::children_cpu_seconds();
+    let cpu0 = procfs::children_cpu_seconds();
     let t0 = Instant::now();
     let out = run_tool(cmd, timeout)?;
     let wall = t0.elapsed().as_secs_f64();
-    let cpu = match (cpu0, env::children_cpu_seconds()) {
+    let cpu = match (cpu0, procfs::children_cpu_seconds()) {
         (Some(a), Some(b)) => b - a,
         _ => f64::NAN,
     };
@@ -262,7 +239,7 @@ pub fn parse_wrk(out: &str, wall_s: f64, cpu_s: f64) -> Result<WrkRun> {
 }
 
 fn scratch_file(name: &str) -> Result<PathBuf> {
-    let dir = env::target_dir()?.join("lab-03-measure");
+    let dir = kit::process::target_dir()?.join("lab-03-measure");
     std::fs::create_dir_all(&dir)?;
     Ok(dir.join(format!("{}-{name}", std::process::id())))
 }

@@ -10,6 +10,15 @@
 //!
 //! Every verdict written into a note is computed from the numbers of this
 //! run; none is hard-coded.
+//!
+//! Submodules: [`workload`] drives one workload over one implementation,
+//! [`bench`] runs contenders in alternating rounds, [`starvation`] is the
+//! writer-starvation experiment. The `bench` and `starvation` commands and
+//! `benches/` use them too.
+
+pub mod bench;
+pub mod starvation;
+pub mod workload;
 
 use std::time::Duration;
 
@@ -17,14 +26,15 @@ use indicatif::ProgressBar;
 use report::{Plot, PlotKind, Report, Series, Table};
 use serde_json::json;
 
-use crate::bench::{Cell, Contender, Summary, median_ratio, run_rounds, thread_grid};
-use crate::machine::{Conditions, conditions_note, watched};
-use crate::numbers::{fmt_duration, fmt_mops, fmt_ns, fmt_ratio, median};
-use crate::starvation::{
+use self::bench::{Cell, Contender, Summary, median_ratio, run_rounds, thread_grid};
+use self::starvation::{
     PolicyProbe, StarvationResult, StarvationRuns, StarvationSpec, designs, probe_policy,
     run_starvation_rounds,
 };
-use crate::workload::{BenchError, KeyDist, WorkloadResult, WorkloadSpec};
+use self::workload::{BenchError, KeyDist, WorkloadResult, WorkloadSpec};
+use kit::fmt::{fmt_duration, fmt_mops, fmt_ns, fmt_ratio};
+use kit::machine::{Conditions, Watch, conditions_note, watched};
+use kit::stats::median;
 
 /// How long and how often each experiment runs.
 #[derive(Debug, Clone)]
@@ -112,7 +122,7 @@ impl MeasurePlan {
             fmt_duration(duration),
             self.rounds,
             self.latency_every,
-            fmt_duration(crate::workload::instant_cost()),
+            fmt_duration(crate::measure::workload::instant_cost()),
             self.pinned()
         )
     }
@@ -325,16 +335,18 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
         &SCALING_THREADS,
         &plan.spec(1, READ_HEAVY, KeyDist::Uniform),
     );
-    let (read, read_load) =
-        watched(|| run_rounds(&contenders, &read_cells, plan.rounds, progress))?;
+    let (read, read_load) = watched(Watch::IN_PROCESS, || {
+        run_rounds(&contenders, &read_cells, plan.rounds, progress)
+    })?;
 
     let write_cells = thread_grid(
         n,
         &TABLE_THREADS,
         &plan.spec(1, WRITE_HEAVY, KeyDist::Uniform),
     );
-    let (write, write_load) =
-        watched(|| run_rounds(&contenders, &write_cells, plan.rounds, progress))?;
+    let (write, write_load) = watched(Watch::IN_PROCESS, || {
+        run_rounds(&contenders, &write_cells, plan.rounds, progress)
+    })?;
 
     let skew_cells: Vec<Cell> = [
         KeyDist::Uniform,
@@ -349,16 +361,18 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
         })
     })
     .collect();
-    let (skew, skew_load) =
-        watched(|| run_rounds(&contenders, &skew_cells, plan.rounds, progress))?;
+    let (skew, skew_load) = watched(Watch::IN_PROCESS, || {
+        run_rounds(&contenders, &skew_cells, plan.rounds, progress)
+    })?;
 
     let oversub_base = WorkloadSpec {
         duration: plan.sweep_duration,
         ..plan.spec(1, READ_HEAVY, KeyDist::Uniform)
     };
     let oversub_cells = thread_grid(n, &OVERSUB_THREADS, &oversub_base);
-    let (oversub, oversub_load) =
-        watched(|| run_rounds(&contenders, &oversub_cells, plan.rounds, progress))?;
+    let (oversub, oversub_load) = watched(Watch::IN_PROCESS, || {
+        run_rounds(&contenders, &oversub_cells, plan.rounds, progress)
+    })?;
 
     let shard_cells: Vec<Cell> = SHARD_COUNTS
         .iter()
@@ -371,8 +385,9 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
             },
         })
         .collect();
-    let (shards, shards_load) =
-        watched(|| run_rounds(&contenders, &shard_cells, plan.rounds, progress))?;
+    let (shards, shards_load) = watched(Watch::IN_PROCESS, || {
+        run_rounds(&contenders, &shard_cells, plan.rounds, progress)
+    })?;
 
     let starve_spec = StarvationSpec {
         duration: plan.starve_duration,
@@ -380,8 +395,9 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
         shards: plan.shards,
         ..StarvationSpec::default()
     };
-    let (starvation, starve_load) =
-        watched(|| run_starvation_rounds(&starve_spec, &[true, false], plan.rounds, progress))?;
+    let (starvation, starve_load) = watched(Watch::IN_PROCESS, || {
+        run_starvation_rounds(&starve_spec, &[true, false], plan.rounds, progress)
+    })?;
     progress.set_message("policy probe");
     let probe = probe_policy(plan.probe_step)?;
 
@@ -818,48 +834,6 @@ pub fn verdict(writer_wait_ratio: f64, reader_ratio: f64) -> String {
         (false, false) => "neither: the RwLock buys nothing here",
     };
     format!("Verdict: {claim}; {writers}, and {readers}.")
-}
-
-/// One line per artifact, for stderr.
-pub fn summary_lines(report: &Report) -> Vec<String> {
-    report
-        .artifacts
-        .iter()
-        .map(|a| match a {
-            report::Artifact::Table(t) => {
-                let measured: Vec<&str> = t
-                    .notes
-                    .iter()
-                    .filter(|n| {
-                        n.starts_with("Measured")
-                            || n.starts_with("Policy")
-                            || n.starts_with("WARNING")
-                            || n.starts_with("Machine check")
-                    })
-                    .map(String::as_str)
-                    .collect();
-                let measured = if measured.is_empty() {
-                    format!("{} rows", t.rows.len())
-                } else {
-                    measured.join(" | ")
-                };
-                format!("{}: {measured}", t.name)
-            }
-            report::Artifact::Plot(p) => {
-                let series: Vec<String> = p
-                    .series
-                    .iter()
-                    .map(|s| {
-                        let vals: Vec<String> =
-                            s.values.iter().map(|v| format!("{v:.2}")).collect();
-                        format!("{} [{}]", s.name, vals.join(" "))
-                    })
-                    .collect();
-                format!("{}: {} = {}", p.name, p.y_label, series.join("; "))
-            }
-            other => other.name().to_owned(),
-        })
-        .collect()
 }
 
 #[cfg(test)]

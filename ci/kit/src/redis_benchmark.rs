@@ -1,13 +1,17 @@
-//! Driving `redis-benchmark`, reading its CSV, and charging the server's
-//! CPU time to each run; plus filling a server with keys fast.
+//! Driving Debian's `redis-benchmark` and reading its CSV; each run is
+//! charged the server's CPU time and its own.
+//!
+//! It lives in the kit, not in a lab, because it is about a tool: lab-02
+//! measures its server with it and lab-03 compares its own generator with
+//! it, and neither may import the other's measuring code.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde::Serialize;
 
-use super::env;
-use super::procs::{Server, pinned, run_tool};
+use crate::process::{Process, pinned, run_tool};
+use crate::procfs;
 
 /// The most a single redis-benchmark run may take before it is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -169,17 +173,17 @@ impl Sample {
     }
 }
 
-/// Runs redis-benchmark against `server`, reading its CPU time around it.
-pub fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
+/// Runs redis-benchmark against the server `process` listening on `port`,
+/// reading the server's CPU time around it.
+pub fn measure(port: u16, server: &mut Process, load: &Load) -> Result<Sample> {
     let cpu_before = server.cpu_seconds()?;
-    let client_before = env::children_cpu_seconds();
+    let client_before = procfs::children_cpu_seconds();
     let started = Instant::now();
-    let row =
-        run(server.port, load).with_context(|| format!("benchmarking {}", server.target.name()))?;
+    let row = run(port, load).with_context(|| format!("benchmarking {}", server.name))?;
     let wall_s = started.elapsed().as_secs_f64();
     let cpu_after = server.cpu_seconds()?;
     // redis-benchmark has been reaped: its CPU time is in our children's.
-    let client_cpu_s = match (client_before, env::children_cpu_seconds()) {
+    let client_cpu_s = match (client_before, procfs::children_cpu_seconds()) {
         (Some(a), Some(b)) => b - a,
         _ => f64::NAN,
     };
@@ -200,37 +204,6 @@ pub fn measure(server: &mut Server, load: &Load) -> Result<Sample> {
 /// The key redis-benchmark's `-r` produces for random number `i`.
 pub fn key(i: u64) -> String {
     format!("key:{i:012}")
-}
-
-/// Writes keys `key(0)`…`key(keys - 1)` with 3-byte values (what
-/// redis-benchmark's SET writes), pipelined 1000 at a time over one
-/// connection, and checks DBSIZE. Returns how long it took.
-pub fn fill(server: &Server, keys: u64) -> Result<Duration> {
-    const BATCH: u64 = 1000;
-    let mut c = server.client()?;
-    let started = Instant::now();
-    let mut next = 0;
-    while next < keys {
-        let end = (next + BATCH).min(keys);
-        let cmds: Vec<Vec<Vec<u8>>> = (next..end)
-            .map(|i| vec![b"SET".to_vec(), key(i).into_bytes(), b"xxx".to_vec()])
-            .collect();
-        for reply in c.pipeline(&cmds)? {
-            ensure!(!reply.is_error(), "SET during fill answered {reply:?}");
-        }
-        next = end;
-    }
-    let took = started.elapsed();
-    let size = c.cmd(&[b"DBSIZE"])?;
-    let size = size
-        .as_int()
-        .with_context(|| format!("DBSIZE answered {size:?}"))?;
-    ensure!(
-        size >= keys as i64,
-        "{} holds {size} keys after writing {keys}",
-        server.target.name()
-    );
-    Ok(took)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! How busy the rest of the machine was while we measured.
+//! Was the machine fit to measure? How busy the rest of it was, and how
+//! many cores' worth of work it could really do, while we measured.
 //!
 //! On a small, shared machine another process (a compiler, a neighbour's
 //! benchmark) can take a core away mid-run, and a two-thread measurement on
@@ -13,67 +14,13 @@
 //! arithmetic on one thread and on N at once. On N free cores N threads do
 //! N times the work; anything less is capacity the machine did not have.
 
-use std::fs;
 use std::hint::black_box;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-/// CPU time counters at one instant, in clock ticks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CpuSample {
-    /// All CPU time that passed, busy or idle, summed over CPUs.
-    pub all: u64,
-    /// Busy time (user, nice, system, irq, softirq, steal), all processes.
-    pub busy: u64,
-    /// This process's user and system time.
-    pub own: u64,
-}
-
-impl CpuSample {
-    /// Reads the counters; `None` where `/proc` is not available.
-    pub fn now() -> Option<Self> {
-        let stat = fs::read_to_string("/proc/stat").ok()?;
-        let own = fs::read_to_string("/proc/self/stat").ok()?;
-        Self::parse(&stat, &own)
-    }
-
-    fn parse(stat: &str, own: &str) -> Option<Self> {
-        let cpu: Vec<u64> = stat
-            .lines()
-            .next()?
-            .strip_prefix("cpu ")?
-            .split_whitespace()
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        // user nice system idle iowait irq softirq steal (guest is already
-        // inside user).
-        let all = cpu.iter().take(8).sum();
-        let busy = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| cpu.get(i)).sum();
-        // The command name may contain spaces; fields resume after ')'.
-        let fields: Vec<&str> = own.rsplit_once(')')?.1.split_whitespace().collect();
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        Some(Self {
-            all,
-            busy,
-            own: utime + stime,
-        })
-    }
-
-    /// The fraction of all CPU time between `self` and `later` that other
-    /// processes (and the hypervisor, as steal) used.
-    pub fn others_since(&self, later: &CpuSample) -> Option<f64> {
-        let all = later.all.checked_sub(self.all)?;
-        let busy = later.busy.checked_sub(self.busy)?;
-        let own = later.own.checked_sub(self.own)?;
-        if all == 0 {
-            return None;
-        }
-        Some(busy.saturating_sub(own) as f64 / all as f64)
-    }
-}
+use crate::procfs::{CpuSample, cores};
 
 fn spin(iters: u64) -> u64 {
     let mut x = 0x9E37_79B9_7F4A_7C15_u64;
@@ -122,7 +69,7 @@ pub fn parallel_capacity(threads: usize) -> f64 {
 pub fn handoff_latency() -> Option<Duration> {
     use std::sync::atomic::{AtomicU64, Ordering};
     const ROUND_TRIPS: u64 = 20_000;
-    if thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+    if cores() < 2 {
         return None;
     }
     let line = AtomicU64::new(0);
@@ -189,11 +136,59 @@ pub fn warm_up(threads: usize, limit: Duration) -> f64 {
     }
 }
 
-/// Runs `f` and records the conditions it ran under.
-pub fn watched<T, E>(f: impl FnOnce() -> Result<T, E>) -> Result<(T, Conditions), E> {
-    let threads = thread::available_parallelism().map_or(1, |n| n.get());
-    let capacity_before = warm_up(threads, Duration::from_secs(3));
-    let handoff_ns = handoff_latency().map(|d| d.as_nanos() as f64);
+/// Pins the calling thread to core `i mod cores`; returns whether it worked.
+pub fn pin_to_core(i: usize) -> bool {
+    match core_affinity::get_core_ids() {
+        Some(ids) if !ids.is_empty() => core_affinity::set_for_current(ids[i % ids.len()]),
+        _ => false,
+    }
+}
+
+/// How [`watched`] prepares and checks an experiment.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    /// The longest CPU warm-up before the experiment (see [`warm_up`]).
+    pub warm: Duration,
+    /// Probe the cache-line handoff latency before the experiment.
+    ///
+    /// Leave it off for experiments that run other processes: the probe
+    /// spins 40,000 handoffs, and when another process holds a core each
+    /// one waits for a time slice (measured in lab-02: 0.4 ms each, 17 s
+    /// per probe).
+    pub handoff: bool,
+}
+
+impl Watch {
+    /// A three-second warm-up and the handoff probe: for in-process,
+    /// lock-heavy experiments.
+    pub const IN_PROCESS: Watch = Watch {
+        warm: Duration::from_secs(3),
+        handoff: true,
+    };
+
+    /// A warm-up of at most `warm` and no handoff probe: for experiments
+    /// whose work happens in child processes (which must be reaped before
+    /// the closure returns, so their CPU time counts as ours).
+    pub fn children(warm: Duration) -> Watch {
+        Watch {
+            warm,
+            handoff: false,
+        }
+    }
+}
+
+/// Runs `f` after warming the CPUs up, and records the conditions it ran
+/// under: the capacity check before and after, the handoff latency if
+/// asked, and the CPU share of processes that are neither this one nor its
+/// reaped children.
+pub fn watched<T, E>(watch: Watch, f: impl FnOnce() -> Result<T, E>) -> Result<(T, Conditions), E> {
+    let threads = cores();
+    let capacity_before = warm_up(threads, watch.warm);
+    let handoff_ns = if watch.handoff {
+        handoff_latency().map(|d| d.as_nanos() as f64)
+    } else {
+        None
+    };
     let before = CpuSample::now();
     let out = f()?;
     let others = before
@@ -266,22 +261,6 @@ pub fn load_note(others: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_proc_lines() {
-        let stat = "cpu  100 0 50 800 10 0 5 5 0 0\ncpu0 1 2 3\n";
-        let own = "1234 (lab (01)) R 1 2 3 4 5 6 7 8 9 10 60 20 0 0";
-        let s = CpuSample::parse(stat, own).unwrap();
-        assert_eq!(s.all, 970);
-        assert_eq!(s.busy, 160);
-        assert_eq!(s.own, 80);
-        let later = CpuSample {
-            all: 1970,
-            busy: 760,
-            own: 480,
-        };
-        assert_eq!(s.others_since(&later), Some(0.2));
-    }
 
     #[test]
     fn handoffs_take_some_time() {

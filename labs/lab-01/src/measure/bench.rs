@@ -9,9 +9,11 @@
 use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::numbers::median;
+use crate::measure::workload::{
+    BenchError, BenchTarget, Value, WorkloadResult, WorkloadSpec, run_workload,
+};
 use crate::sharded::{MutexCache, RwLockCache, ShardedMutex, ShardedRwLock};
-use crate::workload::{BenchError, BenchTarget, Value, WorkloadResult, WorkloadSpec, run_workload};
+use kit::stats::median;
 
 /// How to measure one implementation.
 pub type RunFn = fn(&WorkloadSpec) -> Result<WorkloadResult, BenchError>;

@@ -28,7 +28,10 @@ use serde::Serialize;
 use crate::cache::Cache;
 use crate::config::CacheConfig;
 use crate::sharded::{MutexCache, RwLockCache, ShardedMutex, ShardedRwLock};
-use crate::workload::{BenchError, Latency, Rng, Value, catch, new_histogram, pin_to_core};
+use kit::Rng;
+use kit::machine::pin_to_core;
+
+use crate::measure::workload::{BenchError, Latency, Value, catch, new_histogram};
 
 /// One starvation run.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,23 +1,9 @@
-//! Small helpers for turning measurements into text: medians, units,
-//! duration parsing and terminal tables.
+//! The number formats the results tables use, and a table for a terminal.
+//!
+//! One format per quantity, everywhere: a reader who compares two tables
+//! compares like with like.
 
 use std::time::Duration;
-
-/// The median of `xs` (mean of the two middle values for an even count);
-/// NaN for an empty slice.
-pub fn median(xs: &[f64]) -> f64 {
-    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
 
 /// Nanoseconds as `850 ns`, `12.3 µs`, `4.56 ms` or `1.20 s`.
 pub fn fmt_ns(ns: f64) -> String {
@@ -52,7 +38,7 @@ pub fn fmt_ratio(r: f64) -> String {
     }
 }
 
-/// A duration for notes: `400 ms`, `1.5 s`, `200 µs`.
+/// A duration for notes and messages: `400 ms`, `1.5 s`, `200 µs`.
 pub fn fmt_duration(d: Duration) -> String {
     let ns = d.as_nanos();
     let (value, unit) = if ns >= 1_000_000_000 {
@@ -70,30 +56,57 @@ pub fn fmt_duration(d: Duration) -> String {
     format!("{s} {unit}")
 }
 
-/// Parses `400ms`, `1s`, `1.5s`, `250us`, `250µs`, `2m` or a bare number
-/// of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (try 500ms, 1s, 1.5s)"))?;
-    let secs = match unit.trim() {
-        "" | "s" | "sec" | "secs" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "ns" => value / 1e9,
-        "m" | "min" => value * 60.0,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{s}` (use ns, us, ms, s, m)"
-            ));
+/// A whole number with thousands separators: `61,234`.
+pub fn fmt_int(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".to_owned();
+    }
+    let digits = format!("{:.0}", x.abs());
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
         }
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("`{s}`: {e}"))
+        out.push(ch);
+    }
+    if x < -0.5 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// Milliseconds with the precision that matters at each scale: `0.503`,
+/// `2.41`, `51.3`, `250` (redis-benchmark's CSV carries three decimals).
+pub fn fmt_ms(ms: f64) -> String {
+    if ms.is_nan() {
+        "-".to_owned()
+    } else if ms < 1.0 {
+        format!("{ms:.3}")
+    } else if ms < 10.0 {
+        format!("{ms:.2}")
+    } else if ms < 100.0 {
+        format!("{ms:.1}")
+    } else {
+        format!("{ms:.0}")
+    }
+}
+
+/// A share as a percentage: `97%`.
+pub fn fmt_pct(x: f64) -> String {
+    if x.is_nan() {
+        "-".to_owned()
+    } else {
+        format!("{:.0}%", 100.0 * x)
+    }
+}
+
+/// Bytes as MiB with one decimal.
+pub fn fmt_mib(bytes: f64) -> String {
+    if bytes.is_nan() {
+        "-".to_owned()
+    } else {
+        format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    }
 }
 
 /// Renders a report table for a terminal: aligned columns, numeric columns
@@ -148,24 +161,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn medians() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert!(median(&[]).is_nan());
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("400ms"), Ok(Duration::from_millis(400)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("3 parsecs").is_err());
-    }
-
-    #[test]
     fn units() {
         assert_eq!(fmt_ns(850.0), "850 ns");
         assert_eq!(fmt_ns(12_300.0), "12.3 µs");
@@ -174,6 +169,18 @@ mod tests {
         assert_eq!(fmt_duration(Duration::from_millis(400)), "400 ms");
         assert_eq!(fmt_duration(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(fmt_duration(Duration::from_micros(1)), "1 µs");
+    }
+
+    #[test]
+    fn counts_and_shares() {
+        assert_eq!(fmt_int(61_234.4), "61,234");
+        assert_eq!(fmt_int(999.0), "999");
+        assert_eq!(fmt_int(1_000_000.0), "1,000,000");
+        assert_eq!(fmt_int(-1234.0), "-1,234");
+        assert_eq!(fmt_ms(0.5034), "0.503");
+        assert_eq!(fmt_ms(51.27), "51.3");
+        assert_eq!(fmt_pct(0.974), "97%");
+        assert_eq!(fmt_mib(3.0 * 1024.0 * 1024.0), "3.0 MiB");
     }
 
     #[test]

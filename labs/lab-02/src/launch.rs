@@ -1,0 +1,244 @@
+//! Starting lab-02 (any model) or a real `redis-server` as a child
+//! process, for the labs that come after it: the one documented way to do
+//! it, so no later lab copies it or reaches into lab-02's measuring code.
+//!
+//! ```no_run
+//! use lab_02::launch::{Launch, Server, Target};
+//! # fn main() -> anyhow::Result<()> {
+//! // A binary that embeds lab-02's server under a subcommand (lab-03 has
+//! // a hidden `lab02` one) starts it from its own executable:
+//! let launch = Launch { subcommand: Some("lab02"), ..Launch::new(Target::EventLoop, 1) };
+//! let server = Server::start(&launch)?; // waits until it answers PING
+//! let mut client = server.client()?;
+//! # Ok(()) }
+//! ```
+//!
+//! The models are started from *this very binary* (`/proc/PID/exe`) with
+//! `--port 0`, so a later lab's binary must run lab-02's server when given
+//! `SUBCOMMAND --model … --port 0` (call [`crate::server::serve`]); they
+//! print `lab-02 MODEL listening on 127.0.0.1:PORT (pid PID)` when ready. A
+//! real `redis-server` gets a port we picked and is ready when it answers
+//! PING. Every server is stopped (SIGTERM, then SIGKILL) and reaped on
+//! drop, through the measurement kit's [`kit::process::Process`].
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kit::process::{Process, START_TIMEOUT, free_port, own_exe, pinned};
+use serde::Serialize;
+
+use crate::client::Client;
+use crate::config::FsyncPolicy;
+use crate::resp::Frame;
+
+/// `--maxclients` for the models: above the 10k connections of lab-02's
+/// memory experiment.
+pub const MODEL_MAXCLIENTS: usize = 20_000;
+/// `--maxclients` for redis-server, which needs that many file descriptors.
+pub const REDIS_MAXCLIENTS: usize = 10_100;
+
+/// A server under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Target {
+    #[serde(rename = "event-loop")]
+    EventLoop,
+    #[serde(rename = "task-per-connection")]
+    TaskPerConnection,
+    #[serde(rename = "thread-per-core")]
+    ThreadPerCore,
+    #[serde(rename = "redis-server")]
+    Redis,
+}
+
+impl Target {
+    /// Every server, in table order (the reference last).
+    pub const ALL: [Target; 4] = [
+        Target::EventLoop,
+        Target::TaskPerConnection,
+        Target::ThreadPerCore,
+        Target::Redis,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::EventLoop => "event-loop",
+            Target::TaskPerConnection => "task-per-connection",
+            Target::ThreadPerCore => "thread-per-core",
+            Target::Redis => "redis-server",
+        }
+    }
+
+    /// Whether `--threads` means anything to it.
+    pub fn multi_threaded(self) -> bool {
+        matches!(self, Target::TaskPerConnection | Target::ThreadPerCore)
+    }
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub target: Target,
+    /// `--threads` for the multi-threaded models.
+    pub threads: usize,
+    /// `taskset -c` CPU list, or not pinned.
+    pub cpus: Option<&'static str>,
+    /// Append-only file settings, or none.
+    pub aof: Option<AofSetup>,
+    /// A subcommand of this binary that runs lab-02's server (lab-03's
+    /// measurements start lab-02 through their own binary), or none.
+    pub subcommand: Option<&'static str>,
+}
+
+/// Where and how a server keeps its append-only file.
+#[derive(Debug, Clone)]
+pub struct AofSetup {
+    /// `appendfsync`.
+    pub fsync: FsyncPolicy,
+    pub dir: PathBuf,
+}
+
+impl Launch {
+    pub fn new(target: Target, threads: usize) -> Self {
+        Self {
+            target,
+            threads,
+            cpus: None,
+            aof: None,
+            subcommand: None,
+        }
+    }
+
+    fn model_command(&self) -> Command {
+        let mut cmd = pinned(self.cpus, own_exe());
+        cmd.args(self.subcommand);
+        cmd.args(["--model", self.target.name(), "--port", "0"])
+            .args(["--maxclients", &MODEL_MAXCLIENTS.to_string()])
+            .env("RUST_LOG", "warn");
+        if self.target.multi_threaded() {
+            cmd.args(["--threads", &self.threads.to_string()]);
+        }
+        if let Some(aof) = &self.aof {
+            cmd.args(["--appendonly", "--appendfsync", aof.fsync.name()])
+                .arg("--appendfilename")
+                .arg(aof.dir.join("appendonly.aof"));
+        }
+        cmd
+    }
+
+    fn redis_command(&self, port: u16) -> Command {
+        let mut cmd = pinned(self.cpus, "redis-server");
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--daemonize", "no"])
+            .args(["--maxclients", &REDIS_MAXCLIENTS.to_string()]);
+        match &self.aof {
+            Some(aof) => {
+                cmd.args(["--appendonly", "yes", "--appendfsync", aof.fsync.name()])
+                    .arg("--dir")
+                    .arg(&aof.dir);
+            }
+            None => {
+                cmd.args(["--appendonly", "no"]);
+            }
+        }
+        cmd
+    }
+}
+
+/// A running Redis-compatible server; stopped and reaped on drop.
+#[derive(Debug)]
+pub struct Server {
+    pub target: Target,
+    pub port: u16,
+    pub process: Process,
+}
+
+impl Server {
+    /// Starts a server and waits until it answers PING.
+    pub fn start(launch: &Launch) -> Result<Server> {
+        let redis_port = match launch.target {
+            Target::Redis => free_port()?,
+            _ => 0,
+        };
+        let cmd = match launch.target {
+            Target::Redis => launch.redis_command(redis_port),
+            _ => launch.model_command(),
+        };
+        let mut process = Process::spawn(cmd, launch.target.name())?;
+        let port = match launch.target {
+            // redis-server prints a banner, not our ready line.
+            Target::Redis => redis_port,
+            _ => process.ready_line()?,
+        };
+        let mut server = Server {
+            target: launch.target,
+            port,
+            process,
+        };
+        server.wait_for_ping()?;
+        Ok(server)
+    }
+
+    fn wait_for_ping(&mut self) -> Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            self.process
+                .check_alive()
+                .map_err(|_| self.process.failure("exited during start-up"))?;
+            if self.ping().is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.process.failure("did not answer PING"));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn ping(&self) -> Result<()> {
+        let mut c = self.client()?;
+        match c.cmd(&[b"PING"])? {
+            Frame::Simple(s) if s == "PONG" => Ok(()),
+            other => bail!("PING answered {other:?}"),
+        }
+    }
+
+    /// A new client connection.
+    pub fn client(&self) -> Result<Client> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        Ok(Client::from_stream(stream)?)
+    }
+
+    /// Fails (with the server's output) if it is no longer running.
+    pub fn check_alive(&mut self) -> Result<()> {
+        self.process.check_alive()
+    }
+
+    /// CPU time used so far, in seconds.
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        self.process.cpu_seconds()
+    }
+
+    /// Resident set size (`VmRSS`), in bytes.
+    pub fn rss_bytes(&self) -> Result<u64> {
+        self.process.rss_bytes()
+    }
+
+    /// One numeric field of `INFO` (`None` if the server has no such field).
+    pub fn info_u64(&self, field: &str) -> Result<Option<u64>> {
+        let mut c = self.client()?;
+        let reply = c.cmd(&[b"INFO"])?;
+        let text = reply
+            .as_bulk()
+            .with_context(|| format!("INFO answered {reply:?}"))?;
+        let text = String::from_utf8_lossy(text);
+        Ok(text
+            .lines()
+            .filter_map(|l| l.trim().split_once(':'))
+            .find(|(k, _)| *k == field)
+            .and_then(|(_, v)| v.parse().ok()))
+    }
+}
