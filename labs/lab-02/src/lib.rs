@@ -51,6 +51,7 @@ pub mod reply;
 pub mod resp;
 pub mod route;
 pub mod server;
+pub mod shared;
 pub mod value;
 
 /// Logs to stderr; `RUST_LOG` overrides the default level (`info`).
