@@ -60,7 +60,7 @@ impl Drop for Server {
 /// Binds, loads the append-only file, and starts the model. Returns once
 /// the port accepts connections.
 pub fn start(config: Config) -> Result<Server> {
-    config.validate().map_err(anyhow::Error::msg)?;
+    config.validate()?;
     let listener = TcpListener::bind((config.bind, config.port)).with_context(|| {
         format!(
             "cannot listen on {}:{} (is another server using the port?)",

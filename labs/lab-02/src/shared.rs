@@ -245,7 +245,7 @@ impl ServerCtx for Shared {
             "maxclients" => c.maxclients.to_string(),
             "timeout" => c.timeout.to_string(),
             "appendonly" => if c.appendonly { "yes" } else { "no" }.into(),
-            "appendfsync" => c.appendfsync.name().into(),
+            "appendfsync" => c.appendfsync.to_string(),
             "appendfilename" => c.appendfilename.display().to_string(),
             "proto-max-bulk-len" => c.proto_max_bulk_len.to_string(),
             "client-query-buffer-limit" => c.client_query_buffer_limit.to_string(),
