@@ -2,7 +2,7 @@
 //! connection and thread per core): admitting a connection, the
 //! read-run-sync-reply loop around a model's own way of running a batch,
 //! and the shutdown signal and drain. The models differ only in their
-//! [`Batch`]; everything else about a connection lives here, once, so
+//! `Batch`; everything else about a connection lives here, once, so
 //! neither model imports the other.
 
 use std::time::{Duration, Instant};
