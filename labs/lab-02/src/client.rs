@@ -315,7 +315,10 @@ mod tests {
         let mut c = Client::connect(addr).unwrap();
         let err = c.cmd(&[b"PING"]).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert!(err.to_string().contains("Protocol error"), "{err}");
+        let cause = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<ProtocolError>());
+        assert_eq!(cause, Some(&ProtocolError::InvalidReplyType(b'H')), "{err}");
         server.join().unwrap();
     }
 

@@ -1,8 +1,10 @@
 //! The server's settings: one struct, filled from the command line
 //! (`cargo run -p lab-02 -- --help`) or built in code by tests.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -56,6 +58,10 @@ pub enum FsyncPolicy {
 }
 
 impl FsyncPolicy {
+    pub const ALL: [FsyncPolicy; 3] = [FsyncPolicy::Always, FsyncPolicy::Everysec, FsyncPolicy::No];
+
+    /// Redis's name for the policy: the `--appendfsync` value and what
+    /// `CONFIG GET appendfsync` replies.
     pub fn name(self) -> &'static str {
         match self {
             FsyncPolicy::Always => "always",
@@ -63,6 +69,47 @@ impl FsyncPolicy {
             FsyncPolicy::No => "no",
         }
     }
+}
+
+impl fmt::Display for FsyncPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A policy name that is not `always`, `everysec` or `no`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown appendfsync policy {0:?} (use always, everysec or no)")]
+pub struct UnknownFsyncPolicy(pub String);
+
+impl FromStr for FsyncPolicy {
+    type Err = UnknownFsyncPolicy;
+
+    /// Case-insensitive, as Redis reads `appendfsync`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(text))
+            .ok_or_else(|| UnknownFsyncPolicy(text.to_owned()))
+    }
+}
+
+/// A combination of settings the server refuses to start with. The texts
+/// name the command-line flags, since that is where a user sets them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--threads must be at least 1")]
+    NoThreads,
+    #[error("--shards must be a power of two up to {max}, got {got}")]
+    Shards { got: usize, max: usize },
+    #[error("--maxclients must be at least 1")]
+    NoClients,
+    #[error(
+        "--client-query-buffer-limit ({query_buffer}) must be at least --proto-max-bulk-len ({bulk})"
+    )]
+    QueryBufferBelowBulk { query_buffer: usize, bulk: usize },
+    #[error("--max-multibulk-len and --proto-max-bulk-len must be positive")]
+    ZeroLimit,
 }
 
 /// Every server setting. Field docs are the `--help` text.
@@ -180,28 +227,27 @@ impl Config {
     }
 
     /// Checks the settings that clap cannot check one at a time.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.threads == Some(0) {
-            return Err("--threads must be at least 1".into());
+            return Err(ConfigError::NoThreads);
         }
         if !self.shards.is_power_of_two() || self.shards > lab_01::config::MAX_SHARDS {
-            return Err(format!(
-                "--shards must be a power of two up to {}, got {}",
-                lab_01::config::MAX_SHARDS,
-                self.shards
-            ));
+            return Err(ConfigError::Shards {
+                got: self.shards,
+                max: lab_01::config::MAX_SHARDS,
+            });
         }
         if self.maxclients == 0 {
-            return Err("--maxclients must be at least 1".into());
+            return Err(ConfigError::NoClients);
         }
         if self.client_query_buffer_limit < self.proto_max_bulk_len {
-            return Err(format!(
-                "--client-query-buffer-limit ({}) must be at least --proto-max-bulk-len ({})",
-                self.client_query_buffer_limit, self.proto_max_bulk_len
-            ));
+            return Err(ConfigError::QueryBufferBelowBulk {
+                query_buffer: self.client_query_buffer_limit,
+                bulk: self.proto_max_bulk_len,
+            });
         }
         if self.max_multibulk_len == 0 || self.proto_max_bulk_len == 0 {
-            return Err("--max-multibulk-len and --proto-max-bulk-len must be positive".into());
+            return Err(ConfigError::ZeroLimit);
         }
         Ok(())
     }
@@ -251,9 +297,35 @@ mod tests {
         let mut c = Config::default();
         assert!(c.validate().is_ok());
         c.shards = 3;
-        assert!(c.validate().unwrap_err().contains("power of two"));
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Shards { got: 3, .. })
+        ));
         c = Config::default();
         c.client_query_buffer_limit = 1024;
-        assert!(c.validate().unwrap_err().contains("at least"));
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::QueryBufferBelowBulk {
+                query_buffer: 1024,
+                bulk: 512 << 20
+            })
+        );
+    }
+
+    #[test]
+    fn fsync_policy_names_round_trip() {
+        for p in FsyncPolicy::ALL {
+            assert_eq!(p.to_string().parse(), Ok(p));
+            // The CLI (clap) and the CONFIG text use the same names.
+            assert_eq!(
+                <FsyncPolicy as ValueEnum>::from_str(&p.to_string(), false),
+                Ok(p)
+            );
+        }
+        assert_eq!("EverySec".parse(), Ok(FsyncPolicy::Everysec));
+        assert_eq!(
+            "sometimes".parse::<FsyncPolicy>(),
+            Err(UnknownFsyncPolicy("sometimes".into()))
+        );
     }
 }

@@ -5,12 +5,13 @@
 //! this module is the part that must behave identically in all three, so
 //! it is written once.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::cmd::{self, After, Route, Session, Spec};
 use crate::reply;
 use crate::resp::{Limits, ProtocolError, RequestParser};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// Stop parsing more requests while this much output waits to be sent: a
 /// client that does not read its replies stops being read from, instead of
@@ -38,6 +39,16 @@ pub struct Conn {
     /// How far into the request at `input_start` parsing got: a request
     /// that arrives in many reads is parsed in time linear in its size.
     parser: RequestParser,
+}
+
+/// A new client's session: its id, its address as CLIENT LIST shows it,
+/// and whether it must AUTH first. Every model starts its connections here.
+pub fn new_session(shared: &Shared, addr: SocketAddr) -> Session {
+    Session::new(
+        shared.next_client_id(),
+        addr.to_string(),
+        shared.password().is_some(),
+    )
 }
 
 /// What the request loop wants the model to do next.

@@ -18,9 +18,9 @@ use crate::value::Value;
 /// Keys are binary-safe byte strings, as in Redis.
 pub type Key = Vec<u8>;
 
-/// The hash every shard uses. All shards of one server share one instance
-/// (it is cloned), so a key hashes the same for routing and for lookup.
-pub type Hasher = foldhash::fast::RandomState;
+// Defined next to the values (whose hash maps and sets use it too), so
+// that `value` needs nothing from this module: `db` sits on top of it.
+pub use crate::value::Hasher;
 
 /// One shard's data: lab-01's map with TTLs, holding Redis values.
 pub type Store = Shard<Key, Value, Hasher>;

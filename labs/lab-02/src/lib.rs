@@ -6,9 +6,12 @@
 //!
 //! # Module map
 //!
+//! ## The component
+//!
 //! The protocol and the data:
-//! - [`resp`]: parsing requests (zero-copy, incremental, with Redis's
-//!   limits and error texts) and client-side frames.
+//! - [`resp`]: RESP2 on both sides of the wire: the server's zero-copy,
+//!   incremental request parser with Redis's limits and error texts, and the
+//!   client's frames.
 //! - [`reply`]: writing RESP2 replies into an output buffer.
 //! - [`value`]: the Redis values (strings, lists, hashes, sets, sorted sets).
 //! - [`db`]: the keyspace a command sees: one lab-01 shard plus the hasher.
@@ -16,21 +19,37 @@
 //!   models.
 //!
 //! The server:
-//! - [`config`]: every setting, from the command line or code.
+//! - [`config`]: every setting, from the command line or code, and the
+//!   combinations refused.
+//! - [`aof`]: the append-only file, its fsync policies and group commit,
+//!   and replay at start-up.
+//! - [`shared`]: the state all of a server's threads see (settings,
+//!   counters, shutdown signal), below everything that runs connections.
 //! - [`conn`]: one connection's buffers and the request loop all models share.
 //! - [`route`]: splitting multi-key commands across shards or cores, and
 //!   merging the replies.
 //! - [`models`]: the three concurrency models ([`models::event_loop`],
-//!   [`models::tasks`], [`models::per_core`]).
-//! - [`aof`]: the append-only file, its fsync policies and group commit,
-//!   and replay at start-up.
-//! - [`server`]: start, observe and stop a server, whatever its model.
+//!   [`models::tasks`], [`models::per_core`]), which never import one
+//!   another, plus the keyspace they start from and the tokio connection
+//!   plumbing two of them share.
+//! - [`server`]: start, observe and stop a server, whatever its model; the
+//!   top of the stack.
+//! - [`client`]: a small blocking RESP client, for tests, the measurements
+//!   and later labs.
 //! - [`launch`]: start lab-02 (or a real `redis-server`) as a child process
-//!   and wait until it answers: the documented way later labs start it.
+//!   and wait until it answers PING: the documented way later labs start
+//!   it.
 //!
-//! Around it:
-//! - [`client`]: a small blocking RESP client (tests, measurements).
-//! - [`measure`]: the chapter's experiments, for the results pipeline.
+//! The list is in dependency order: a module imports only modules listed
+//! above it, so there are no import cycles.
+//!
+//! ## How it is measured
+//!
+//! - [`measure`]: the chapter's experiments (throughput, head-of-line
+//!   blocking, durability cost, memory) run against this server and real
+//!   Redis, for the results pipeline; it starts servers with [`launch`],
+//!   drives them only through their sockets, and takes everything generic
+//!   about measuring from the measurement kit (`ci/kit`).
 //!
 //! # Commands
 //!
@@ -54,6 +73,7 @@ pub mod reply;
 pub mod resp;
 pub mod route;
 pub mod server;
+pub mod shared;
 pub mod value;
 
 /// Logs to stderr; `RUST_LOG` overrides the default level (`info`).

@@ -14,7 +14,10 @@ use std::ops::Bound;
 
 use indexmap::{IndexMap, IndexSet};
 
-use crate::db::Hasher;
+/// The hash every shard uses, and the hash maps and sets inside values. All
+/// shards of one server share one instance (it is cloned), so a key hashes
+/// the same for routing and for lookup.
+pub type Hasher = foldhash::fast::RandomState;
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]

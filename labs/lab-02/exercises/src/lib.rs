@@ -47,7 +47,7 @@ pub fn install() {
         match registered {
             Ok(_) => {}
             // Already in the table (lab-02 itself may gain GETEX one day).
-            Err(e) if e.contains("already exists") => {}
+            Err(cmd::RegisterError::Exists(_)) => {}
             Err(e) => panic!("cannot register GETEX: {e}"),
         }
     });

@@ -216,22 +216,18 @@ pub fn register(
     flags: u32,
     summary: &'static str,
     run: KeyFn,
-) -> Result<&'static Spec, String> {
+) -> Result<&'static Spec, RegisterError> {
     if name.is_empty() || name.len() > MAX_NAME || name != name.to_ascii_lowercase() {
-        return Err(format!(
-            "command name {name:?}: use 1 to {MAX_NAME} lowercase characters"
-        ));
+        return Err(RegisterError::BadName(name));
     }
     if arity.unsigned_abs() < 2 {
-        return Err(format!(
-            "command {name}: a one-key command takes at least 2 arguments"
-        ));
+        return Err(RegisterError::NoKey(name));
     }
     let mut list = REGISTERED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if table().iter().any(|s| s.name == name) || list.iter().any(|s| s.name == name) {
-        return Err(format!("command {name} already exists"));
+        return Err(RegisterError::Exists(name));
     }
     let spec: &'static Spec = Box::leak(Box::new(Spec {
         name,
@@ -252,6 +248,19 @@ pub fn register(
     Ok(spec)
 }
 // ANCHOR_END: register
+
+/// Why [`register`] refused a command. A caller that registers at every
+/// start-up matches [`RegisterError::Exists`] to tell "done already" from
+/// a mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("command name {0:?}: use 1 to {MAX_NAME} lowercase characters")]
+    BadName(&'static str),
+    #[error("command {0}: a one-key command takes at least 2 arguments")]
+    NoKey(&'static str),
+    #[error("command {0} already exists")]
+    Exists(&'static str),
+}
 
 /// Every command, sorted by name, for `COMMAND`, `COMMAND COUNT` and
 /// `COMMAND DOCS`.

@@ -9,7 +9,6 @@
 //! every other client: the price of the design, measured in the chapter.
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -18,11 +17,10 @@ use anyhow::{Result, bail};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::{Keyspace, OwnedParts};
-use crate::cmd::Session;
+use super::keyspace::{Keyspace, OwnedParts};
 use crate::conn::{self, Conn, Next, READ_CHUNK};
 use crate::route;
-use crate::server::{MAX_CLIENTS_REPLY, Shared};
+use crate::shared::{MAX_CLIENTS_REPLY, Shared};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -242,20 +240,12 @@ fn accept_all(
         }
         clients[i] = Some(Client {
             stream,
-            conn: Conn::new(new_session(shared, addr)),
+            conn: Conn::new(conn::new_session(shared, addr)),
             // mio reports the first readiness as an event of its own.
             readable: false,
             want_write: false,
         });
     }
-}
-
-pub(crate) fn new_session(shared: &Shared, addr: SocketAddr) -> Session {
-    Session::new(
-        shared.next_client_id(),
-        addr.to_string(),
-        shared.password().is_some(),
-    )
 }
 
 /// Reads what the socket has (until it would block or output backs up)

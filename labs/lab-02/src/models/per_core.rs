@@ -20,12 +20,13 @@ use anyhow::{Result, bail};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Batch, Keyspace, part_of};
+use super::keyspace::{Keyspace, part_of};
+use super::tokio_conn::{self, Batch};
 use crate::cmd::{self, Merge, Route, Spec};
 use crate::conn::{self, Conn, Next};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
-use crate::server::Shared;
+use crate::shared::Shared;
 
 const EXPIRE_BUDGET: usize = 200;
 
@@ -228,7 +229,7 @@ async fn core_main(
 ) -> Result<()> {
     let core = Rc::new(core);
     let shared = core.shared.clone();
-    let mut stop = super::tasks::stop_signal(&shared);
+    let mut stop = tokio_conn::stop_signal(&shared);
     // Mailbox: run other cores' pieces on this core's data.
     let mailbox = {
         let core = core.clone();
@@ -281,7 +282,7 @@ async fn core_main(
         tokio::task::spawn_local(async move {
             let mut next = 0usize;
             while let Some((stream, addr)) =
-                super::accept_admitted(&listener, &shared, &mut stop).await
+                tokio_conn::accept_admitted(&listener, &shared, &mut stop).await
             {
                 let target = next % txs.len();
                 next += 1;
@@ -308,7 +309,7 @@ async fn core_main(
         let stop = stop.clone();
         tokio::task::spawn_local(async move {
             let shared = core.shared.clone();
-            let mut conn = Conn::new(super::event_loop::new_session(&shared, addr));
+            let mut conn = Conn::new(conn::new_session(&shared, addr));
             if let Ok(mut stream) = TcpStream::from_std(std_stream) {
                 serve_conn(&mut stream, &mut conn, &core, stop).await;
             }
@@ -316,7 +317,7 @@ async fn core_main(
         });
     }
     // Keep serving other cores' pieces until every connection is done.
-    super::tasks::drain(&shared).await;
+    tokio_conn::drain(&shared).await;
     mailbox.abort();
     Ok(())
 }
@@ -343,7 +344,7 @@ async fn serve_conn(
         core,
         limits: core.shared.config.limits(),
     };
-    super::serve_async(stream, conn, &core.shared, &mut batch, stop).await;
+    tokio_conn::serve_async(stream, conn, &core.shared, &mut batch, stop).await;
 }
 
 // ANCHOR: thread-per-core

@@ -9,17 +9,18 @@
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, bail};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::{Batch, Keyspace, LockedParts};
+use super::keyspace::{Keyspace, LockedParts};
+use super::tokio_conn::{self, Batch};
 use crate::conn::{self, Conn, Next};
 use crate::db::SharedStore;
 use crate::route;
-use crate::server::Shared;
+use crate::shared::Shared;
 
 /// Keys active expiry may look at per round (every 100 ms).
 const EXPIRE_BUDGET: usize = 200;
@@ -43,24 +44,6 @@ pub fn run(
     result
 }
 
-/// A watch channel that flips to `true` when shutdown is requested.
-pub(crate) fn stop_signal(shared: &Shared) -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    shared.shutdown.on_trigger(move || {
-        tx.send_replace(true);
-    });
-    rx
-}
-
-/// Waits (bounded) for every connection task to finish after a shutdown.
-pub(crate) async fn drain(shared: &Shared) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while shared.clients.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 async fn serve(
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
@@ -68,7 +51,7 @@ async fn serve(
     ready: Sender<Result<()>>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let mut stop = stop_signal(&shared);
+    let mut stop = tokio_conn::stop_signal(&shared);
     {
         let (cache, shared, mut stop) = (cache.clone(), shared.clone(), stop.clone());
         tokio::spawn(async move {
@@ -87,18 +70,19 @@ async fn serve(
         });
     }
     let _ = ready.send(Ok(()));
-    while let Some((mut stream, addr)) = super::accept_admitted(&listener, &shared, &mut stop).await
+    while let Some((mut stream, addr)) =
+        tokio_conn::accept_admitted(&listener, &shared, &mut stop).await
     {
         let (shared, cache, stop) = (shared.clone(), cache.clone(), stop.clone());
         tokio::spawn(async move {
-            let session = super::event_loop::new_session(&shared, addr);
+            let session = conn::new_session(&shared, addr);
             let mut conn = Conn::new(session);
             serve_conn(&mut stream, &mut conn, &shared, &cache, stop).await;
             shared.release(conn.commands);
         });
     }
     drop(listener);
-    drain(&shared).await;
+    tokio_conn::drain(&shared).await;
     Ok(())
 }
 
@@ -134,5 +118,5 @@ async fn serve_conn(
         shared,
         limits: shared.config.limits(),
     };
-    super::serve_async(stream, conn, shared, &mut batch, stop).await;
+    tokio_conn::serve_async(stream, conn, shared, &mut batch, stop).await;
 }

@@ -1,0 +1,153 @@
+//! The async connection plumbing both tokio models use (task per
+//! connection and thread per core): admitting a connection, the
+//! read-run-sync-reply loop around a model's own way of running a batch,
+//! and the shutdown signal and drain. The models differ only in their
+//! `Batch`; everything else about a connection lives here, once, so
+//! neither model imports the other.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::conn::{self, Conn, Next, READ_CHUNK};
+use crate::shared::{MAX_CLIENTS_REPLY, Shared};
+
+/// A watch channel that flips to `true` when shutdown is requested.
+pub(crate) fn stop_signal(shared: &Shared) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    shared.shutdown.on_trigger(move || {
+        tx.send_replace(true);
+    });
+    rx
+}
+
+/// Waits (bounded) for every connection task to finish after a shutdown.
+pub(crate) async fn drain(shared: &Shared) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while shared.clients.load(std::sync::atomic::Ordering::Relaxed) > 0 && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// How a tokio model runs one batch: every complete request in a
+/// connection's input, replies into its output.
+pub(crate) trait Batch {
+    /// Returns what to do next, and where this connection's log records
+    /// end in the append-only file (0: none yet).
+    fn run(&mut self, conn: &mut Conn) -> impl Future<Output = (Next, u64)>;
+}
+
+/// The next connection the server admits, for both tokio models: a failed
+/// `accept` (out of file descriptors, say) is logged and retried after a
+/// pause rather than ending the server, and a connection over
+/// `maxclients` gets Redis's error and is closed. `None` once `stop` fires.
+pub(crate) async fn accept_admitted(
+    listener: &tokio::net::TcpListener,
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, std::net::SocketAddr)> {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => return None,
+        };
+        let (mut stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if !shared.admit() {
+            tokio::spawn(async move {
+                let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
+            });
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        return Some((stream, addr));
+    }
+}
+
+// ANCHOR: async-connection
+/// The connection loop both tokio models share: run a batch, make its
+/// writes durable, reply, then read more (or stop).
+pub(crate) async fn serve_async(
+    stream: &mut TcpStream,
+    conn: &mut Conn,
+    shared: &Shared,
+    batch: &mut impl Batch,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limits = shared.config.limits();
+    let query_limit = shared.config.client_query_buffer_limit;
+    let idle = shared.config.idle_timeout();
+    loop {
+        let (next, logged) = batch.run(conn).await;
+        if next == Next::Shutdown {
+            shared.shutdown.trigger();
+        }
+        // Durable before acknowledged.
+        if let Some(aof) = &shared.aof
+            && logged > 0
+            && let Err(e) = aof.durable(logged).await
+        {
+            tracing::error!(
+                "append-only file write failed; closing {}: {e}",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_output() > 0 {
+            if stream
+                .write_all(&conn.output[conn.output_start..])
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let n = conn.pending_output();
+            conn.sent(n);
+        }
+        if conn.closing || *stop.borrow() {
+            return;
+        }
+        if conn::input_over_limit(conn, query_limit) {
+            tracing::warn!(
+                "closing client {}: query buffer over the limit",
+                conn.session.addr
+            );
+            return;
+        }
+        if conn.pending_input() > 0 && conn::has_complete_request(conn, &limits) {
+            // Output backed up mid-pipeline; now it is sent, go on.
+            continue;
+        }
+        conn.shrink_input();
+        conn.compact_input();
+        // At most one chunk per read, as the event loop does, so the query
+        // buffer limit is checked between reads whatever the client sends.
+        conn.input.reserve(READ_CHUNK);
+        let read = async {
+            let mut chunk = (&mut *stream).take(READ_CHUNK as u64);
+            let read = chunk.read_buf(&mut conn.input);
+            match idle {
+                Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(0)),
+                None => read.await,
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = stop.changed() => return,
+        };
+        match n {
+            Ok(0) | Err(_) => return,
+            Ok(_) => conn.last_active = Instant::now(),
+        }
+    }
+}
+// ANCHOR_END: async-connection
