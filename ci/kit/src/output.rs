@@ -15,10 +15,14 @@ pub fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     eprintln!("{what}…");
     let started = Instant::now();
     let out = f().with_context(|| what.to_owned())?;
-    eprintln!(
-        "{what}: done in {}",
-        fmt_duration(Duration::from_millis(started.elapsed().as_millis() as u64))
-    );
+    // Whole milliseconds once past one: "done in 2.35 s", not nine digits.
+    let took = started.elapsed();
+    let took = if took >= Duration::from_millis(1) {
+        Duration::from_millis(took.as_millis() as u64)
+    } else {
+        took
+    };
+    eprintln!("{what}: done in {}", fmt_duration(took));
     Ok(out)
 }
 

@@ -16,8 +16,11 @@
 //! - [`exercises`]: list, check one learner answer, and verify that every
 //!   starter fails and every reference solution passes.
 //! - [`structure`]: the book's invariants: every lab has a chapter with a lab
-//!   card and exercises; every include resolves; committed results are full runs.
-//! - [`scaffold`]: `new-lab`: a compiling lab crate, its chapter and one
+//!   card and exercises; every include resolves; committed results are full
+//!   runs; module maps name the component and how it is measured; no lab
+//!   uses another lab's `measure` or `cli`, or depends on a later lab.
+//! - [`scaffold`]: `new-lab`: a compiling lab crate in the labs' shape
+//!   (component, `measure` harness on the kit), its chapter and one
 //!   exercise, wired into the workspace and `SUMMARY.md`.
 //! - [`browser`]: the built book checked in headless Chromium over the
 //!   DevTools protocol.

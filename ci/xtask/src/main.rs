@@ -23,6 +23,10 @@ enum Command {
         /// Also install the Debian packages the test suite needs (chromium).
         #[arg(long)]
         debian: bool,
+        /// Print the Debian packages the test suite needs, space-separated,
+        /// and install nothing (CI feeds them to `sudo apt-get install`).
+        #[arg(long, conflicts_with = "debian")]
+        list_debian: bool,
     },
     /// Build the book (html + link check) and serve it on localhost.
     Serve {
@@ -39,6 +43,9 @@ enum Command {
         /// Skip a step while iterating locally (repeatable). CI skips nothing.
         #[arg(long, value_name = "STEP")]
         skip: Vec<String>,
+        /// Run only this step (repeatable), e.g. `--only scaffold`. CI runs all.
+        #[arg(long, value_name = "STEP")]
+        only: Vec<String>,
     },
     /// Rerun the labs' measurements and regenerate src/results/.
     Results {
@@ -54,7 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: ExerciseCommand,
     },
-    /// Check the book's structure (lab cards, chapters, exercises, includes).
+    /// Check the book's structure (lab cards, chapters, exercises, includes,
+    /// module maps, lab boundaries).
     Structure,
     /// Create a new lab crate, its chapter and an exercise skeleton.
     NewLab {
@@ -84,7 +92,13 @@ enum ExerciseCommand {
 fn run(cli: Cli) -> Result<()> {
     let root = project::root();
     match cli.command {
-        Command::Setup { debian } => tools::setup(&root, debian),
+        Command::Setup {
+            list_debian: true, ..
+        } => {
+            println!("{}", tools::debian_packages().join(" "));
+            Ok(())
+        }
+        Command::Setup { debian, .. } => tools::setup(&root, debian),
         Command::Serve { port, open } => {
             sh::step("installing pinned tools (first use only)");
             tools::ensure_pinned(&root, &tools::BOOK_TOOLS)?;
@@ -97,7 +111,7 @@ fn run(cli: Cli) -> Result<()> {
             tools::ensure_pinned(&root, &tools::BOOK_TOOLS)?;
             book::build(&root, &root).map(|_| ())
         }
-        Command::Test { skip } => suite::run(&root, &suite::Options { skip }),
+        Command::Test { skip, only } => suite::run(&root, &suite::Options { skip, only }),
         Command::Results { quick, only } => results::run(&root, quick, &only),
         Command::Exercise { command } => match command {
             ExerciseCommand::List { lab } => exercises::list(&root, lab.as_deref()),

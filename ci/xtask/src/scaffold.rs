@@ -1,7 +1,9 @@
 //! `cargo xtask new-lab`: the short, safe path for a contributor.
 //!
-//! It creates a compiling lab crate (library, CLI with a `measure`
-//! command), its exercises package with one working exercise (a starter
+//! It creates a compiling lab crate in the shape every lab has (the
+//! component in the library's modules, the harness in `measure`, a CLI
+//! whose `measure` command uses the measurement kit, `ci/kit`), a README
+//! that says what to read first, its exercises package with one working exercise (a starter
 //! that fails, a solution that passes), and a chapter page from the
 //! template with the lab card, an included code region, an included result
 //! and the exercise statement, wired into `SUMMARY.md`. The templates live
@@ -25,7 +27,7 @@ pub struct NewLab {
     pub part: String,
 }
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (
         "labs/lab-{{NN}}/Cargo.toml",
         include_str!("../templates/lab/Cargo.toml"),
@@ -37,6 +39,10 @@ const TEMPLATES: [(&str, &str); 11] = [
     (
         "labs/lab-{{NN}}/src/lib.rs",
         include_str!("../templates/lab/src/lib.rs"),
+    ),
+    (
+        "labs/lab-{{NN}}/src/measure.rs",
+        include_str!("../templates/lab/src/measure.rs"),
     ),
     (
         "labs/lab-{{NN}}/src/main.rs",
@@ -183,10 +189,13 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Scaffolds lab-99 into a scratch workspace beside the real one and proves
-/// it: it compiles (also with solutions), is formatted, passes its own unit
-/// tests, its chapter has a lab card and exercise statement, its starter
-/// fails and its solution passes.
+/// Scaffolds lab-99 into a scratch workspace beside the real one (holding
+/// only `ci/report` and `ci/kit` besides it) and proves it: its chapter has
+/// a lab card and exercise statement and its includes into the lab
+/// resolve; its module map names both groups and it keeps the lab
+/// boundaries; it compiles, is formatted and lint-clean, passes its own
+/// unit tests, its `measure --quick` writes a report with the table the
+/// chapter includes, its starter fails and its solution passes.
 pub fn self_test(root: &Path) -> Result<()> {
     let scratch = root.join("target/scaffold-check");
     let ws = scratch.join("ws");
@@ -194,7 +203,10 @@ pub fn self_test(root: &Path) -> Result<()> {
         std::fs::remove_dir_all(&ws)?;
     }
     std::fs::create_dir_all(ws.join("src"))?;
-    copy_dir(&root.join("ci/report"), &ws.join("ci/report"))?;
+    // The lab builds on the results format and the measurement kit only.
+    for dep in ["ci/report", "ci/kit"] {
+        copy_dir(&root.join(dep), &ws.join(dep))?;
+    }
     std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
     std::fs::copy(root.join("clippy.toml"), ws.join("clippy.toml"))?;
     let mut manifest: toml::Table =
@@ -203,7 +215,7 @@ pub fn self_test(root: &Path) -> Result<()> {
         w.insert(
             "members".into(),
             toml::Value::Array(
-                ["labs/lab-*", "labs/lab-*/exercises", "ci/report"]
+                ["labs/lab-*", "labs/lab-*/exercises", "ci/report", "ci/kit"]
                     .into_iter()
                     .map(|s| toml::Value::String(s.into()))
                     .collect(),
@@ -232,6 +244,25 @@ pub fn self_test(root: &Path) -> Result<()> {
     if !chapter.contains("id=\"exercise-first-step\"") {
         bail!("the template chapter has no exercise statement");
     }
+    let lab_dir = ws.join("labs/lab-99");
+    for (path, anchor) in structure::includes(&chapter) {
+        let Some(file) = path.strip_prefix("../../labs/lab-99/") else {
+            continue;
+        };
+        let text = std::fs::read_to_string(lab_dir.join(file))
+            .with_context(|| format!("the template chapter includes {path}, which is missing"))?;
+        if let Some(a) = anchor
+            && !structure::has_anchor(&text, &a)
+        {
+            bail!("the template chapter includes {path}:{a}, but that file has no `ANCHOR: {a}`");
+        }
+    }
+    let lib = std::fs::read_to_string(lab_dir.join("src/lib.rs"))?;
+    let mut problems = structure::module_map_problems("lab-99", &lib);
+    problems.extend(structure::lab_boundary_problems(&ws)?);
+    if !problems.is_empty() {
+        bail!("the scaffolded lab breaks the structure rules: {problems:?}");
+    }
 
     let target = scratch.join("target");
     let cargo = |args: &[&str]| {
@@ -239,11 +270,17 @@ pub fn self_test(root: &Path) -> Result<()> {
         c.env("CARGO_TARGET_DIR", &target).args(args);
         c
     };
-    sh::run(&mut cargo(&["fmt", "--all", "--check"]))?;
+    // Only the new packages: the kit and the results format are checked by
+    // the suite's own steps.
+    let new = ["-p", "lab-99", "-p", "lab-99-exercises"];
+    sh::run(&mut cargo(&[&["fmt", "--check"][..], &new].concat()))?;
     sh::run(&mut cargo(&[
         "clippy",
         "--offline",
-        "--workspace",
+        "-p",
+        "lab-99",
+        "-p",
+        "lab-99-exercises",
         "--all-targets",
         "--",
         "-D",
@@ -365,6 +402,85 @@ mod tests {
             // `{{#include` directives stay; placeholders must not.
             for marker in ["{{NN}}", "{{TITLE}}", "{{CHAPTER}}"] {
                 assert!(!filled.contains(marker), "{path} still has {marker}");
+            }
+        }
+    }
+
+    fn filled(path_suffix: &str) -> String {
+        let lab = NewLab {
+            number: "07".into(),
+            slug: "viz".into(),
+            title: "Seeing".into(),
+            part: "part-7".into(),
+        };
+        TEMPLATES
+            .iter()
+            .find(|(p, _)| p.ends_with(path_suffix))
+            .map(|(_, t)| lab.fill(t))
+            .unwrap_or_else(|| panic!("no template {path_suffix}"))
+    }
+
+    #[test]
+    fn the_template_lab_has_the_new_shape() {
+        let lib = filled("lab-{{NN}}/src/lib.rs");
+        let problems = structure::module_map_problems("lab-07", &lib);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(lib.contains("pub mod measure;"));
+        let manifest = filled("lab-{{NN}}/Cargo.toml");
+        assert!(manifest.contains("kit.workspace = true"));
+        let main = filled("src/main.rs");
+        assert!(main.contains("#[command(flatten)]") && main.contains("MeasureArgs"));
+        assert!(main.contains("kit::output::finish(&report, &args.out, started)"));
+        assert!(main.contains("kit::cli::init_tracing(\"warn\")"));
+        let files: Vec<(String, String)> = TEMPLATES
+            .iter()
+            .map(|(p, t)| (p.replace("{{NN}}", "07"), t.replace("{{NN}}", "07")))
+            .collect();
+        let problems = structure::boundary_problems(&files);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn the_readme_starts_with_what_to_read_in_the_chapters_order() {
+        let readme = filled("README.md");
+        let sections: Vec<&str> = readme.lines().filter(|l| l.starts_with("## ")).collect();
+        assert_eq!(sections.first(), Some(&"## Read first"), "{readme}");
+        let order = [
+            "src/lib.rs",
+            "src/measure.rs",
+            "exercises/solutions/first_step.rs",
+        ];
+        let at: Vec<usize> = order
+            .iter()
+            .map(|f| {
+                readme
+                    .find(&format!("]({f})"))
+                    .unwrap_or_else(|| panic!("{f} not listed"))
+            })
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "not in reading order: {at:?}"
+        );
+        // And the chapter includes exactly those lab files, in that order.
+        let chapter = filled("src/{{CHAPTER}}");
+        let included: Vec<String> = structure::includes(&chapter)
+            .into_iter()
+            .filter_map(|(p, _)| p.strip_prefix("../../labs/lab-07/").map(str::to_owned))
+            .collect();
+        assert_eq!(included, order);
+    }
+
+    #[test]
+    fn the_chapter_includes_anchors_the_templates_have() {
+        let chapter = filled("src/{{CHAPTER}}");
+        for (path, anchor) in structure::includes(&chapter) {
+            let Some(file) = path.strip_prefix("../../labs/lab-07/") else {
+                continue;
+            };
+            let text = filled(&format!("lab-{{{{NN}}}}/{file}"));
+            if let Some(a) = anchor {
+                assert!(structure::has_anchor(&text, &a), "{file} lacks ANCHOR: {a}");
             }
         }
     }

@@ -17,6 +17,8 @@ use crate::{book, browser, exercises, project, results, scaffold, sh, structure,
 pub struct Options {
     /// Step names to skip (for local iteration; CI skips nothing).
     pub skip: Vec<String>,
+    /// If not empty, run only these steps (for local iteration).
+    pub only: Vec<String>,
 }
 
 pub const STEPS: [(&str, &str); 13] = [
@@ -46,7 +48,7 @@ pub const STEPS: [(&str, &str); 13] = [
     ),
     (
         "structure",
-        "lab cards, chapters, exercises, includes, committed results",
+        "lab cards, chapters, exercises, includes, committed results, lab boundaries",
     ),
     (
         "scaffold",
@@ -225,7 +227,7 @@ pub fn search_probes() -> Vec<browser::SearchProbe> {
 }
 
 pub fn run(root: &Path, opts: &Options) -> Result<()> {
-    for s in &opts.skip {
+    for s in opts.skip.iter().chain(&opts.only) {
         if !STEPS.iter().any(|(n, _)| n == s) {
             bail!(
                 "unknown step {s:?}; steps: {}",
@@ -237,7 +239,9 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let mut outcomes: Vec<(&str, Duration, Result<String>)> = Vec::new();
     let mut html = None;
     for (name, what) in STEPS {
-        if opts.skip.iter().any(|s| s == name) {
+        if opts.skip.iter().any(|s| s == name)
+            || (!opts.only.is_empty() && !opts.only.iter().any(|s| s == name))
+        {
             sh::step(&format!("{name}: skipped ({what})"));
             continue;
         }

@@ -5,7 +5,8 @@
 //! needs nothing installed by hand and no global tool's version can change
 //! what the book looks like. Debian packages (Chromium for the browser
 //! check) are installed with apt when running as root; otherwise the exact
-//! command is printed and the step fails.
+//! command is printed and the step fails. CI runs as a normal user and
+//! installs them beforehand with sudo, from `cargo xtask setup --list-debian`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +63,12 @@ pub const DEBIAN: [(&str, &str); 4] = [
     ("redis-server", "/usr/bin/redis-server"),
     ("wrk", "/usr/bin/wrk"),
 ];
+
+/// The names of the [`DEBIAN`] packages (`cargo xtask setup --list-debian`
+/// prints them for CI, which installs them with sudo).
+pub fn debian_packages() -> Vec<&'static str> {
+    DEBIAN.iter().map(|(pkg, _)| *pkg).collect()
+}
 
 pub fn tools_dir(root: &Path) -> PathBuf {
     root.join(".tools")

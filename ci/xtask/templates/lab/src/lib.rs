@@ -1,9 +1,22 @@
 //! Lab {{NN}}: {{TITLE}}.
 //!
-//! Module map (one sentence each; keep it current as the lab grows):
-//! - this file: the component's public API.
-//! - `main.rs`: the CLI: `run` to use the component, `measure` for the
-//!   results pipeline.
+//! # Module map
+//!
+//! One sentence per module; keep it current as the lab grows.
+//!
+//! The component, what the chapter builds (read this first):
+//! - this file: the component's public API, [`component`].
+//!
+//! How it is measured (the harness; other labs never import it):
+//! - [`measure`]: the chapter's experiment, as the report the results
+//!   pipeline renders (`cargo xtask results --only lab-{{NN}}`).
+//! - `main.rs`: the command line: `run` uses the component, `measure`
+//!   writes the report.
+//!
+//! What is about measuring in general (medians, number formats, writing
+//! the report) comes from the measurement kit, `ci/kit`.
+
+pub mod measure;
 
 /// What the lab builds. Replace this with the real component.
 // ANCHOR: component
