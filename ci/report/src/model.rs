@@ -113,6 +113,11 @@ pub struct Table {
     /// Sentences printed under the table (what was run, the verdict).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Named values and verdicts a chapter's prose quotes by reference
+    /// (`{{#value LAB/TABLE:KEY}}`), formatted as the table formats them.
+    /// Not rendered in the table itself.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub facts: std::collections::BTreeMap<String, String>,
 }
 
 impl Table {
@@ -124,6 +129,7 @@ impl Table {
             rows: Vec::new(),
             numeric: Vec::new(),
             notes: Vec::new(),
+            facts: Default::default(),
         }
     }
 
@@ -139,6 +145,13 @@ impl Table {
 
     pub fn note(&mut self, note: impl Into<String>) -> &mut Self {
         self.notes.push(note.into());
+        self
+    }
+
+    /// Names a value or a verdict for prose to quote: `key` is
+    /// `[a-z0-9_]+`, `text` what the page shows (`1.23×`, `event-loop`).
+    pub fn fact(&mut self, key: &str, text: impl Into<String>) -> &mut Self {
+        self.facts.insert(key.to_owned(), text.into());
         self
     }
 }

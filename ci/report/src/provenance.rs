@@ -16,6 +16,11 @@ pub struct Provenance {
     pub commit: String,
     /// UTC date and time, `YYYY-MM-DD HH:MM UTC`.
     pub date: String,
+    /// A digest of each source folder the result depends on, as the
+    /// pipeline found them when it measured (folder → digest). The pipeline
+    /// compares them with the tree to tell a stale result from a fresh one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 impl Provenance {
@@ -34,6 +39,7 @@ impl Provenance {
             rustc: run("rustc", &["--version"]).unwrap_or_else(unknown),
             commit: commit().unwrap_or_else(unknown),
             date: run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_else(unknown),
+            sources: Default::default(),
         }
     }
 

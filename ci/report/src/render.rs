@@ -28,6 +28,8 @@ pub enum RenderError {
         got: usize,
         want: usize,
     },
+    #[error("table {table:?}: fact key {key:?} is not [a-z0-9_]+")]
+    BadFactKey { table: String, key: String },
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -54,6 +56,17 @@ pub fn validate(report: &Report) -> Result<(), RenderError> {
         }
         match a {
             Artifact::Table(t) => {
+                if let Some(key) = t.facts.keys().find(|k| {
+                    k.is_empty()
+                        || !k
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                }) {
+                    return Err(RenderError::BadFactKey {
+                        table: t.name.clone(),
+                        key: key.clone(),
+                    });
+                }
                 for (i, r) in t.rows.iter().enumerate() {
                     if r.len() != t.columns.len() {
                         return Err(RenderError::RowWidth {

@@ -11,6 +11,10 @@
 //! - [`book`]: building and serving the book, failing on any warning.
 //! - [`results`]: the results pipeline: run every `measure` command, render
 //!   tables and plots with their provenance header into `src/results/`.
+//! - [`freshness`]: which committed results are older than the code they
+//!   describe (digests of each producer's source folders).
+//! - [`preprocess`]: the book's mdBook preprocessor: `{{#value …}}`
+//!   references expanded from the results, stale notices on results.
 //! - [`transcripts`]: the workbench chapter's real command transcripts
 //!   (tests, loom, bench), normalised and regenerated like any result.
 //! - [`exercises`]: list, check one learner answer, and verify that every
@@ -19,6 +23,8 @@
 //!   card and exercises; every include resolves; committed results are full
 //!   runs; module maps name the component and how it is measured; no lab
 //!   uses another lab's `measure` or `cli`, or depends on a later lab.
+//! - [`prose`]: the prose lint (no measured number typed into a chapter)
+//!   and the check that every existing lab is listed and none is "planned".
 //! - [`scaffold`]: `new-lab`: a compiling lab crate in the labs' shape
 //!   (component, `measure` harness on the kit), its chapter and one
 //!   exercise, wired into the workspace and `SUMMARY.md`.
@@ -29,7 +35,10 @@
 pub mod book;
 pub mod browser;
 pub mod exercises;
+pub mod freshness;
+pub mod preprocess;
 pub mod project;
+pub mod prose;
 pub mod results;
 pub mod scaffold;
 pub mod sh;

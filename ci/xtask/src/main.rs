@@ -55,11 +55,30 @@ enum Command {
         /// Only these producers (e.g. lab-01, benches).
         #[arg(long)]
         only: Vec<String>,
+        /// Only the producers whose committed results are stale (their
+        /// sources changed since they were measured).
+        #[arg(long)]
+        stale: bool,
     },
     /// Exercises: list, check your answer, or verify all of them.
     Exercise {
         #[command(subcommand)]
         command: ExerciseCommand,
+    },
+    /// The book's mdBook preprocessor (`book.toml` runs it): `{{#value …}}`
+    /// references and stale-result notices.
+    #[command(hide = true)]
+    Preprocess {
+        /// `supports RENDERER` when mdBook asks.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Check that every `{{#value LAB/TABLE:KEY}}` in the book resolves:
+    /// against the committed results, or with --quick against a quick run's
+    /// (`cargo xtask results --quick --only LAB` first).
+    Values {
+        #[arg(long)]
+        quick: bool,
     },
     /// Check the book's structure (lab cards, chapters, exercises, includes,
     /// module maps, lab boundaries).
@@ -112,7 +131,7 @@ fn run(cli: Cli) -> Result<()> {
             book::build(&root, &root).map(|_| ())
         }
         Command::Test { skip, only } => suite::run(&root, &suite::Options { skip, only }),
-        Command::Results { quick, only } => results::run(&root, quick, &only),
+        Command::Results { quick, only, stale } => results::run(&root, quick, &only, stale),
         Command::Exercise { command } => match command {
             ExerciseCommand::List { lab } => exercises::list(&root, lab.as_deref()),
             ExerciseCommand::Check { lab, id } => exercises::check(&root, &lab, &id),
@@ -121,6 +140,21 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Structure => structure::check(&root),
+        Command::Preprocess { args } => xtask::preprocess::main(&args),
+        Command::Values { quick } => {
+            let dir = if quick {
+                root.join("target/results-quick")
+            } else {
+                root.join("src/results")
+            };
+            let bad = xtask::preprocess::unresolved(&root, &dir)?;
+            if bad.is_empty() {
+                println!("every value reference resolves against {}", dir.display());
+                Ok(())
+            } else {
+                anyhow::bail!("unresolved value references:\n  - {}", bad.join("\n  - "))
+            }
+        }
         Command::NewLab {
             number,
             slug,

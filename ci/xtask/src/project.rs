@@ -53,6 +53,9 @@ pub struct Package {
     pub dir: PathBuf,
     pub meta: UnderloadMeta,
     pub features: Vec<String>,
+    /// Names of the workspace packages it depends on by path (normal
+    /// dependencies only: what its binaries are built from).
+    pub path_deps: Vec<String>,
 }
 
 impl Package {
@@ -105,6 +108,16 @@ fn parse_metadata(json: &str) -> Result<Vec<Package>> {
         metadata: Option<serde_json::Value>,
         #[serde(default)]
         features: serde_json::Map<String, serde_json::Value>,
+        #[serde(default)]
+        dependencies: Vec<Dep>,
+    }
+    #[derive(Deserialize)]
+    struct Dep {
+        name: String,
+        #[serde(default)]
+        path: Option<PathBuf>,
+        #[serde(default)]
+        kind: Option<String>,
     }
     let meta: Meta = serde_json::from_str(json).context("cannot parse `cargo metadata`")?;
     let mut out = Vec::new();
@@ -123,6 +136,12 @@ fn parse_metadata(json: &str) -> Result<Vec<Package>> {
             dir: dir.to_path_buf(),
             meta: ul,
             features: p.features.keys().cloned().collect(),
+            path_deps: p
+                .dependencies
+                .iter()
+                .filter(|d| d.path.is_some() && d.kind.is_none())
+                .map(|d| d.name.clone())
+                .collect(),
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -150,12 +150,26 @@ pub fn compare_sets(quick: &BTreeSet<String>, committed: &BTreeSet<String>) -> R
     Ok(())
 }
 
-/// The results pipeline. `only` restricts it to some producers by name.
-pub fn run(root: &Path, quick: bool, only: &[String]) -> Result<()> {
+/// The results pipeline. `only` restricts it to some producers by name;
+/// `stale_only` to those whose committed results are stale.
+pub fn run(root: &Path, quick: bool, only: &[String], stale_only: bool) -> Result<()> {
     let all = producers(root)?;
+    let stale: Vec<String> = if stale_only {
+        crate::freshness::stale(root)?
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if stale_only && stale.is_empty() {
+        sh::say("no stale results: nothing to rerun");
+        return Ok(());
+    }
     let chosen: Vec<&Producer> = all
         .iter()
         .filter(|p| only.is_empty() || only.contains(&p.name) || only.contains(&p.package))
+        .filter(|p| !stale_only || stale.contains(&p.name))
         .collect();
     if chosen.is_empty() {
         bail!(
@@ -175,13 +189,16 @@ pub fn run(root: &Path, quick: bool, only: &[String]) -> Result<()> {
             p.package,
             if quick { ", quick mode" } else { "" }
         ));
+        // Digested before measuring: the code that ran is the code named.
+        let sources = crate::freshness::current(root, p)?;
         let report = measure(root, p, quick)?;
         let command = if quick {
             format!("cargo xtask results --quick --only {}", p.name)
         } else {
             format!("cargo xtask results --only {}", p.name)
         };
-        let prov = Provenance::collect(&command);
+        let mut prov = Provenance::collect(&command);
+        prov.sources = sources;
         let dir = if quick {
             quick_dir(root, &p.name)
         } else {

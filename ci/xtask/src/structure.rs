@@ -516,6 +516,35 @@ pub fn check(root: &Path) -> Result<()> {
 
     problems.extend(lab_boundary_problems(root)?);
     problems.extend(include_problems(root)?);
+
+    // Prose true to the data and to the repository.
+    let lab_names: Vec<String> = packages
+        .iter()
+        .filter(|p| p.is_lab())
+        .map(|p| p.name.clone())
+        .collect();
+    let pages = crate::prose::pages(root)?;
+    for (page, text) in &pages {
+        if page.starts_with("src/") {
+            problems.extend(crate::prose::number_problems(page, text));
+        }
+    }
+    problems.extend(crate::prose::listing_problems(&lab_names, &pages));
+    problems.extend(crate::preprocess::unresolved(
+        root,
+        &root.join("src/results"),
+    )?);
+
+    // Results no older than the code they describe.
+    for s in crate::freshness::stale(root)? {
+        problems.push(format!(
+            "stale result: src/results/{} was measured at {} and its sources changed since \
+             ({}); run `cargo xtask results --stale` and commit src/results/",
+            s.name,
+            s.commit,
+            s.changed.join(", ")
+        ));
+    }
     if let Err(e) = results::check_committed_are_full(root) {
         problems.push(e.to_string());
     }

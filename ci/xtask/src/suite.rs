@@ -134,7 +134,7 @@ fn run_step(
         }
         "fuzz" => fuzz(root),
         "exercises" => exercises::verify(root).map(|n| format!("{n} exercises verified")),
-        "results" => results::run(root, true, &[]).map(|_| String::new()),
+        "results" => results::run(root, true, &[], false).map(|_| String::new()),
         "benches" => {
             if root.join("benches/benches").exists() {
                 sh::run(

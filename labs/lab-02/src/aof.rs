@@ -42,6 +42,13 @@ pub struct Aof {
     policy: FsyncPolicy,
     pending: Mutex<Pending>,
     output: Mutex<Output>,
+    /// A second handle on the same file, for `everysec`'s background sync:
+    /// syncing through it needs no lock, so a writer never waits behind
+    /// an `fdatasync` (see [`Aof::sync`]).
+    sync_handle: File,
+    /// Tests make a sync slow, to show that nobody waits behind it.
+    #[cfg(test)]
+    sync_delay: Mutex<Duration>,
     /// Bytes known to be on disk.
     synced: AtomicU64,
     /// Set when a write or sync failed: the server then refuses writes
@@ -74,6 +81,7 @@ impl Aof {
     /// Opens (creating if needed) the file for appending.
     pub fn open(path: &Path, policy: FsyncPolicy) -> io::Result<Arc<Self>> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let sync_handle = file.try_clone()?;
         let aof = Arc::new(Self {
             path: path.to_path_buf(),
             policy,
@@ -82,6 +90,9 @@ impl Aof {
                 appended: 0,
             }),
             output: Mutex::new(Output { file, written: 0 }),
+            sync_handle,
+            #[cfg(test)]
+            sync_delay: Mutex::new(Duration::ZERO),
             synced: AtomicU64::new(0),
             failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -250,13 +261,25 @@ impl Aof {
 
     /// Writes and syncs everything appended so far (everysec's tick, and
     /// shutdown).
+    ///
+    /// The sync goes through a second handle, without the output lock:
+    /// holding the lock across `fdatasync` (as this once did) made every
+    /// writer that called [`flush`](Self::flush) meanwhile, a tokio worker
+    /// among them, wait for the whole sync once a second. What was written
+    /// before the sync starts is on disk when it returns, so `synced` may
+    /// advance to that point; later writes wait for the next tick.
     pub fn sync(&self) -> io::Result<()> {
         let end = lock(&self.pending).appended;
         self.flush(end)?;
-        let out = lock(&self.output);
-        if self.synced.load(Ordering::Acquire) < out.written {
-            out.file.sync_data()?;
-            self.synced.fetch_max(out.written, Ordering::Release);
+        let written = lock(&self.output).written;
+        if self.synced.load(Ordering::Acquire) < written {
+            #[cfg(test)]
+            std::thread::sleep(*lock(&self.sync_delay));
+            if let Err(e) = self.sync_handle.sync_data() {
+                self.failed.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+            self.synced.fetch_max(written, Ordering::Release);
         }
         Ok(())
     }
@@ -361,4 +384,44 @@ pub fn replay(path: &Path, mut apply: impl FnMut(&[&[u8]])) -> Result<Loaded, Lo
     }
     loaded.bytes = pos as u64;
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// Under everysec, a writer must not wait behind the background sync:
+    /// a tokio worker calls `flush` (through `durable`) for every write, and
+    /// a slow `fdatasync` would stall every connection on that worker.
+    #[test]
+    fn writes_do_not_wait_behind_an_everysec_sync() {
+        let dir = std::env::temp_dir().join(format!("lab02-aof-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let aof = Aof::open(&dir.join("appendonly.aof"), FsyncPolicy::Everysec).expect("open");
+        *lock(&aof.sync_delay) = Duration::from_millis(400);
+        aof.append(b"*1\r\n$4\r\nPING\r\n");
+        let syncing = {
+            let aof = aof.clone();
+            std::thread::spawn(move || aof.sync())
+        };
+        // Let the sync start and reach its (slow) fdatasync.
+        std::thread::sleep(Duration::from_millis(100));
+        let upto = aof.append(b"*1\r\n$4\r\nPING\r\n");
+        let began = Instant::now();
+        aof.flush(upto).expect("flush");
+        let waited = began.elapsed();
+        syncing.join().expect("the sync thread").expect("sync");
+        *lock(&aof.sync_delay) = Duration::ZERO;
+        aof.close().expect("close");
+        std::fs::remove_dir_all(&dir).ok();
+        // Behind the lock it would wait for the rest of the sync (300 ms).
+        assert!(
+            waited < Duration::from_millis(150),
+            "a write waited {waited:?} for a concurrent everysec sync"
+        );
+        // And the second record is on disk after the next sync.
+        assert!(aof.synced.load(Ordering::Acquire) >= upto);
+    }
 }

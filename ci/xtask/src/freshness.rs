@@ -1,0 +1,255 @@
+//! Is a committed result older than the code it describes?
+//!
+//! Every results producer depends on some source folders: its own crate and
+//! the workspace crates it is built from (a lab, the earlier labs it uses,
+//! the measurement kit, the results format). When the pipeline measures, it
+//! records a digest of each folder's sources in `report.json`
+//! (`provenance.sources`). Later, a result is *stale* when any of those
+//! digests no longer matches the working tree: the page shows a notice
+//! (the book's preprocessor), the structure check lists it, and
+//! `cargo xtask results --stale` reruns exactly those producers.
+//!
+//! What counts as a crate's sources: its `Cargo.toml` and everything under
+//! `src/` (and `benches/` for a crate that has one). Tests, exercises, READMEs
+//! and chapters do not change what a measurement measures, so editing them
+//! leaves results fresh. The toolchain is recorded in the provenance header
+//! but does not make a result stale: a machine's `rustc` moves with rustup,
+//! and a result measured one compiler release ago still describes the code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::project::{self, Package};
+use crate::results::{self, Producer, TOOLING};
+
+/// Source folder (relative to the repository root, `/`-separated) → digest.
+pub type Digests = BTreeMap<String, String>;
+
+/// The source folders (or files) a producer's results depend on, relative
+/// to the root: its package and every workspace package it depends on by
+/// path, transitively.
+pub fn source_paths(root: &Path, p: &Producer) -> Result<Vec<String>> {
+    let packages = project::packages(root)?;
+    let mut out = Vec::new();
+    let start = if p.name == TOOLING {
+        // The workbench transcripts run lab-01's tests and bench, and are
+        // written by `transcripts.rs`.
+        out.push("ci/xtask/src/transcripts.rs".to_owned());
+        "lab-01"
+    } else {
+        p.package.as_str()
+    };
+    let mut todo = vec![start.to_owned()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(pkg) = packages.iter().find(|q| q.name == name) else {
+            continue;
+        };
+        out.push(relative(root, pkg)?);
+        todo.extend(pkg.path_deps.iter().cloned());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn relative(root: &Path, pkg: &Package) -> Result<String> {
+    let rel = pkg
+        .dir
+        .strip_prefix(root)
+        .with_context(|| format!("{} is outside the repository", pkg.dir.display()))?;
+    Ok(rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+/// FNV-1a, 64 bits: stable across machines and Rust versions (std's
+/// hashers are not), and plenty to notice that a file changed.
+fn fnv1a(hash: &mut u64, bytes: &[u8]) {
+    for &b in bytes {
+        *hash ^= u64::from(b);
+        *hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = e?.path();
+        if path.is_dir() {
+            files_under(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The digest of one source path: a file, or a crate folder's `Cargo.toml`,
+/// `src/` and `benches/`.
+pub fn digest(root: &Path, rel: &str) -> Result<String> {
+    let base = root.join(rel);
+    let mut files = Vec::new();
+    if base.is_file() {
+        files.push(base.clone());
+    } else {
+        files.push(base.join("Cargo.toml"));
+        files_under(&base.join("src"), &mut files)?;
+        files_under(&base.join("benches"), &mut files)?;
+    }
+    let mut named: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .filter(|f| f.exists())
+        .map(|f| {
+            let name = f
+                .strip_prefix(root)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .replace('\\', "/");
+            (name, f)
+        })
+        .collect();
+    named.sort();
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for (name, path) in named {
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        fnv1a(&mut hash, name.as_bytes());
+        fnv1a(&mut hash, &[0]);
+        fnv1a(&mut hash, &(bytes.len() as u64).to_le_bytes());
+        fnv1a(&mut hash, &bytes);
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+/// The current digests of a producer's sources.
+pub fn current(root: &Path, p: &Producer) -> Result<Digests> {
+    source_paths(root, p)?
+        .into_iter()
+        .map(|rel| Ok((rel.clone(), digest(root, &rel)?)))
+        .collect()
+}
+
+/// Why a committed result is stale: the source paths whose digest changed
+/// (or that it never recorded). Empty when fresh.
+pub fn changed(root: &Path, recorded: &Digests) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if recorded.is_empty() {
+        out.push("(no source digests recorded: measured before freshness tracking)".to_owned());
+        return Ok(out);
+    }
+    for (rel, old) in recorded {
+        let now = if root.join(rel).exists() {
+            digest(root, rel)?
+        } else {
+            "missing".to_owned()
+        };
+        if &now != old {
+            out.push(rel.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The digests a committed `report.json` recorded.
+pub fn recorded(report_json: &serde_json::Value) -> Digests {
+    report_json["provenance"]["sources"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One stale result: which producer, what changed, when it was measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stale {
+    pub name: String,
+    pub changed: Vec<String>,
+    pub commit: String,
+}
+
+/// Every producer whose committed results are stale.
+pub fn stale(root: &Path) -> Result<Vec<Stale>> {
+    let mut out = Vec::new();
+    for p in results::producers(root)? {
+        let path = results::committed_dir(root, &p.name).join("report.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // a missing report is the structure check's other rule
+        };
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let changed = changed(root, &recorded(&json))?;
+        if !changed.is_empty() {
+            out.push(Stale {
+                name: p.name.clone(),
+                changed,
+                commit: json["provenance"]["commit"]
+                    .as_str()
+                    .unwrap_or("unknown")
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_changed_file_changes_the_digest_and_others_do_not() {
+        let root = std::env::temp_dir().join(format!("ul-fresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("labs/lab-09/src")).unwrap();
+        std::fs::create_dir_all(root.join("labs/lab-09/tests")).unwrap();
+        std::fs::write(root.join("labs/lab-09/Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(root.join("labs/lab-09/src/lib.rs"), "fn a() {}\n").unwrap();
+        let before = digest(&root, "labs/lab-09").unwrap();
+        let recorded: Digests = [("labs/lab-09".to_owned(), before.clone())].into();
+        assert!(changed(&root, &recorded).unwrap().is_empty());
+        // A test or a README does not change what is measured.
+        std::fs::write(root.join("labs/lab-09/tests/t.rs"), "#[test] fn t() {}\n").unwrap();
+        std::fs::write(root.join("labs/lab-09/README.md"), "# lab\n").unwrap();
+        assert_eq!(digest(&root, "labs/lab-09").unwrap(), before);
+        // The code does.
+        std::fs::write(root.join("labs/lab-09/src/lib.rs"), "fn a() { }\n").unwrap();
+        assert_ne!(digest(&root, "labs/lab-09").unwrap(), before);
+        assert_eq!(changed(&root, &recorded).unwrap(), ["labs/lab-09"]);
+        // Nothing recorded: stale, and the reason says why.
+        assert_eq!(changed(&root, &Digests::new()).unwrap().len(), 1);
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn a_lab_depends_on_the_crates_it_is_built_from() {
+        let root = project::root();
+        let p = results::producers(&root)
+            .unwrap()
+            .into_iter()
+            .find(|p| p.name == "lab-03")
+            .expect("lab-03 produces results");
+        let paths = source_paths(&root, &p).unwrap();
+        for want in [
+            "labs/lab-03",
+            "labs/lab-02",
+            "labs/lab-01",
+            "ci/kit",
+            "ci/report",
+        ] {
+            assert!(paths.iter().any(|s| s == want), "{want} not in {paths:?}");
+        }
+        assert!(!paths.iter().any(|s| s.contains("exercises")), "{paths:?}");
+    }
+}
