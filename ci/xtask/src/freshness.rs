@@ -143,7 +143,7 @@ pub fn current(root: &Path, p: &Producer) -> Result<Digests> {
 pub fn changed(root: &Path, recorded: &Digests) -> Result<Vec<String>> {
     let mut out = Vec::new();
     if recorded.is_empty() {
-        out.push("(no source digests recorded: measured before freshness tracking)".to_owned());
+        out.push("no source digests recorded, so measured before freshness tracking".to_owned());
         return Ok(out);
     }
     for (rel, old) in recorded {

@@ -25,6 +25,7 @@
 //!   uses another lab's `measure` or `cli`, or depends on a later lab.
 //! - [`prose`]: the prose lint (no measured number typed into a chapter)
 //!   and the check that every existing lab is listed and none is "planned".
+//! - [`readme`]: the README's and the lab READMEs' commands, run as written.
 //! - [`scaffold`]: `new-lab`: a compiling lab crate in the labs' shape
 //!   (component, `measure` harness on the kit), its chapter and one
 //!   exercise, wired into the workspace and `SUMMARY.md`.
@@ -39,6 +40,7 @@ pub mod freshness;
 pub mod preprocess;
 pub mod project;
 pub mod prose;
+pub mod readme;
 pub mod results;
 pub mod scaffold;
 pub mod sh;

@@ -21,7 +21,7 @@ pub struct Options {
     pub only: Vec<String>,
 }
 
-pub const STEPS: [(&str, &str); 13] = [
+pub const STEPS: [(&str, &str); 14] = [
     ("setup", "install pinned tools and Debian packages"),
     ("fmt", "cargo fmt --check"),
     (
@@ -47,8 +47,12 @@ pub const STEPS: [(&str, &str); 13] = [
         "criterion benchmarks in test mode (each runs once)",
     ),
     (
+        "readme",
+        "every command in the README and the lab READMEs, run as written",
+    ),
+    (
         "structure",
-        "lab cards, chapters, exercises, includes, committed results, lab boundaries",
+        "lab cards, chapters, exercises, includes, fresh results, prose lint, lab boundaries",
     ),
     (
         "scaffold",
@@ -143,6 +147,7 @@ fn run_step(
             }
             Ok(String::new())
         }
+        "readme" => crate::readme::run(root),
         "structure" => structure::check(root).map(|_| String::new()),
         "scaffold" => scaffold::self_test(root).map(|_| String::new()),
         "book" => {

@@ -76,3 +76,42 @@ fn a_broken_anchor_fails_the_build() {
     let err = book::build(&root, &dir).expect_err("a broken anchor must fail the build");
     assert!(format!("{err:#}").contains("no-such-section"), "{err:#}");
 }
+
+/// A value reference the results do not hold fails the build and names the
+/// keys that exist; a known one is expanded.
+#[test]
+fn an_unknown_value_key_fails_the_build() {
+    let root = project::root();
+    require_tools(&root);
+    let page =
+        "# One\n\nBest: {{#value lab-09/speed:best}}. Worst: {{#value lab-09/speed:worst}}.\n";
+    let dir = fixture("value-keys", page);
+    let mut toml = std::fs::read_to_string(dir.join("book.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[preprocessor.underload]\ncommand = \"cargo run --quiet --manifest-path {} -p xtask -- preprocess\"\nafter = [\"links\"]\n",
+        root.join("Cargo.toml").display()
+    ));
+    std::fs::write(dir.join("book.toml"), toml).unwrap();
+    let results = dir.join("src/results/lab-09");
+    std::fs::create_dir_all(&results).unwrap();
+    let report = serde_json::json!({
+        "provenance": {"commit": "abc"},
+        "report": {"lab": "lab-09", "quick": false, "artifacts": [
+            {"artifact": "table", "name": "speed", "title": "Speed", "columns": ["a"],
+             "rows": [], "facts": {"best": "1.23×"}}
+        ]}
+    });
+    std::fs::write(results.join("report.json"), report.to_string()).unwrap();
+    let err = book::build(&root, &dir).expect_err("an unknown key must fail the build");
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("no fact `worst`") && msg.contains("best"),
+        "{msg}"
+    );
+
+    let fixed = page.replace(" Worst: {{#value lab-09/speed:worst}}.", "");
+    std::fs::write(dir.join("src/one.md"), fixed).unwrap();
+    let html = book::build(&root, &dir).expect("known keys build");
+    let text = std::fs::read_to_string(html.join("one.html")).unwrap();
+    assert!(text.contains("Best: 1.23×."), "the value is expanded");
+}

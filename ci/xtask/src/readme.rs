@@ -1,0 +1,360 @@
+//! The READMEs' commands, run as written (a suite step).
+//!
+//! A reader copies commands from `README.md` and `labs/*/README.md` into a
+//! terminal; each must work there. This step finds them (lines of fenced
+//! `console`/`sh`/`bash` blocks, and inline `cargo …`/`redis-cli …` code in
+//! list items), then runs each from the repository root with `sh -c`, in
+//! the order written, one README at a time:
+//!
+//! - a command that finishes within [`SETTLE`] must exit 0;
+//! - one still running then has started and is working (a server, a
+//!   measurement of minutes): it passes if it printed no error, and stays up
+//!   in the background until the README's last command, so the next line
+//!   (`redis-cli -p 6380 …`, a load against it) finds it, as the reader's
+//!   would;
+//! - commands on the exercises run against the starters, whose tests fail
+//!   by design: they must run and report the failing exercise, not succeed
+//!   (the `exercises` step proves every solution passes).
+//!
+//! Three commands are not run, each for a stated reason: the suite itself
+//! (`cargo xtask test`), the full results pipeline (half an hour, and it
+//! rewrites committed files; the `results` step runs the same pipeline in
+//! quick mode) and the scaffold (its own step). Everything else is.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// How long a command may take before it counts as long-running.
+pub const SETTLE: Duration = Duration::from_secs(12);
+
+/// One command as written, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub file: String,
+    pub line: usize,
+    pub command: String,
+}
+
+/// Why a command is not run, if it is one of the three.
+pub fn not_run(command: &str) -> Option<&'static str> {
+    let c = command.trim();
+    if c.starts_with("cargo xtask test") {
+        Some("this is the suite itself")
+    } else if c.starts_with("cargo xtask results") && !c.contains("--quick") {
+        Some(
+            "the full pipeline takes half an hour and rewrites src/results/; the `results` step runs it in quick mode",
+        )
+    } else if c.starts_with("cargo xtask new-lab") {
+        Some("the `scaffold` step runs it")
+    } else {
+        None
+    }
+}
+
+/// Commands on an exercise starter, which fail until the learner solves it.
+pub fn on_starters(command: &str) -> bool {
+    command.contains("xtask exercise check") || command.contains("-exercises")
+}
+
+/// The commands a README shows, in order.
+pub fn commands(file: &str, text: &str) -> Vec<Written> {
+    let mut out = Vec::new();
+    let mut fence: Option<bool> = None; // Some(runnable?)
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let trimmed = raw.trim();
+        if let Some(lang) = trimmed.strip_prefix("```") {
+            fence = match fence {
+                Some(_) => None,
+                None => Some(matches!(lang.trim(), "console" | "sh" | "bash" | "shell")),
+            };
+            continue;
+        }
+        match fence {
+            Some(true) => {
+                let line = strip_comment(trimmed);
+                let line = line.strip_prefix("$ ").unwrap_or(line);
+                if line.is_empty() {
+                    continue;
+                }
+                let (start, mut acc) = pending.take().unwrap_or((i + 1, String::new()));
+                if let Some(cont) = line.strip_suffix('\\') {
+                    acc.push_str(cont.trim_end());
+                    acc.push(' ');
+                    pending = Some((start, acc));
+                } else {
+                    acc.push_str(line);
+                    out.push(Written {
+                        file: file.to_owned(),
+                        line: start,
+                        command: acc,
+                    });
+                }
+            }
+            Some(false) => {}
+            None => {
+                if !(trimmed.starts_with("- ") || trimmed.starts_with("* ")) {
+                    continue;
+                }
+                let mut rest = trimmed;
+                while let Some(a) = rest.find('`') {
+                    let after = &rest[a + 1..];
+                    let Some(b) = after.find('`') else { break };
+                    let code = &after[..b];
+                    if code.starts_with("cargo ") || code.starts_with("redis-cli ") {
+                        out.push(Written {
+                            file: file.to_owned(),
+                            line: i + 1,
+                            command: code.to_owned(),
+                        });
+                    }
+                    rest = &after[b + 1..];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A line without its trailing `# comment` (a `#` outside quotes, after a
+/// space).
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => return line[..i].trim_end(),
+            _ => {}
+        }
+        prev = c;
+    }
+    line.trim_end()
+}
+
+#[derive(Debug)]
+struct Running {
+    what: String,
+    child: Child,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // The process group: `sh -c` and the cargo, server or tool under it.
+        // `--` so that kill(1) reads `-PGID` as a process group, not an option.
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_log(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Runs one command; `Ok(Some(child))` when it is still running (kept in
+/// the background), `Ok(None)` when it finished as expected.
+fn run_one(root: &Path, w: &Written, log_dir: &Path, n: usize) -> Result<Option<Running>> {
+    use std::os::unix::process::CommandExt;
+    let log = log_dir.join(format!("{n:02}.log"));
+    let file = std::fs::File::create(&log)?;
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &w.command])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .env("RUST_BACKTRACE", "0")
+        .process_group(0);
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting `{}`", w.command))?;
+    let mut running = Running {
+        what: w.command.clone(),
+        child,
+    };
+    let started = Instant::now();
+    while started.elapsed() < SETTLE {
+        if let Some(status) = running.child.try_wait()? {
+            let output = read_log(&log);
+            let starter = on_starters(&w.command);
+            if status.success() && !starter {
+                return Ok(None);
+            }
+            if starter && !status.success() && !output.trim().is_empty() {
+                return Ok(None);
+            }
+            if starter && status.success() {
+                bail!(
+                    "{}:{}: `{}` passed, but it runs on the unsolved starters, which must fail",
+                    w.file,
+                    w.line,
+                    w.command
+                );
+            }
+            bail!(
+                "{}:{}: `{}` failed ({status}); its output:\n{}",
+                w.file,
+                w.line,
+                w.command,
+                tail(&output)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let output = read_log(&log);
+    if output.lines().any(|l| {
+        let l = l.trim_start().to_ascii_lowercase();
+        l.starts_with("error") || l.contains("[error]")
+    }) {
+        bail!(
+            "{}:{}: `{}` is still running after {} but printed an error:\n{}",
+            w.file,
+            w.line,
+            w.command,
+            kit::fmt::fmt_duration(SETTLE),
+            tail(&output)
+        );
+    }
+    Ok(Some(running))
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// The READMEs whose commands the suite runs.
+pub fn readmes(root: &Path) -> Result<Vec<String>> {
+    let mut out = vec!["README.md".to_owned()];
+    let mut labs: Vec<String> = std::fs::read_dir(root.join("labs"))?
+        .filter_map(|e| e.ok())
+        .map(|e| format!("labs/{}/README.md", e.file_name().to_string_lossy()))
+        .filter(|p| root.join(p).exists())
+        .collect();
+    labs.sort();
+    out.extend(labs);
+    Ok(out)
+}
+
+/// The suite step: every README command, run as written. Returns a summary.
+pub fn run(root: &Path) -> Result<String> {
+    // Build first, so the settle time measures the command, not cargo.
+    crate::sh::run(crate::sh::cargo(root).args(["build", "--quiet", "--workspace", "--bins"]))?;
+    crate::sh::run(crate::sh::cargo(root).args([
+        "build",
+        "--quiet",
+        "--release",
+        "--workspace",
+        "--bins",
+    ]))?;
+    let log_dir = root.join("target/readme-commands");
+    std::fs::create_dir_all(&log_dir)?;
+    let (mut ran, mut kept, mut skipped) = (0, 0, 0);
+    let mut n = 0;
+    for file in readmes(root)? {
+        let text = std::fs::read_to_string(root.join(&file))?;
+        let mut background: Vec<Running> = Vec::new();
+        for w in commands(&file, &text) {
+            if let Some(why) = not_run(&w.command) {
+                crate::sh::say(&format!("not run: {} ({why})", w.command));
+                skipped += 1;
+                continue;
+            }
+            crate::sh::say(&format!("$ {}", w.command));
+            n += 1;
+            ran += 1;
+            if let Some(r) = run_one(root, &w, &log_dir, n)? {
+                crate::sh::say(&format!(
+                    "  still running after {}: started; kept until the end of {file}",
+                    kit::fmt::fmt_duration(SETTLE)
+                ));
+                kept += 1;
+                background.push(r);
+            }
+        }
+        for r in background.drain(..).rev() {
+            crate::sh::say(&format!("  stopping `{}`", r.what));
+            drop(r);
+        }
+    }
+    Ok(format!(
+        "{ran} README commands ran as written ({kept} long-running), {skipped} not run by design"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_commands_in_fences_and_list_items() {
+        let text = "# x\n\n```console\ncargo run -p a -- --help   # what it does\n$ cargo xtask test\n\nFOO=1 \\\n    cargo test -p b\n```\n\n```rust\nfn main() {}\n```\n\n- Run it: `cargo run -p c` then `redis-cli -p 6380 ping`\n- Not this: `ls`\n\nProse `cargo run -p d` is not a list item.\n";
+        let c: Vec<String> = commands("R.md", text)
+            .into_iter()
+            .map(|w| w.command)
+            .collect();
+        assert_eq!(
+            c,
+            [
+                "cargo run -p a -- --help",
+                "cargo xtask test",
+                "FOO=1 cargo test -p b",
+                "cargo run -p c",
+                "redis-cli -p 6380 ping"
+            ]
+        );
+        assert_eq!(commands("R.md", text)[2].line, 7);
+        assert_eq!(
+            strip_comment("echo '# not a comment' # yes"),
+            "echo '# not a comment'"
+        );
+    }
+
+    #[test]
+    fn the_three_exceptions_and_the_starters() {
+        assert!(not_run("cargo xtask test").is_some());
+        assert!(not_run("cargo xtask results").is_some());
+        assert!(not_run("cargo xtask results --quick --only lab-01").is_none());
+        assert!(not_run("cargo run -p lab-01 -- bench").is_none());
+        assert!(on_starters("cargo xtask exercise check lab-01 shard-index"));
+        assert!(on_starters(
+            "cargo run -p lab-01-exercises --release -- bench"
+        ));
+        assert!(!on_starters("cargo xtask exercise list"));
+    }
+
+    #[test]
+    fn a_failing_command_fails_and_a_passing_starter_too() {
+        let dir = std::env::temp_dir().join(format!("ul-readme-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = |c: &str| Written {
+            file: "R.md".into(),
+            line: 1,
+            command: c.into(),
+        };
+        assert!(run_one(&dir, &w("true"), &dir, 1).unwrap().is_none());
+        let err = run_one(&dir, &w("echo boom; exit 3"), &dir, 2).unwrap_err();
+        assert!(format!("{err:#}").contains("boom"), "{err:#}");
+        let err = run_one(&dir, &w("cargo xtask exercise check x y; true"), &dir, 3).unwrap_err();
+        assert!(format!("{err:#}").contains("must fail"), "{err:#}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
