@@ -13,11 +13,17 @@
 //!
 //! Submodules: [`workload`] drives one workload over one implementation,
 //! [`bench`] runs contenders in alternating rounds, [`starvation`] is the
-//! writer-starvation experiment. The `bench` and `starvation` commands and
-//! `benches/` use them too.
+//! writer-starvation experiment, [`verdicts`] words the sentences the
+//! chapter quotes (table facts) from the numbers. The `bench` and
+//! `starvation` commands and `benches/` use them too.
+//!
+//! Run parameters the chapter quotes (keys, shards, read share, durations,
+//! thread counts) are facts of the tables they describe, taken from the
+//! [`MeasurePlan`] and the constants below, so the page follows the plan.
 
 pub mod bench;
 pub mod starvation;
+pub mod verdicts;
 pub mod workload;
 
 use std::time::Duration;
@@ -32,7 +38,7 @@ use self::starvation::{
     run_starvation_rounds,
 };
 use self::workload::{BenchError, KeyDist, WorkloadResult, WorkloadSpec};
-use kit::fmt::{fmt_duration, fmt_mops, fmt_ns, fmt_ratio};
+use kit::fmt::{fmt_duration, fmt_int, fmt_mops, fmt_ns, fmt_pct, fmt_ratio};
 use kit::machine::{Conditions, Watch, conditions_note, watched};
 use kit::stats::median;
 
@@ -53,6 +59,9 @@ pub struct MeasurePlan {
     /// The policy probe's step.
     pub probe_step: Duration,
     pub latency_every: u64,
+    /// Threads for the experiments run at one thread count (key skew and
+    /// the shard sweep), and the baseline of the oversubscription ratio.
+    pub pair_threads: usize,
 }
 
 impl MeasurePlan {
@@ -69,6 +78,7 @@ impl MeasurePlan {
                 starve_duration: Duration::from_millis(40),
                 probe_step: Duration::from_millis(10),
                 latency_every: 16,
+                pair_threads: 2,
             }
         } else {
             Self {
@@ -85,6 +95,7 @@ impl MeasurePlan {
                 starve_duration: Duration::from_millis(600),
                 probe_step: Duration::from_millis(20),
                 latency_every: 16,
+                pair_threads: 2,
             }
         }
     }
@@ -109,6 +120,18 @@ impl MeasurePlan {
         } else {
             "threads not pinned"
         }
+    }
+
+    /// The run parameters a chapter quotes, as facts of a workload table.
+    fn plan_facts(&self, t: &mut Table, duration: Duration, read_ratio: f64) {
+        t.fact("keys", fmt_int(self.keys as f64))
+            .fact("shards", self.shards.to_string())
+            .fact("duration", fmt_duration(duration))
+            .fact("rounds", self.rounds.to_string())
+            .fact("latency_every", self.latency_every.to_string())
+            .fact("read_share", fmt_pct(read_ratio))
+            .fact("write_share", fmt_pct(1.0 - read_ratio))
+            .fact("cores", cores().to_string());
     }
 
     /// The parameters note shared by the workload tables.
@@ -185,10 +208,12 @@ fn speedup(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn throughput_table(
     name: &str,
     title: &str,
     plan: &MeasurePlan,
+    read_ratio: f64,
     what: &str,
     contenders: &[Contender],
     cells: &[Cell],
@@ -244,7 +269,70 @@ fn throughput_table(
         t.note(best);
     }
     t.note("Spread is half the range of throughput over rounds, relative to the median.");
+    plan.plan_facts(&mut t, plan.duration, read_ratio);
+    throughput_facts(&mut t, contenders, cells, results);
     t
+}
+
+/// The facts of a throughput table: each design's 2-thread speed-up, and
+/// the verdict sentences the chapter quotes.
+fn throughput_facts(
+    t: &mut Table,
+    contenders: &[Contender],
+    cells: &[Cell],
+    results: &[Vec<WorkloadResult>],
+) {
+    const PAIR: usize = 2;
+    let idx = |name: &str| contenders.iter().position(|c| c.name == name);
+    let own = |name: &str| idx(name).map_or(f64::NAN, |ci| speedup(cells, results, ci, PAIR));
+    let vs = |a: &str, b: &str| match (idx(a), idx(b)) {
+        (Some(a), Some(b)) => match (at(cells, results, a, PAIR), at(cells, results, b, PAIR)) {
+            (Some(x), Some(y)) => median_ratio(x, y),
+            _ => f64::NAN,
+        },
+        _ => f64::NAN,
+    };
+    let max_threads = TABLE_THREADS.iter().max().copied().unwrap_or(1);
+    t.fact("max_threads", max_threads.to_string());
+    for c in contenders {
+        t.fact(
+            &format!("speedup_2t_{}", c.name.replace('-', "_")),
+            fmt_ratio(own(&c.name)),
+        );
+    }
+    let (mutex, rwlock) = (own("mutex"), own("rwlock"));
+    let (sm_mutex, sm_rwlock, sm_srw) = (
+        vs("sharded-mutex", "mutex"),
+        vs("sharded-mutex", "rwlock"),
+        vs("sharded-mutex", "sharded-rwlock"),
+    );
+    t.fact("sharded_mutex_vs_mutex_2t", fmt_ratio(sm_mutex))
+        .fact("sharded_mutex_vs_rwlock_2t", fmt_ratio(sm_rwlock))
+        .fact("single_locks", verdicts::single_locks(mutex, rwlock))
+        .fact("rwlock_vs_mutex", verdicts::rwlock_vs_mutex(mutex, rwlock))
+        .fact(
+            "sharded_scaling",
+            verdicts::sharded_scaling(
+                PAIR,
+                cores(),
+                &[
+                    ("sharded-mutex", own("sharded-mutex")),
+                    ("sharded-rwlock", own("sharded-rwlock")),
+                ],
+            ),
+        )
+        .fact(
+            "vs_single_locks",
+            verdicts::vs_single_locks(PAIR, cores(), sm_mutex, sm_rwlock, mutex, rwlock),
+        )
+        .fact(
+            "sharded_claim",
+            verdicts::sharded_claim(PAIR, sm_mutex, sm_rwlock, sm_srw),
+        )
+        .fact(
+            "per_shard_rwlock",
+            verdicts::per_shard_rwlock(vs("sharded-rwlock", "sharded-mutex")),
+        );
 }
 
 /// "At 2 threads X was fastest: A× Y's throughput".
@@ -357,7 +445,7 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
     .flat_map(|dist| {
         ["mutex", "sharded-mutex"].map(|name| Cell {
             contender: idx(name),
-            spec: plan.spec(2, READ_HEAVY, dist),
+            spec: plan.spec(plan.pair_threads, READ_HEAVY, dist),
         })
     })
     .collect();
@@ -381,7 +469,7 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
             spec: WorkloadSpec {
                 shards,
                 duration: plan.sweep_duration,
-                ..plan.spec(2, READ_HEAVY, KeyDist::Uniform)
+                ..plan.spec(plan.pair_threads, READ_HEAVY, KeyDist::Uniform)
             },
         })
         .collect();
@@ -435,23 +523,56 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
 
     // throughput-read-heavy / throughput-write-heavy
     let (rc, rr) = (&m.read.0, &m.read.1);
+    let mix = |read: f64| {
+        format!(
+            "Uniform keys, {} reads (`read`, no clone) and {} writes (`insert`)",
+            fmt_pct(read),
+            fmt_pct(1.0 - read)
+        )
+    };
     let mut read_table = throughput_table(
         "throughput-read-heavy",
-        "Read-heavy throughput (90% reads, uniform keys)",
+        &format!(
+            "Read-heavy throughput ({} reads, uniform keys)",
+            fmt_pct(READ_HEAVY)
+        ),
         plan,
-        "Uniform keys, 90% reads (`read`, no clone) and 10% writes (`insert`)",
+        READ_HEAVY,
+        &mix(READ_HEAVY),
         c,
         rc,
         rr,
     );
     read_table.note(conditions_note(&m.loads.read));
+    // The run as a whole: how far apart the cores were, experiment by
+    // experiment (the chapter's machine-check paragraph quotes it).
+    read_table.fact("handoff_range", handoff_range(&m.loads));
+    // The shard sweep is a plot (plots carry no facts); it runs this
+    // table's read-heavy uniform workload, so its sentence lives here.
+    read_table
+        .fact("sweep_threads", plan.pair_threads.to_string())
+        .fact(
+            "shard_sweep",
+            verdicts::shard_sweep(
+                &m.shards
+                    .0
+                    .iter()
+                    .zip(&m.shards.1)
+                    .map(|(cell, r)| (cell.spec.shards, Summary::of(r).ops_per_sec))
+                    .collect::<Vec<_>>(),
+            ),
+        );
     report.table(read_table);
     let (wc, wr) = (&m.write.0, &m.write.1);
     let mut write_table = throughput_table(
         "throughput-write-heavy",
-        "Write-heavy throughput (10% reads, uniform keys)",
+        &format!(
+            "Write-heavy throughput ({} reads, uniform keys)",
+            fmt_pct(WRITE_HEAVY)
+        ),
         plan,
-        "Uniform keys, 10% reads (`read`, no clone) and 90% writes (`insert`)",
+        WRITE_HEAVY,
+        &mix(WRITE_HEAVY),
         c,
         wc,
         wr,
@@ -501,7 +622,10 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
     let (sc, sr) = (&m.shards.0, &m.shards.1);
     report.plot(Plot {
         name: "shards".into(),
-        title: "sharded-mutex throughput by shard count (2 threads, read-heavy)".into(),
+        title: format!(
+            "sharded-mutex throughput by shard count ({} threads, read-heavy)",
+            plan.pair_threads
+        ),
         kind: PlotKind::Line {
             x: SHARD_COUNTS.iter().map(|&s| s as f64).collect(),
             log_x: true,
@@ -510,7 +634,7 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
         y_label: "Mops/s (median of rounds)".into(),
         log_y: false,
         series: vec![Series {
-            name: "sharded-mutex, 2 threads".into(),
+            name: format!("sharded-mutex, {} threads", plan.pair_threads),
             values: sr
                 .iter()
                 .map(|r| Summary::of(r).ops_per_sec / 1e6)
@@ -524,8 +648,9 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
         .max_by(|a, b| a.1.total_cmp(&b.1));
     if let (Some((best_n, best)), Some(one)) = (shards_best, sr.first()) {
         report.notes.push(format!(
-            "shards: sharded-mutex at 2 threads peaked at {best_n} shards with {} Mops/s, \
+            "shards: sharded-mutex at {} threads peaked at {best_n} shards with {} Mops/s, \
              {} its 1-shard throughput ({} per cell).",
+            plan.pair_threads,
             fmt_mops(best),
             fmt_ratio(best / Summary::of(one).ops_per_sec),
             fmt_duration(plan.sweep_duration)
@@ -563,6 +688,28 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
     report
 }
 
+/// "from 41 ns to 564 ns": the cache-line handoff over the run's
+/// experiments, as the machine check measured it before each.
+fn handoff_range(loads: &Loads) -> String {
+    let all: Vec<f64> = [
+        loads.read,
+        loads.write,
+        loads.skew,
+        loads.oversub,
+        loads.shards,
+        loads.starvation,
+    ]
+    .iter()
+    .filter_map(|c| c.handoff_ns)
+    .collect();
+    if all.is_empty() {
+        return "unmeasured (the machine check could not time a handoff)".to_owned();
+    }
+    let lo = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = all.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("from {} to {}", fmt_ns(lo), fmt_ns(hi))
+}
+
 fn skew_table(
     plan: &MeasurePlan,
     c: &[Contender],
@@ -571,7 +718,11 @@ fn skew_table(
 ) -> Table {
     let mut t = Table::new(
         "skew",
-        "Where sharding fails: key skew at 2 threads (90% reads)",
+        &format!(
+            "Where sharding fails: key skew at {} threads ({} reads)",
+            plan.pair_threads,
+            fmt_pct(READ_HEAVY)
+        ),
         &[
             "impl",
             "keys",
@@ -615,7 +766,12 @@ fn skew_table(
     }
     t.note(plan.params_note(
         plan.duration,
-        "2 threads, 90% reads; keys uniform, Zipf-distributed (s = 1.1), or all on one key",
+        &format!(
+            "{} threads, {} reads; keys uniform, Zipf-distributed (s = {ZIPF_S}), or all on \
+             one key",
+            plan.pair_threads,
+            fmt_pct(READ_HEAVY)
+        ),
     ));
     let ratio = |dist: &KeyDist| match (find("sharded-mutex", dist), find("mutex", dist)) {
         (Some(a), Some(b)) => median_ratio(a, b),
@@ -623,11 +779,35 @@ fn skew_table(
     };
     t.note(format!(
         "Measured: sharded-mutex ran at {} the mutex's throughput with uniform keys, {} with \
-         Zipf s=1.1, and {} with every operation on one key (one key is one shard is one lock).",
+         Zipf s={ZIPF_S}, and {} with every operation on one key (one key is one shard is one \
+         lock).",
         fmt_ratio(ratio(&KeyDist::Uniform)),
         fmt_ratio(ratio(&KeyDist::Zipf { s: ZIPF_S })),
         fmt_ratio(ratio(&KeyDist::HotKey)),
     ));
+    let own = |name: &str, dist: &KeyDist| match (find(name, dist), find(name, &KeyDist::Uniform)) {
+        (Some(a), Some(b)) => median_ratio(a, b),
+        _ => f64::NAN,
+    };
+    let zipf = KeyDist::Zipf { s: ZIPF_S };
+    let rows: Vec<(&str, f64, f64)> = ["mutex", "sharded-mutex"]
+        .into_iter()
+        .map(|name| (name, own(name, &zipf), own(name, &KeyDist::HotKey)))
+        .collect();
+    let verdict = verdicts::skew(&rows);
+    t.note(format!("Measured: {verdict}."));
+    plan.plan_facts(&mut t, plan.duration, READ_HEAVY);
+    t.fact("threads", plan.pair_threads.to_string())
+        .fact("zipf_s", ZIPF_S.to_string())
+        .fact("uniform_vs_mutex", fmt_ratio(ratio(&KeyDist::Uniform)))
+        .fact("zipf_vs_mutex", fmt_ratio(ratio(&zipf)))
+        .fact("hot_vs_mutex", fmt_ratio(ratio(&KeyDist::HotKey)))
+        .fact(
+            "hot_against_mutex",
+            verdicts::against_mutex(ratio(&KeyDist::HotKey)),
+        )
+        .fact("zipf_against_mutex", verdicts::against_mutex(ratio(&zipf)))
+        .fact("skew_verdict", verdict);
     t
 }
 
@@ -639,7 +819,11 @@ fn oversub_table(
 ) -> Table {
     let mut columns = vec!["impl".to_owned()];
     columns.extend(OVERSUB_THREADS.iter().map(|t| format!("{t} threads")));
-    columns.push("16 vs 2 threads".to_owned());
+    let (base, many) = (
+        plan.pair_threads,
+        OVERSUB_THREADS.iter().max().copied().unwrap_or(1),
+    );
+    columns.push(format!("{many} vs {base} threads"));
     let cols: Vec<&str> = columns.iter().map(String::as_str).collect();
     let mut t = Table::new(
         "oversubscription",
@@ -647,7 +831,8 @@ fn oversub_table(
         &cols,
     )
     .numeric(&(1..cols.len()).collect::<Vec<_>>());
-    let mut verdicts = Vec::new();
+    let mut parts = Vec::new();
+    let mut ratios: Vec<(&str, f64)> = Vec::new();
     for (ci, contender) in c.iter().enumerate() {
         let mut row = vec![contender.name.clone()];
         for threads in OVERSUB_THREADS {
@@ -656,12 +841,13 @@ fn oversub_table(
                     .map_or("-".into(), |r| fmt_mops(Summary::of(r).ops_per_sec)),
             );
         }
-        let r16_2 = match (at(cells, results, ci, 16), at(cells, results, ci, 2)) {
+        let r16_2 = match (at(cells, results, ci, many), at(cells, results, ci, base)) {
             (Some(a), Some(b)) => median_ratio(a, b),
             _ => f64::NAN,
         };
         row.push(fmt_ratio(r16_2));
-        verdicts.push(format!("{} {}", contender.name, fmt_ratio(r16_2)));
+        ratios.push((contender.name.as_str(), r16_2));
+        parts.push(format!("{} {}", contender.name, fmt_ratio(r16_2)));
         t.row(row);
     }
     t.note(plan.params_note(plan.sweep_duration, "Uniform keys, 90% reads"));
@@ -670,9 +856,37 @@ fn oversub_table(
         cores()
     ));
     t.note(format!(
-        "Measured: throughput at 16 threads relative to 2 threads: {}.",
-        verdicts.join(", ")
+        "Measured: throughput at {many} threads relative to {base} threads: {}.",
+        parts.join(", ")
     ));
+    let sharded: Vec<(&str, f64)> = ratios
+        .iter()
+        .copied()
+        .filter(|(name, _)| name.starts_with("sharded"))
+        .collect();
+    let single: Vec<(&str, f64)> = ratios
+        .iter()
+        .copied()
+        .filter(|(name, _)| !name.starts_with("sharded"))
+        .collect();
+    let verdict = verdicts::oversubscription(base, many, &sharded, &single);
+    t.note(format!("Measured: {verdict}."));
+    // What the second thread did to each design (the step before
+    // oversubscription starts on a two-core machine).
+    for (ci, contender) in c.iter().enumerate() {
+        let r = match (at(cells, results, ci, base), at(cells, results, ci, 1)) {
+            (Some(a), Some(b)) => median_ratio(a, b),
+            _ => f64::NAN,
+        };
+        t.fact(
+            &format!("{}_base_vs_1", contender.name.replace('-', "_")),
+            fmt_ratio(r),
+        );
+    }
+    plan.plan_facts(&mut t, plan.sweep_duration, READ_HEAVY);
+    t.fact("base_threads", base.to_string())
+        .fact("max_threads", many.to_string())
+        .fact("oversub_verdict", verdict);
     t
 }
 
@@ -768,12 +982,14 @@ pub fn starvation_artifacts(
         .into_iter()
         .filter(|&hot| runs.iter().any(|r| r.hot == hot))
         .collect();
+    let mut pairs = Vec::new();
     for &hot in &modes {
         for (rw, mx) in [("rwlock", "mutex"), ("sharded-rwlock", "sharded-mutex")] {
             let (a, b) = (get(rw, hot), get(mx, hot));
             let wait =
                 smed(a, |r| r.writer_wait.p99_ns as f64) / smed(b, |r| r.writer_wait.p99_ns as f64);
             let reads = smed(a, |r| r.reader_ops_per_sec) / smed(b, |r| r.reader_ops_per_sec);
+            pairs.push((wait, reads));
             t.note(format!(
                 "Measured ({}): {rw} vs {mx}: writer wait p99 {} the {mx}'s, reader \
                  throughput {} the {mx}'s. {}",
@@ -783,6 +999,26 @@ pub fn starvation_artifacts(
                 verdict(wait, reads)
             ));
         }
+    }
+    t.fact("readers", spec.readers.to_string())
+        .fact("writers", spec.writers.to_string())
+        .fact("threads", (spec.readers + spec.writers).to_string())
+        .fact("read_hold", fmt_duration(spec.read_hold))
+        .fact("write_interval", fmt_duration(spec.write_interval))
+        .fact("duration", fmt_duration(spec.duration))
+        .fact("keys", fmt_int(spec.keys as f64))
+        .fact("cores", cores().to_string())
+        .fact("pairings", pairs.len().to_string())
+        .fact("rwlock_claim", verdicts::rwlock_claim(&pairs));
+    for run in runs {
+        t.fact(
+            &format!(
+                "max_wait_{}_{}",
+                run.design.replace('-', "_"),
+                if run.hot { "hot" } else { "uniform" }
+            ),
+            fmt_ns(smed(&run.rounds, |r| r.writer_wait.max_ns as f64)),
+        );
     }
     let designs_list: Vec<String> = designs().iter().map(|(n, _)| (*n).to_owned()).collect();
     let series = modes
