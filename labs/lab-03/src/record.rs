@@ -17,6 +17,15 @@ use serde::Serialize;
 /// The slowest latency a histogram can hold (longer ones are clamped).
 pub const MAX_NS: u64 = 100_000_000_000;
 
+/// Values [`Recorder::record`] counts when they are zero instead of
+/// recording them (blocked, connecting, receiving, lag).
+pub const RARE: usize = 4;
+
+/// Histogram entries one good request makes: both clocks, every phase and
+/// the lag in its worker's [`Recorder`], both clocks again in its second's
+/// [`Interval`]. A test recounts them.
+pub const ENTRIES_PER_REQUEST: usize = 10;
+
 /// Why a request did not get a good response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -161,7 +170,7 @@ pub struct Recorder {
     /// Zeros not yet recorded into blocked, connecting, receiving and lag:
     /// most requests have them, and counting is cheaper than recording
     /// (see [`Recorder::finish`]).
-    zeros: [u64; 4],
+    zeros: [u64; RARE],
 }
 
 impl Default for Recorder {
@@ -185,7 +194,7 @@ impl Recorder {
             ok: 0,
             errors: BTreeMap::new(),
             sent_in_window: 0,
-            zeros: [0; 4],
+            zeros: [0; RARE],
         }
     }
 
@@ -197,8 +206,8 @@ impl Recorder {
         self.waiting.saturating_record(t.waiting());
         // At 500k requests per second, recording costs more than the rest
         // of a request's user-space work; these four are usually zero.
-        let rare = [t.blocked(), t.connecting, t.receiving(), t.lag()];
-        let hists = [
+        let rare: [u64; RARE] = [t.blocked(), t.connecting, t.receiving(), t.lag()];
+        let hists: [&mut Histogram<u64>; RARE] = [
             &mut self.blocked,
             &mut self.connecting,
             &mut self.receiving,
@@ -376,6 +385,43 @@ mod tests {
         };
         assert_eq!(t.sending(), 300);
         assert_eq!(t.latency(), t.connecting + t.service());
+    }
+
+    #[test]
+    fn one_request_makes_the_stated_number_of_entries() {
+        let t = Timing {
+            intended: 1_000,
+            available: 2_000,
+            dispatched: 3_000,
+            connecting: 500,
+            sent: 4_000,
+            first_byte: 5_000,
+            done: 6_000,
+        };
+        let mut rec = Recorder::new();
+        let mut second = Interval::new(0, 0);
+        rec.record(&t);
+        second.record(&t);
+        rec.finish();
+        let per_request = [
+            &rec.latency,
+            &rec.service,
+            &rec.blocked,
+            &rec.connecting,
+            &rec.sending,
+            &rec.waiting,
+            &rec.receiving,
+            &rec.lag,
+            &second.latency,
+            &second.service,
+        ];
+        let entries: u64 = per_request.iter().map(|h| h.len()).sum();
+        assert_eq!(entries as usize, ENTRIES_PER_REQUEST);
+        assert_eq!(
+            rec.turn.len(),
+            0,
+            "turns are per loop pass, not per request"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! A load generator that runs out of CPU does not fail: it reports. Its
 //! sends go out late and its replies are read late, so `waiting` grows and
-//! the server looks slow, exactly the k6 complaint. Four signals, all
+//! the server looks slow, exactly the k6 complaint. The [`SIGNALS`], all
 //! measured during the run, tell the generator's share apart:
 //!
 //! - **lag**: how long after a request was due, with a connection ready, it
@@ -16,9 +16,10 @@
 //!   threads runnable but off the CPU (`/proc/thread-self/schedstat`).
 //!   Large, and something else on the machine is starving it.
 //!
-//! One more is about the run, not the generator: a shortfall in the
-//! open-model rate because every connection was busy (blocked) points at
-//! the server or at too few connections.
+//! - **rate**: in the open model, the share of the scheduled requests sent
+//!   in the window. A shortfall blames the generator, unless every
+//!   connection was busy (blocked) and nothing else points at it: then the
+//!   server was slow, or there were too few connections.
 
 use serde::Serialize;
 
@@ -36,6 +37,9 @@ pub const RUNQUEUE_LIMIT: f64 = 0.10;
 /// Open model: share of the scheduled requests that must be sent in the window.
 pub const RATE_FLOOR: f64 = 0.99;
 // ANCHOR_END: limits
+
+/// The signals the self-check reads, by their [`Finding::signal`] names.
+pub const SIGNALS: [&str; 5] = ["lag", "turn", "busy", "runqueue", "rate"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -169,5 +173,29 @@ pub fn fmt_us(us: f64) -> String {
         format!("{:.1} ms", us / 1_000.0)
     } else {
         format!("{:.2} s", us / 1_000_000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_finding_names_a_listed_signal() {
+        let src = include_str!("selfcheck.rs");
+        let named: Vec<&str> = src
+            .split("signal: \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        for s in &named {
+            assert!(SIGNALS.contains(s), "finding `{s}` is not in SIGNALS");
+        }
+        for s in SIGNALS {
+            assert!(
+                named.contains(&s),
+                "SIGNALS lists `{s}`, which no finding raises"
+            );
+        }
     }
 }
