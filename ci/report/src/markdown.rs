@@ -123,6 +123,7 @@ mod tests {
             rustc: "rustc 1.95.0".into(),
             commit: "abc".into(),
             date: "2026-11-23 10:00 UTC".into(),
+            sources: Default::default(),
         }
     }
 

@@ -385,6 +385,7 @@ mod tests {
             rustc: "rustc".into(),
             commit: "c".into(),
             date: "d".into(),
+            sources: Default::default(),
         }
     }
 

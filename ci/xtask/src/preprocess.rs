@@ -250,21 +250,20 @@ impl Processor {
                     .take(4)
                     .find(|l| l.starts_with("<desc>"))
                     .and_then(|l| results_producer(l));
-                if let Some(name) = desc {
-                    if let Some(n) = self.stale_notice(name)? {
-                        out.push_str(&n);
-                    }
+                if let Some(name) = desc
+                    && let Some(n) = self.stale_notice(name)?
+                {
+                    out.push_str(&n);
                 }
             }
             out.push_str(line);
             // Tables and transcripts: after the provenance line that
             // follows the marker comment.
-            if line.starts_with("<div class=\"ul-provenance\">") {
-                if let Some(name) = last_marker(&out) {
-                    if let Some(n) = self.stale_notice(&name)? {
-                        out.push_str(&n);
-                    }
-                }
+            if line.starts_with("<div class=\"ul-provenance\">")
+                && let Some(name) = last_marker(&out)
+                && let Some(n) = self.stale_notice(&name)?
+            {
+                out.push_str(&n);
             }
         }
         Ok(out)

@@ -24,7 +24,9 @@
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
-use std::thread;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -240,5 +242,60 @@ impl Server {
             .filter_map(|l| l.trim().split_once(':'))
             .find(|(k, _)| *k == field)
             .and_then(|(_, v)| v.parse().ok()))
+    }
+}
+
+/// A client that repeats one command on its own connection and thread
+/// until stopped, timing each call: the "other client" of an experiment
+/// (lab-02's head-of-line blocking loops `KEYS nomatch*` with it, and
+/// lab-03 does the same under its open model).
+pub struct Looper {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Result<Vec<f64>>>>,
+}
+
+impl Looper {
+    /// Starts repeating `args` against `server`. A reply that is an error
+    /// (or a `check` that fails) ends the loop with an error.
+    pub fn start(server: &Server, args: &[&[u8]], check: fn(&Frame) -> bool) -> Result<Self> {
+        let mut client = server.client()?;
+        // A slow command (KEYS over a million keys) may take a while.
+        client.set_timeout(Some(Duration::from_secs(120)))?;
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let handle = thread::spawn(move || {
+            let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+            let mut times = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let reply = client.cmd(&args)?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                if reply.is_error() || !check(&reply) {
+                    bail!("{} answered {reply:?}", String::from_utf8_lossy(args[0]));
+                }
+            }
+            Ok(times)
+        });
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops after the current call; every call's duration, in ms.
+    pub fn finish(mut self) -> Result<Vec<f64>> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(times)) => times,
+            Some(Err(_)) => bail!("the looping client panicked"),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Drop for Looper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }

@@ -12,9 +12,6 @@
 //! the request count is sized from a short probe run to last about
 //! `hol_busy_secs`.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -26,7 +23,7 @@ use serde::Serialize;
 
 use super::Plan;
 use super::{fill, rotation};
-use crate::launch::{Launch, Server, Target};
+use crate::launch::{Launch, Looper, Server, Target};
 use crate::resp::Frame;
 use kit::fmt::{fmt_int, fmt_ms, fmt_pct, fmt_ratio};
 use kit::stats::{med, median};
@@ -82,53 +79,6 @@ pub(crate) struct Outcome {
     pub conditions: Conditions,
 }
 
-/// A client looping KEYS on its own thread until stopped.
-struct KeysLoop {
-    stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Result<Vec<f64>>>>,
-}
-
-impl KeysLoop {
-    fn start(server: &Server) -> Result<Self> {
-        let mut client = server.client()?;
-        client.set_timeout(Some(Duration::from_secs(120)))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let handle = thread::spawn(move || {
-            let mut times = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let reply = client.cmd(&KEYS_ARGS)?;
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-                if !matches!(reply, Frame::Array(Some(_))) {
-                    bail!("KEYS answered {reply:?}");
-                }
-            }
-            Ok(times)
-        });
-        Ok(Self {
-            stop,
-            handle: Some(handle),
-        })
-    }
-
-    /// Stops the loop after its current KEYS; returns every call's duration.
-    fn finish(mut self) -> Result<Vec<f64>> {
-        self.stop.store(true, Ordering::Relaxed);
-        match self.handle.take().map(JoinHandle::join) {
-            Some(Ok(times)) => times,
-            Some(Err(_)) => bail!("the KEYS loop panicked"),
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
-impl Drop for KeysLoop {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Times KEYS on a quiet server.
 fn keys_alone(server: &Server) -> Result<Vec<f64>> {
     let mut c = server.client()?;
@@ -161,7 +111,7 @@ fn get_load(plan: &Plan, requests: u64) -> Load {
 /// at most the quiet run's count).
 fn busy_run(plan: &Plan, server: &mut Server) -> Result<(Sample, Vec<f64>)> {
     let probe_n = u64::from(plan.hol_clients) * 10;
-    let keys = KeysLoop::start(server)?;
+    let keys = Looper::start(server, &KEYS_ARGS, |r| matches!(r, Frame::Array(Some(_))))?;
     let probe = bench::measure(server.port, &mut server.process, &get_load(plan, probe_n))?;
     let sized = (probe.rps * plan.hol_busy_secs) as u64;
     let least = plan.hol_min_busy.min(plan.hol_requests);
@@ -281,7 +231,25 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
     );
     for c in &o.cells {
         t.note(verdict(c));
+        let key = c.server.name().replace('-', "_");
+        let (p50, p99, max) = (
+            c.busy(|s| s.p50_ms),
+            c.busy(|s| s.p99_ms),
+            c.busy(|s| s.max_ms),
+        );
+        t.fact(&format!("{key}_p50"), fmt_ms(p50));
+        t.fact(&format!("{key}_p99"), fmt_ms(p99));
+        t.fact(
+            &format!("{key}_throughput"),
+            fmt_pct(c.busy(|s| s.rps) / c.quiet(|s| s.rps)),
+        );
+        t.fact(
+            &format!("{key}_verdict"),
+            stall_verdict(p50, p99, max, c.keys_busy_ms()),
+        );
     }
+    t.fact("keys", fmt_int(o.keys as f64));
+    t.fact("clients", plan.hol_clients.to_string());
     t.note(conditions_note(&o.conditions));
     t
 }

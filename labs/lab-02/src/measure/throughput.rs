@@ -304,6 +304,7 @@ pub(crate) fn table(plan: &Plan, o: &Outcome, benchmark_version: &str) -> Table 
     if let Some(n) = bottleneck_note(o) {
         t.note(n);
     }
+    facts(&mut t, plan, o);
     t.note(conditions_note(&o.conditions));
     t
 }
@@ -337,6 +338,68 @@ fn best_note(o: &Outcome, depth: u32) -> String {
         fmt_ratio(best_r),
         all.join(", ")
     )
+}
+
+/// Facts the chapter quotes: the plan's parameters, CPU shares at
+/// pipeline 1, and each model's range of ratios to redis-server.
+fn facts(t: &mut Table, plan: &Plan, o: &Outcome) {
+    t.fact("clients", plan.clients.to_string());
+    t.fact("keyspace", fmt_int(plan.keyspace as f64));
+    t.fact("requests_p1", fmt_int(plan.requests_p1 as f64));
+    t.fact("requests_p16", fmt_int(plan.requests_p16 as f64));
+    let p1: Vec<&Cell> = o.cells.iter().filter(|c| c.depth == 1).collect();
+    let share = |f: fn(&Sample) -> f64| {
+        let per_cell: Vec<f64> = p1.iter().map(|c| med(&c.rounds, f)).collect();
+        kit::stats::median(&per_cell)
+    };
+    let server = share(Sample::cpu_share) / o.setup.server_cores();
+    let client = share(Sample::client_share);
+    t.fact("p1_client_cpu", fmt_pct(client));
+    t.fact("p1_server_cpu", fmt_pct(server));
+    t.fact("p1_bound", p1_bound(server, client));
+    for m in [
+        Target::EventLoop,
+        Target::TaskPerConnection,
+        Target::ThreadPerCore,
+    ] {
+        let key = m.name().replace('-', "_");
+        for depth in DEPTHS {
+            t.fact(
+                &format!("{key}_p{depth}_ratios"),
+                ratio_range(TESTS.map(|test| o.ratio_to_redis(m, depth, test))),
+            );
+        }
+        t.fact(
+            &format!("{key}_p16_set"),
+            fmt_ratio(o.ratio_to_redis(m, 16, "set")),
+        );
+    }
+}
+
+/// Who set the pace at pipeline 1, from the median CPU shares of its rows
+/// (each of one core).
+fn p1_bound(server: f64, client: f64) -> &'static str {
+    match (server >= BUSY, client >= BUSY) {
+        (false, true) => {
+            "redis-benchmark kept its core busy while the servers did not: the load generator set the rate"
+        }
+        (true, false) => {
+            "the servers kept their core busy while redis-benchmark did not: the servers set the rate"
+        }
+        (true, true) => "both kept their cores busy: neither side had time to spare",
+        (false, false) => "neither kept its core busy: the two waited on each other",
+    }
+}
+
+/// `0.84–0.92×`, or one ratio when both round to the same text.
+fn ratio_range(rs: [f64; 2]) -> String {
+    let lo = fmt_ratio(rs[0].min(rs[1]));
+    let hi = fmt_ratio(rs[0].max(rs[1]));
+    if lo == hi {
+        lo
+    } else {
+        format!("{}–{hi}", lo.trim_end_matches('×'))
+    }
 }
 
 /// Cross-core hops thread-per-core reported, over all its runs.
@@ -432,5 +495,23 @@ pub(crate) fn plot(o: &Outcome) -> Plot {
         y_label: "requests/s (median, log scale)".into(),
         log_y: true,
         series,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratio_ranges_read_low_to_high() {
+        assert_eq!(ratio_range([0.92, 0.84]), "0.84–0.92×");
+        assert_eq!(ratio_range([1.0, 1.001]), "1.00×");
+    }
+
+    #[test]
+    fn p1_bound_follows_the_shares() {
+        assert!(p1_bound(0.8, 0.99).contains("load generator set the rate"));
+        assert!(p1_bound(0.99, 0.7).contains("servers set the rate"));
+        assert!(p1_bound(0.5, 0.5).starts_with("neither"));
     }
 }

@@ -23,11 +23,23 @@
 //!    the same target. 6. `peak-resp`: lab-03 and `redis-benchmark` on
 //!    lab-02 and on `redis-server`. Is lab-03 fast enough to be trusted
 //!    at the peak?
+//! 7. `head-of-line-open`: Part II's head-of-line experiment (lab-02's
+//!    three models and redis-server, one client looping `KEYS nomatch*`)
+//!    measured with the open model, beside redis-benchmark's closed-loop
+//!    view in the same run. Who waits for a slow command, from the
+//!    intended start? ([`hol_open`])
+//! 8. `set-depth16`: the event loop and redis-server, SET at pipeline 16,
+//!    on a filled or an empty keyspace, driven by redis-benchmark or
+//!    lab-03, with two request counts. Which setup difference moves their
+//!    ratio? ([`depth16`])
 //!
 //! `--quick` runs each experiment for about a second to check the
 //! pipeline; its numbers mean nothing.
 
+mod depth16;
 mod experiments;
+mod hol_open;
+mod lab02;
 mod peak;
 pub mod tools;
 
@@ -63,6 +75,25 @@ pub struct Plan {
     pub peak_run: Duration,
     pub peak_connections: usize,
     pub resp_requests: [u64; 2],
+    /// Head-of-line, open model: keys the KEYS command walks.
+    pub hol_keys: u64,
+    /// GETs per second the open model starts, quiet and busy alike.
+    pub hol_rate: f64,
+    /// The open model's connections: enough that a KEYS's backlog of
+    /// arrivals finds connections free when it ends.
+    pub hol_connections: usize,
+    /// How long each open-model run starts requests for.
+    pub hol_run: Duration,
+    /// redis-benchmark's clients for the closed-loop view (lab-02's).
+    pub hol_bench_clients: u32,
+    /// Target length, in seconds, of the closed-loop run under KEYS, and
+    /// its bounds in requests.
+    pub hol_bench_secs: f64,
+    pub hol_bench_requests: [u64; 2],
+    /// SET at pipeline 16: the keys, and the request counts of lab-02's
+    /// throughput experiment and of lab-03's peak-resp.
+    pub d16_keyspace: u64,
+    pub d16_requests: [u64; 2],
 }
 
 impl Plan {
@@ -99,6 +130,15 @@ impl Plan {
                 peak_run: s(1),
                 peak_connections: 50,
                 resp_requests: [5_000, 20_000],
+                hol_keys: 50_000,
+                hol_rate: 500.0,
+                hol_connections: 50,
+                hol_run: Duration::from_millis(500),
+                hol_bench_clients: 20,
+                hol_bench_secs: 0.3,
+                hol_bench_requests: [200, 4_000],
+                d16_keyspace: 10_000,
+                d16_requests: [20_000, 30_000],
             };
         }
         Self {
@@ -121,6 +161,15 @@ impl Plan {
             peak_run: s(5),
             peak_connections: 50,
             resp_requests: [300_000, 1_500_000],
+            hol_keys: 1_000_000,
+            hol_rate: 500.0,
+            hol_connections: 200,
+            hol_run: s(5),
+            hol_bench_clients: 20,
+            hol_bench_secs: 3.0,
+            hol_bench_requests: [1_000, 100_000],
+            d16_keyspace: 100_000,
+            d16_requests: [1_000_000, 1_500_000],
         }
     }
 }
@@ -133,7 +182,7 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let rb_version = tool_version("redis-benchmark", &["--version"], HINT)?;
     let mut report = report::Report::new("lab-03", quick);
     eprintln!(
-        "lab-03 measure{}: 6 experiments ({wrk_version}; {rb_version})",
+        "lab-03 measure{}: 8 experiments ({wrk_version}; {rb_version})",
         if quick { " --quick" } else { "" }
     );
     let t = timed("rate accuracy", || experiments::rate_accuracy(&plan))?;
@@ -147,6 +196,10 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let t = timed("peak, HTTP", || peak::http(&plan))?;
     report.table(t);
     let t = timed("peak, RESP", || peak::resp(&plan))?;
+    report.table(t);
+    let t = timed("head-of-line, open model", || hol_open::run(&plan))?;
+    report.table(t);
+    let t = timed("SET at depth 16, setups", || depth16::run(&plan))?;
     report.table(t);
     kit::output::finish(&report, out, started)
 }
