@@ -12,7 +12,11 @@
 //! What counts as a crate's sources: its `Cargo.toml` and everything under
 //! `src/` (and `benches/` for a crate that has one). Tests, exercises, READMEs
 //! and chapters do not change what a measurement measures, so editing them
-//! leaves results fresh. The toolchain is recorded in the provenance header
+//! leaves results fresh. For an earlier lab that a lab is built from, only
+//! its component counts: its harness (`src/measure/`, `src/cli.rs`,
+//! `src/main.rs`, `src/bin/`) cannot reach another lab's measurement,
+//! because the structure check forbids importing it. Such a path is
+//! recorded with the suffix [`COMPONENT`]. The toolchain is recorded in the provenance header
 //! but does not make a result stale: a machine's `rustc` moves with rustup,
 //! and a result measured one compiler release ago still describes the code.
 
@@ -26,6 +30,9 @@ use crate::results::{self, Producer, TOOLING};
 
 /// Source folder (relative to the repository root, `/`-separated) → digest.
 pub type Digests = BTreeMap<String, String>;
+
+/// Marks a source path whose harness is left out of its digest.
+pub const COMPONENT: &str = " (component)";
 
 /// The source folders (or files) a producer's results depend on, relative
 /// to the root: its package and every workspace package it depends on by
@@ -41,6 +48,7 @@ pub fn source_paths(root: &Path, p: &Producer) -> Result<Vec<String>> {
     } else {
         p.package.as_str()
     };
+    let producer_is_lab = project::is_lab_name(start);
     let mut todo = vec![start.to_owned()];
     let mut seen = std::collections::BTreeSet::new();
     while let Some(name) = todo.pop() {
@@ -50,7 +58,14 @@ pub fn source_paths(root: &Path, p: &Producer) -> Result<Vec<String>> {
         let Some(pkg) = packages.iter().find(|q| q.name == name) else {
             continue;
         };
-        out.push(relative(root, pkg)?);
+        let rel = relative(root, pkg)?;
+        // Another lab, under a lab producer: only its component reaches
+        // it (benches may use a lab's harness, so they count all of it).
+        if producer_is_lab && pkg.is_lab() && name != start {
+            out.push(format!("{rel}{COMPONENT}"));
+        } else {
+            out.push(rel);
+        }
         todo.extend(pkg.path_deps.iter().cloned());
     }
     out.sort();
@@ -94,9 +109,24 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// Whether a file (relative to its crate) is a lab's harness.
+fn is_harness(in_crate: &Path) -> bool {
+    let s = in_crate.to_string_lossy().replace('\\', "/");
+    s.starts_with("src/measure/")
+        || s.starts_with("src/bin/")
+        || s == "src/measure.rs"
+        || s == "src/cli.rs"
+        || s == "src/main.rs"
+}
+
 /// The digest of one source path: a file, or a crate folder's `Cargo.toml`,
-/// `src/` and `benches/`.
+/// `src/` and `benches/` (without the harness when `rel` ends in
+/// [`COMPONENT`]).
 pub fn digest(root: &Path, rel: &str) -> Result<String> {
+    let (rel, component_only) = match rel.strip_suffix(COMPONENT) {
+        Some(r) => (r, true),
+        None => (rel, false),
+    };
     let base = root.join(rel);
     let mut files = Vec::new();
     if base.is_file() {
@@ -105,6 +135,9 @@ pub fn digest(root: &Path, rel: &str) -> Result<String> {
         files.push(base.join("Cargo.toml"));
         files_under(&base.join("src"), &mut files)?;
         files_under(&base.join("benches"), &mut files)?;
+        if component_only {
+            files.retain(|f| !f.strip_prefix(&base).is_ok_and(is_harness));
+        }
     }
     let mut named: Vec<(String, PathBuf)> = files
         .into_iter()
@@ -147,7 +180,7 @@ pub fn changed(root: &Path, recorded: &Digests) -> Result<Vec<String>> {
         return Ok(out);
     }
     for (rel, old) in recorded {
-        let now = if root.join(rel).exists() {
+        let now = if root.join(rel.trim_end_matches(COMPONENT)).exists() {
             digest(root, rel)?
         } else {
             "missing".to_owned()
@@ -227,6 +260,16 @@ mod tests {
         std::fs::write(root.join("labs/lab-09/src/lib.rs"), "fn a() { }\n").unwrap();
         assert_ne!(digest(&root, "labs/lab-09").unwrap(), before);
         assert_eq!(changed(&root, &recorded).unwrap(), ["labs/lab-09"]);
+        // An earlier lab's harness does not reach a later lab's results.
+        std::fs::create_dir_all(root.join("labs/lab-09/src/measure")).unwrap();
+        std::fs::write(root.join("labs/lab-09/src/measure/mod.rs"), "x").unwrap();
+        let component = "labs/lab-09 (component)";
+        let c0 = digest(&root, component).unwrap();
+        std::fs::write(root.join("labs/lab-09/src/measure/mod.rs"), "y").unwrap();
+        std::fs::write(root.join("labs/lab-09/src/cli.rs"), "z").unwrap();
+        assert_eq!(digest(&root, component).unwrap(), c0);
+        std::fs::write(root.join("labs/lab-09/src/lib.rs"), "fn b() {}\n").unwrap();
+        assert_ne!(digest(&root, component).unwrap(), c0);
         // Nothing recorded: stale, and the reason says why.
         assert_eq!(changed(&root, &Digests::new()).unwrap().len(), 1);
         std::fs::remove_dir_all(&root).ok();
@@ -243,8 +286,8 @@ mod tests {
         let paths = source_paths(&root, &p).unwrap();
         for want in [
             "labs/lab-03",
-            "labs/lab-02",
-            "labs/lab-01",
+            "labs/lab-02 (component)",
+            "labs/lab-01 (component)",
             "ci/kit",
             "ci/report",
         ] {

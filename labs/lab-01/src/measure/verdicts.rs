@@ -109,8 +109,22 @@ pub fn sharded_scaling(threads: usize, cores: usize, rows: &[(&str, f64)]) -> St
         .filter(|(_, r)| *r > ideal * 1.02)
         .map(|(n, _)| (*n).to_owned())
         .collect();
+    let fell: Vec<String> = rows
+        .iter()
+        .filter(|(_, r)| *r < 1.0)
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
     if rows.iter().any(|(_, r)| r.is_nan()) {
         format!("{head}; a measurement is missing, so no verdict.")
+    } else if !fell.is_empty() {
+        format!(
+            "{head}: {} ran slower with {threads} threads than with one, which uniform keys \
+             over many shards do not explain (two threads rarely meet on a shard). Look at the \
+             spread column first: when the rounds of a row vary by tens of percent or more, \
+             the host took cores away during some of them, and this row is that noise, not a \
+             property of the design; rerun it before reading anything into it.",
+            join_and(&fell)
+        )
     } else if above.is_empty() {
         format!(
             "{head}, below the ideal {}: both threads share one memory system and, on a \
@@ -415,6 +429,18 @@ pub fn per_shard_rwlock(r: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sharded_designs_that_fell_are_called_noise_to_check() {
+        let v = sharded_scaling(2, 2, &[("sharded-mutex", 0.49), ("sharded-rwlock", 1.6)]);
+        assert!(
+            v.contains("sharded-mutex ran slower with 2 threads than with one"),
+            "{v}"
+        );
+        assert!(v.contains("spread column"), "{v}");
+        let v = sharded_scaling(2, 2, &[("sharded-mutex", 1.7), ("sharded-rwlock", 1.6)]);
+        assert!(v.contains("below the ideal"), "{v}");
+    }
 
     #[test]
     fn single_locks_that_fall_are_called_slower() {
