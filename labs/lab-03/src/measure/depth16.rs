@@ -154,6 +154,23 @@ impl Row {
         paired_ratio(&Self::rps(&self.event_loop), &Self::rps(&self.redis))
     }
 
+    /// Half the range of the per-round ratios, relative to their median:
+    /// how much this row's ratio moved from round to round by itself.
+    fn ratio_spread(&self) -> f64 {
+        let ratios: Vec<f64> = Self::rps(&self.event_loop)
+            .iter()
+            .zip(Self::rps(&self.redis))
+            .map(|(a, b)| a / b)
+            .collect();
+        if ratios.len() < 2 {
+            return 0.0;
+        }
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let m = kit::stats::median(&ratios);
+        if m > 0.0 { (hi - lo) / (2.0 * m) } else { 0.0 }
+    }
+
     fn redis_rps(&self) -> f64 {
         med(&self.redis, |r| r.rps)
     }
@@ -307,6 +324,10 @@ struct Effects {
     empty: f64,
     lab03: f64,
     more_requests: f64,
+    /// For each factor, how far the two rows it compares moved from round
+    /// to round on their own (the sum of their ratio spreads): a factor
+    /// counts only beyond that, and beyond [`MOVES`].
+    noise: [f64; 3],
 }
 
 impl Effects {
@@ -318,22 +339,31 @@ impl Effects {
         ]
     }
 
-    /// The factors that moved the ratio by [`MOVES`] or more.
+    /// The factors that moved the ratio by [`MOVES`] or more, and by more
+    /// than the rounds' own spread.
     fn moved(&self) -> Vec<(&'static str, f64)> {
         self.factors()
             .into_iter()
-            .filter(|(_, x)| (x - 1.0).abs() >= MOVES)
+            .zip(self.noise)
+            .filter(|((_, x), noise)| (x - 1.0).abs() >= MOVES.max(*noise))
+            .map(|(f, _)| f)
             .collect()
     }
 }
 
 fn effects(rows: &[Row]) -> Effects {
     let ratio = |i: usize| rows.get(i).map_or(f64::NAN, Row::ratio);
+    let spread = |i: usize| rows.get(i).map_or(0.0, Row::ratio_spread);
     let base = ratio(0);
     Effects {
         empty: ratio(1) / base,
         lab03: ratio(2) / base,
         more_requests: ratio(4) / base,
+        noise: [
+            spread(0) + spread(1),
+            spread(0) + spread(2),
+            spread(0) + spread(4),
+        ],
     }
 }
 
@@ -348,20 +378,28 @@ fn verdict(e: &Effects) -> String {
         .collect();
     let all: Vec<String> = factors
         .iter()
-        .map(|(name, x)| format!("{name} {}", fmt_ratio(*x)))
+        .zip(e.noise)
+        .map(|((name, x), noise)| {
+            format!(
+                "{name} {} against a round-to-round spread of ±{}",
+                fmt_ratio(*x),
+                fmt_pct(noise)
+            )
+        })
         .collect();
     if moved.is_empty() {
         format!(
             "no single setup difference moved the event-loop / redis-server ratio by {} or \
-             more ({}): in the same run, the two tables' setups give the same comparison",
+             more beyond what its rounds moved by themselves ({}): in the same run, the two \
+             tables' setups give the same comparison",
             fmt_pct(MOVES),
-            all.join(", ")
+            all.join("; ")
         )
     } else {
         format!(
             "varied alone from lab-02's setup, {} (each factor: {})",
             moved.join(" and "),
-            all.join(", ")
+            all.join("; ")
         )
     }
 }
@@ -376,12 +414,14 @@ mod tests {
             empty: 1.02,
             lab03: 0.98,
             more_requests: 1.01,
+            noise: [0.0; 3],
         });
         assert!(none.starts_with("no single setup difference"), "{none}");
         let empty = verdict(&Effects {
             empty: 1.2,
             lab03: 1.01,
             more_requests: 0.99,
+            noise: [0.0; 3],
         });
         assert!(
             empty.contains("starting empty instead of filled multiplied it by 1.20×"),
@@ -392,14 +432,33 @@ mod tests {
             empty: 1.04,
             lab03: 0.96,
             more_requests: 1.0,
+            noise: [0.0; 3],
         };
         assert!(conclusion(&still).contains("no setup difference"));
         let moved = Effects {
             empty: 0.9,
             lab03: 1.0,
             more_requests: 1.0,
+            noise: [0.0; 3],
         };
         assert!(conclusion(&moved).contains("setups do"));
+    }
+
+    #[test]
+    fn a_factor_inside_the_rounds_spread_does_not_count() {
+        let noisy = Effects {
+            empty: 1.01,
+            lab03: 0.93,
+            more_requests: 1.03,
+            noise: [0.1, 0.16, 0.05],
+        };
+        assert!(noisy.moved().is_empty());
+        assert!(verdict(&noisy).starts_with("no single setup difference"));
+        let clear = Effects {
+            noise: [0.1, 0.02, 0.05],
+            ..noisy
+        };
+        assert_eq!(clear.moved().len(), 1);
     }
 
     #[test]
