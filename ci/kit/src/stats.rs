@@ -47,6 +47,48 @@ pub fn spread(xs: &[f64]) -> String {
     format!("±{:.0}%", 50.0 * (hi - lo) / m)
 }
 
+/// `items` in the order round `round` visits them: rotated by one each
+/// round, so that no contender is always first (or always right after the
+/// same other one) and drift on the machine hits all of them alike.
+pub fn rotated<T: Copy>(items: &[T], round: usize) -> Vec<T> {
+    (0..items.len())
+        .map(|i| items[(round + i) % items.len()])
+        .collect()
+}
+
+/// Who waited for a slow operation running beside the requests (a `KEYS`
+/// over a large keyspace, a stop-the-world pause): a request that arrives
+/// during it waits for the rest of it, half of it on average, so a latency
+/// of a quarter of it or more counts as having waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stall {
+    /// Not even the slowest request waited.
+    Nobody,
+    /// Fewer than 1% waited (only the max did).
+    Rarely,
+    /// The typical request did not wait, but more than 1% did (the p99).
+    Some,
+    /// The typical request (the p50) waited.
+    Typical,
+}
+
+impl Stall {
+    /// From the requests' percentiles and the slow operation's duration,
+    /// all in the same unit.
+    pub fn of(p50: f64, p99: f64, max: f64, slow: f64) -> Self {
+        let waited = |x: f64| x >= 0.25 * slow;
+        if waited(p50) {
+            Stall::Typical
+        } else if waited(p99) {
+            Stall::Some
+        } else if waited(max) {
+            Stall::Rarely
+        } else {
+            Stall::Nobody
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +100,16 @@ mod tests {
         assert_eq!(median(&[f64::NAN, 1.0]), 1.0);
         assert!(median(&[]).is_nan());
         assert_eq!(med(&[(1, 5.0), (2, 7.0)], |p| p.1), 6.0);
+    }
+
+    #[test]
+    fn rotation_and_stalls() {
+        assert_eq!(rotated(&[1, 2, 3, 4], 1), [2, 3, 4, 1]);
+        assert_eq!(rotated(&[1, 2, 3, 4], 4), [1, 2, 3, 4]);
+        assert_eq!(Stall::of(10.0, 20.0, 30.0, 15.0), Stall::Typical);
+        assert_eq!(Stall::of(0.3, 12.0, 30.0, 15.0), Stall::Some);
+        assert_eq!(Stall::of(0.3, 0.9, 30.0, 15.0), Stall::Rarely);
+        assert_eq!(Stall::of(0.3, 0.9, 1.0, 15.0), Stall::Nobody);
     }
 
     #[test]

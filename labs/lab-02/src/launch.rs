@@ -229,6 +229,42 @@ impl Server {
         self.process.rss_bytes()
     }
 
+    /// Writes the keys that redis-benchmark's `-r keys` and lab-03's
+    /// `--keyspace keys` draw from (`key:000000000000` on, 3-byte values, as
+    /// redis-benchmark's SET writes them), one `MSET` of a thousand at a
+    /// time, and checks `DBSIZE`. Returns how long the writing took.
+    pub fn fill(&self, keys: u64) -> Result<Duration> {
+        const BATCH: u64 = 1_000;
+        let mut c = self.client()?;
+        let started = Instant::now();
+        for first in (0..keys).step_by(BATCH as usize) {
+            let names: Vec<String> = (first..(first + BATCH).min(keys))
+                .map(kit::redis_benchmark::key)
+                .collect();
+            let mut args: Vec<&[u8]> = vec![b"MSET"];
+            for name in &names {
+                args.push(name.as_bytes());
+                args.push(b"xxx");
+            }
+            let reply = c.cmd(&args)?;
+            if reply.is_error() {
+                bail!(
+                    "MSET while filling {} answered {reply:?}",
+                    self.target.name()
+                );
+            }
+        }
+        let took = started.elapsed();
+        let size = c.cmd(&[b"DBSIZE"])?;
+        match size.as_int() {
+            Some(n) if n >= keys as i64 => Ok(took),
+            _ => bail!(
+                "{} answered DBSIZE {size:?} after {keys} keys were written",
+                self.target.name()
+            ),
+        }
+    }
+
     /// One numeric field of `INFO` (`None` if the server has no such field).
     pub fn info_u64(&self, field: &str) -> Result<Option<u64>> {
         let mut c = self.client()?;

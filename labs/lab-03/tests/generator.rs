@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -122,14 +122,8 @@ fn the_self_check_fires_when_starved_and_stays_quiet_when_healthy() {
 
     // Three busy loops on the generator's one core leave it a quarter of
     // it, in slices of milliseconds.
-    let hogs: Vec<Child> = (0..3)
-        .map(|_| {
-            Command::new("taskset")
-                .args(["-c", "0", "sh", "-c", "while :; do :; done"])
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("taskset and sh exist")
-        })
+    let hogs: Vec<kit::process::Hog> = (0..3)
+        .map(|_| kit::process::Hog::start("0").expect("taskset and sh exist"))
         .collect();
     let mut pinned = vec!["-c", "0", BIN];
     pinned.extend(args);
@@ -138,10 +132,7 @@ fn the_self_check_fires_when_starved_and_stays_quiet_when_healthy() {
         .args(&pinned)
         .output()
         .expect("taskset runs");
-    for mut h in hogs {
-        let _ = h.kill();
-        let _ = h.wait();
-    }
+    drop(hogs);
     let starved: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let f = findings(&starved);
     assert!(

@@ -22,11 +22,11 @@ use report::Table;
 use serde::Serialize;
 
 use super::Plan;
-use super::{fill, rotation};
+use super::rotation;
 use crate::launch::{Launch, Looper, Server, Target};
 use crate::resp::Frame;
 use kit::fmt::{fmt_int, fmt_ms, fmt_pct, fmt_ratio};
-use kit::stats::{med, median};
+use kit::stats::{Stall, med, median};
 
 /// The slow command: walks every key, matches none.
 const KEYS_ARGS: [&[u8]; 2] = [b"KEYS", b"nomatch*"];
@@ -129,7 +129,8 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
         let mut cells = Vec::new();
         for target in Target::ALL {
             let server = Server::start(&Launch::new(target, threads))?;
-            let fill = fill::fill(&server, plan.hol_keys)
+            let fill = server
+                .fill(plan.hol_keys)
                 .with_context(|| format!("filling {}", target.name()))?;
             cells.push(HolCell {
                 server: target,
@@ -254,19 +255,16 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
     t
 }
 
-/// Who waited, from the numbers. A GET that arrives during a KEYS waits
-/// for the rest of it: half a KEYS on average. So a GET latency of a
-/// quarter of a KEYS or more is counted as having waited for one.
+/// Who waited, from the numbers (the kit's [`Stall`] rule: a quarter of a
+/// KEYS or more counts as having waited for one).
 fn stall_verdict(p50_ms: f64, p99_ms: f64, max_ms: f64, keys_ms: f64) -> &'static str {
-    let waited = |ms: f64| ms >= 0.25 * keys_ms;
-    if waited(p50_ms) {
-        "the typical GET waited for a KEYS: every client stalled behind it"
-    } else if waited(p99_ms) {
-        "the typical GET did not wait, but more than 1% did: some clients stalled"
-    } else if waited(max_ms) {
-        "fewer than 1% of GETs waited for a KEYS: the slow command rarely blocked anyone"
-    } else {
-        "no GET waited for a KEYS"
+    match Stall::of(p50_ms, p99_ms, max_ms, keys_ms) {
+        Stall::Typical => "the typical GET waited for a KEYS: every client stalled behind it",
+        Stall::Some => "the typical GET did not wait, but more than 1% did: some clients stalled",
+        Stall::Rarely => {
+            "fewer than 1% of GETs waited for a KEYS: the slow command rarely blocked anyone"
+        }
+        Stall::Nobody => "no GET waited for a KEYS",
     }
 }
 

@@ -33,12 +33,10 @@
 //! Servers are started through [`crate::launch`], redis-benchmark is
 //! driven by the measurement kit (`kit::redis_benchmark`), and medians,
 //! formats and the machine check come from the kit too. What is here is
-//! only about lab-02: the experiments, [`env`] (the tools' versions) and
-//! `fill` (writing the keyspace before a run).
+//! only about lab-02: the experiments and [`env`] (the tools' versions).
 
 mod aof;
 pub mod env;
-mod fill;
 mod hol;
 mod memory;
 mod throughput;
@@ -178,9 +176,8 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
 
 /// The servers in the order round `round` visits them: rotated by one each
 /// round, so no server is always first (or always right after another).
-pub(crate) fn rotation(round: usize) -> impl Iterator<Item = Target> {
-    let n = Target::ALL.len();
-    (0..n).map(move |i| Target::ALL[(round + i) % n])
+pub(crate) fn rotation(round: usize) -> Vec<Target> {
+    kit::stats::rotated(&Target::ALL, round)
 }
 
 fn build_report(plan: &Plan, m: &Measured) -> Report {
@@ -234,9 +231,9 @@ mod tests {
 
     #[test]
     fn rotation_visits_everyone() {
-        let r1: Vec<Target> = rotation(1).collect();
+        let r1 = rotation(1);
         assert_eq!(r1[0], Target::TaskPerConnection);
         assert_eq!(r1[3], Target::EventLoop);
-        assert_eq!(rotation(4).next(), Some(Target::EventLoop));
+        assert_eq!(rotation(4)[0], Target::EventLoop);
     }
 }

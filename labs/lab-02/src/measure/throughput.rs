@@ -16,7 +16,7 @@ use report::{Plot, PlotKind, Series, Table};
 use serde::Serialize;
 
 use super::Plan;
-use super::{fill, rotation};
+use super::rotation;
 use crate::launch::{Launch, Server, Target};
 use kit::fmt::{fmt_int, fmt_ms, fmt_pct, fmt_ratio};
 use kit::stats::{med, paired_ratio, spread};
@@ -153,7 +153,7 @@ pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
                 ..Launch::new(target, setup.threads)
             };
             let server = Server::start(&launch)?;
-            fill::fill(&server, plan.keyspace)?;
+            server.fill(plan.keyspace)?;
             servers.push(server);
         }
         let mut cells = empty_cells();

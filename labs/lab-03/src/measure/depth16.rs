@@ -18,7 +18,7 @@ use lab_02::launch::{Server, Target};
 use report::Table;
 
 use super::Plan;
-use super::lab02::{self, rotation};
+use super::lab02;
 use super::tools::{self, GEN_CPU, SERVER_CPU};
 
 /// The two servers the tables disagree about.
@@ -90,7 +90,7 @@ struct Run {
 fn measure(plan: &Plan, target: Target, v: Variant) -> Result<Run> {
     let mut server = lab02::start(target, Some(SERVER_CPU), 1)?;
     if v.start == Start::Filled {
-        lab02::fill(&server, plan.d16_keyspace)?;
+        server.fill(plan.d16_keyspace)?;
     }
     let requests = plan.d16_requests[v.requests];
     let run = match v.generator {
@@ -187,7 +187,7 @@ pub fn run(plan: &Plan) -> Result<Table> {
         .collect();
     for round in 0..plan.rounds {
         for row in &mut rows {
-            for target in rotation(&SERVERS, round) {
+            for target in kit::stats::rotated(&SERVERS, round) {
                 let r = measure(plan, target, row.variant)?;
                 match target {
                     Target::Redis => row.redis.push(r),

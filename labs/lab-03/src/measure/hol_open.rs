@@ -18,12 +18,12 @@ use anyhow::Result;
 use kit::fmt::{fmt_int, fmt_ms};
 use kit::procfs;
 use kit::redis_benchmark::{self as bench, Load, Sample};
-use kit::stats::{med, median};
+use kit::stats::{Stall, med, median};
 use lab_02::launch::{Looper, Server, Target};
 use lab_02::resp::Frame;
 use report::Table;
 
-use super::lab02::{self, rotation, slug};
+use super::lab02::{self, slug};
 use super::tools::{self, GEN_CPU, GenRun};
 use super::{Plan, ms};
 
@@ -115,31 +115,12 @@ impl Cell {
     }
 }
 
-/// Who waited for a KEYS. A GET that arrives during a KEYS waits for the
-/// rest of it, half a KEYS on average; a latency of a quarter of a KEYS or
-/// more counts as having waited for one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Stall {
-    Nobody,
-    Rarely,
-    Some,
-    Typical,
+/// How the kit's [`Stall`] reads for GETs beside a KEYS loop.
+trait Says {
+    fn says(self) -> &'static str;
 }
 
-impl Stall {
-    fn of(p50_ms: f64, p99_ms: f64, max_ms: f64, keys_ms: f64) -> Self {
-        let waited = |ms: f64| ms >= 0.25 * keys_ms;
-        if waited(p50_ms) {
-            Stall::Typical
-        } else if waited(p99_ms) {
-            Stall::Some
-        } else if waited(max_ms) {
-            Stall::Rarely
-        } else {
-            Stall::Nobody
-        }
-    }
-
+impl Says for Stall {
     fn says(self) -> &'static str {
         match self {
             Stall::Typical => "the typical GET waited for a KEYS",
@@ -215,7 +196,7 @@ pub fn run(plan: &Plan) -> Result<Table> {
     let mut cells = Vec::new();
     for target in Target::ALL {
         let server = lab02::start(target, None, threads)?;
-        lab02::fill(&server, plan.hol_keys)?;
+        server.fill(plan.hol_keys)?;
         servers.push(server);
         cells.push(Cell {
             server: target,
@@ -223,7 +204,7 @@ pub fn run(plan: &Plan) -> Result<Table> {
         });
     }
     for r in 0..plan.rounds {
-        for target in rotation(&Target::ALL, r) {
+        for target in kit::stats::rotated(&Target::ALL, r) {
             let (Some(server), Some(cell)) = (
                 servers.iter_mut().find(|s| s.target == target),
                 cells.iter_mut().find(|c| c.server == target),
@@ -491,10 +472,6 @@ mod tests {
 
     #[test]
     fn stall_follows_the_numbers() {
-        assert_eq!(Stall::of(10.0, 20.0, 30.0, 15.0), Stall::Typical);
-        assert_eq!(Stall::of(0.3, 12.0, 30.0, 15.0), Stall::Some);
-        assert_eq!(Stall::of(0.3, 0.9, 30.0, 15.0), Stall::Rarely);
-        assert_eq!(Stall::of(0.3, 0.9, 1.0, 15.0), Stall::Nobody);
         assert!(Stall::Typical > Stall::Some && Stall::Rarely > Stall::Nobody);
     }
 
