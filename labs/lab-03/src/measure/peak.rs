@@ -6,7 +6,7 @@ use anyhow::Result;
 use kit::fmt::{fmt_int, fmt_pct, fmt_ratio};
 use kit::redis_benchmark as bench;
 use kit::stats::{med, paired_ratio, spread};
-use lab_02::launch::{Launch, Server, Target};
+use lab_02::launch::Target;
 use report::Table;
 
 use super::tools::{self, GEN_CPU, HttpTarget, SERVER_CPU};
@@ -244,10 +244,7 @@ pub fn resp(plan: &Plan) -> Result<Table> {
     // (ratio, server CPU in lab-03's runs, lab-03's CPU) of the lowest row.
     let mut worst = (f64::INFINITY, 0.0, 0.0);
     for target in [Target::EventLoop, Target::Redis] {
-        let mut launch = Launch::new(target, 1);
-        launch.cpus = Some(SERVER_CPU);
-        launch.subcommand = Some("lab02");
-        let mut server = Server::start(&launch)?;
+        let mut server = super::lab02::start(target, Some(SERVER_CPU), 1)?;
         for test in ["set", "get"] {
             for (d, (depth, requests)) in DEPTHS.into_iter().zip(plan.resp_requests).enumerate() {
                 let mut ours = Vec::new();
