@@ -8,6 +8,11 @@
 //! The side-by-side comparison the chapter uses comes from `compare`, which
 //! alternates contenders within one run; criterion is the tool for "did
 //! this get slower than last time".
+//!
+//! Profile mode writes a flame graph per benchmark with lab-04's criterion
+//! profiler: `cargo bench -p benches --bench cache -- --profile-time 5
+//! read-heavy` puts `flamegraph.svg`, `stacks.folded` and `top.txt` in
+//! `target/criterion/<benchmark>/profile/`.
 
 use std::hint::black_box;
 use std::sync::Barrier;
@@ -101,7 +106,8 @@ criterion_group! {
     name = cache;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+        .measurement_time(Duration::from_secs(2))
+        .with_profiler(lab_04::bench::FlameProfiler::new(997));
     targets = benches
 }
 criterion_main!(cache);

@@ -24,6 +24,6 @@ pub mod provenance;
 pub mod render;
 pub mod svg;
 
-pub use model::{Artifact, Plot, PlotKind, Report, Series, Table, Transcript};
+pub use model::{Artifact, Figure, Plot, PlotKind, Report, Series, Table, Transcript};
 pub use provenance::Provenance;
 pub use render::{RenderError, render_report};

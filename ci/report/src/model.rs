@@ -42,6 +42,11 @@ impl Report {
         self
     }
 
+    pub fn figure(&mut self, figure: Figure) -> &mut Self {
+        self.artifacts.push(Artifact::Figure(figure));
+        self
+    }
+
     pub fn transcript(&mut self, transcript: Transcript) -> &mut Self {
         self.artifacts.push(Artifact::Transcript(transcript));
         self
@@ -55,6 +60,7 @@ impl Report {
             .map(|a| match a {
                 Artifact::Table(t) => format!("{}.md", t.name),
                 Artifact::Plot(p) => format!("{}.svg", p.name),
+                Artifact::Figure(f) => format!("{}.svg", f.name),
                 Artifact::Transcript(t) => format!("{}.md", t.name),
             })
             .collect();
@@ -68,7 +74,18 @@ impl Report {
 pub enum Artifact {
     Table(Table),
     Plot(Plot),
+    Figure(Figure),
     Transcript(Transcript),
+}
+
+/// An SVG drawn by a tool rather than by this crate (a flame graph from
+/// inferno), written as it is, with the provenance in a comment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Figure {
+    /// File stem: `[a-z0-9-]+`.
+    pub name: String,
+    pub title: String,
+    pub svg: String,
 }
 
 impl Artifact {
@@ -76,6 +93,7 @@ impl Artifact {
         match self {
             Artifact::Table(t) => &t.name,
             Artifact::Plot(p) => &p.name,
+            Artifact::Figure(f) => &f.name,
             Artifact::Transcript(t) => &t.name,
         }
     }

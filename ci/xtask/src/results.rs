@@ -80,6 +80,10 @@ pub fn measure(root: &Path, p: &Producer, quick: bool) -> Result<Report> {
     if let Some(dir) = out_json.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    // Every binary of the package first: a lab's measurement may run a
+    // sibling binary (lab-04's `heap`, which installs its own allocator),
+    // and `cargo run` builds only the one it runs.
+    sh::run(sh::cargo(root).args(["build", "--quiet", "--release", "--bins", "-p", &p.package]))?;
     let mut cmd = sh::cargo(root);
     cmd.args(["run", "--quiet", "--release", "-p", &p.package]);
     if let Some(bin) = &p.bin {

@@ -56,12 +56,16 @@ pub const BOOK_TOOLS: [Pinned; 2] = [MDBOOK, LINKCHECK];
 /// Debian packages the test suite needs, with the binary that proves each
 /// is present: Chromium for the browser check; Redis's own tools and
 /// server, which lab-02's compatibility tests and measurements run against;
-/// wrk, which lab-03's measurements compare the generator with.
-pub const DEBIAN: [(&str, &str); 4] = [
+/// wrk, which lab-03's measurements compare the generator with; Go, whose
+/// `go tool pprof` must read lab-04's profiles; Linux perf, lab-04's
+/// out-of-process profiler.
+pub const DEBIAN: [(&str, &str); 6] = [
     ("chromium", "/usr/bin/chromium"),
     ("redis-tools", "/usr/bin/redis-benchmark"),
     ("redis-server", "/usr/bin/redis-server"),
     ("wrk", "/usr/bin/wrk"),
+    ("golang-go", "/usr/bin/go"),
+    ("linux-perf", "/usr/bin/perf"),
 ];
 
 /// The names of the [`DEBIAN`] packages (`cargo xtask setup --list-debian`

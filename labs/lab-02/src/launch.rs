@@ -93,6 +93,9 @@ pub struct Launch {
     /// A subcommand of this binary that runs lab-02's server (lab-03's
     /// measurements start lab-02 through their own binary), or none.
     pub subcommand: Option<&'static str>,
+    /// More options for the models (not redis-server): `--task-metrics`,
+    /// or a later lab's own, such as lab-04's `--debug-addr`.
+    pub extra: Vec<String>,
 }
 
 /// Where and how a server keeps its append-only file.
@@ -111,6 +114,7 @@ impl Launch {
             cpus: None,
             aof: None,
             subcommand: None,
+            extra: Vec::new(),
         }
     }
 
@@ -128,6 +132,7 @@ impl Launch {
                 .arg("--appendfilename")
                 .arg(aof.dir.join("appendonly.aof"));
         }
+        cmd.args(&self.extra);
         cmd
     }
 

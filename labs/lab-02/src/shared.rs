@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::aof::{Aof, Loaded};
-use crate::cmd::ServerCtx;
+use crate::cmd::{Log, ServerCtx};
 use crate::config::Config;
 
 type Waker = Box<dyn Fn() + Send + Sync>;
@@ -73,11 +73,26 @@ pub struct Shared {
     pub hops: AtomicU64,
     /// Keys in the keyspace, refreshed by the models' housekeeping for INFO.
     pub keys: AtomicU64,
+    /// The tokio runtimes serving this server (none for the event loop),
+    /// named, so an observer such as Part IV's debug port can read their
+    /// metrics.
+    pub runtimes: Mutex<Vec<(String, tokio::runtime::Handle)>>,
+    /// Times every poll of every connection task when `--task-metrics` is
+    /// on; the tokio models wrap each connection task in it.
+    pub task_monitor: Option<tokio_metrics::TaskMonitor>,
 }
 
 impl Shared {
+    /// A fresh write log for one connection or core: on when an
+    /// append-only file reads it (or `--log-without-aof` asks for the old
+    /// behaviour, for Part IV's before-and-after measurement).
+    pub fn log(&self) -> Log {
+        Log::new(self.aof.is_some() || self.config.log_without_aof)
+    }
+
     /// A server's state before any client connects: counters at zero.
     pub fn new(config: Config, addr: SocketAddr, aof: Option<Arc<Aof>>, loaded: Loaded) -> Self {
+        let config_task_monitor = config.task_metrics.then(tokio_metrics::TaskMonitor::new);
         Self {
             config,
             addr,
@@ -92,6 +107,19 @@ impl Shared {
             commands_processed: AtomicU64::new(0),
             hops: AtomicU64::new(0),
             keys: AtomicU64::new(0),
+            runtimes: Mutex::new(Vec::new()),
+            task_monitor: config_task_monitor,
+        }
+    }
+
+    /// Publishes a runtime this server runs on (called by the tokio models
+    /// from inside it).
+    pub fn publish_runtime(&self, name: String) {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            self.runtimes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((name, handle));
         }
     }
 

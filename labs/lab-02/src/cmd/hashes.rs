@@ -5,6 +5,7 @@
 //! order is not insertion order after a delete, which Redis does not
 //! promise either. A hash left empty is deleted.
 
+use super::Log;
 use indexmap::IndexMap;
 
 use super::parse::{NAN_OR_INF, NOT_FLOAT, NOT_INT, OVERFLOW, format_float, parse_f64, parse_i64};
@@ -52,13 +53,7 @@ fn with_hash<R>(
     })
 }
 
-fn hset_generic(
-    db: &mut Db<'_>,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-    log: &mut Vec<u8>,
-    hmset: bool,
-) {
+fn hset_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log, hmset: bool) {
     if !args.len().is_multiple_of(2) {
         arity_error(out, if hmset { "hmset" } else { "hset" });
         return;
@@ -83,17 +78,17 @@ fn hset_generic(
 }
 
 /// `HSET key field value [field value …]`: the number of new fields.
-pub(crate) fn hset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn hset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     hset_generic(db, args, out, log, false);
 }
 
 /// `HMSET key field value [field value …]`: `+OK`.
-pub(crate) fn hmset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn hmset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     hset_generic(db, args, out, log, true);
 }
 
 /// `HSETNX key field value`
-pub(crate) fn hsetnx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn hsetnx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let result = with_hash(db, args[1], |h| {
         if h.contains_key(args[2]) {
             Ok(false)
@@ -135,7 +130,7 @@ fn read_hash(
 }
 
 /// `HGET key field`
-pub(crate) fn hget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -149,7 +144,7 @@ pub(crate) fn hget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 }
 
 /// `HMGET key field [field …]`
-pub(crate) fn hmget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hmget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let fields = &args[2..];
     read_hash(
         db,
@@ -174,7 +169,7 @@ pub(crate) fn hmget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &m
 }
 
 /// `HGETALL key`: field, value, field, value, …
-pub(crate) fn hgetall(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hgetall(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -191,7 +186,7 @@ pub(crate) fn hgetall(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: 
 }
 
 /// `HKEYS key`
-pub(crate) fn hkeys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hkeys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -202,7 +197,7 @@ pub(crate) fn hkeys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &m
 }
 
 /// `HVALS key`
-pub(crate) fn hvals(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hvals(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -213,7 +208,7 @@ pub(crate) fn hvals(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &m
 }
 
 /// `HLEN key`
-pub(crate) fn hlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -224,7 +219,7 @@ pub(crate) fn hlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 }
 
 /// `HEXISTS key field`
-pub(crate) fn hexists(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hexists(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -235,7 +230,7 @@ pub(crate) fn hexists(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: 
 }
 
 /// `HSTRLEN key field`
-pub(crate) fn hstrlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn hstrlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_hash(
         db,
         args[1],
@@ -246,7 +241,7 @@ pub(crate) fn hstrlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: 
 }
 
 /// `HDEL key field [field …]`
-pub(crate) fn hdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn hdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let result = db.update(args[1], |slot| match slot {
         None => Ok(0),
         Some(Value::Hash(h)) => {
@@ -265,7 +260,7 @@ pub(crate) fn hdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
 }
 
 /// `HINCRBY key field increment`
-pub(crate) fn hincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn hincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let Some(by) = parse_i64(args[3]) else {
         reply::error(out, NOT_INT);
         return;
@@ -291,7 +286,7 @@ pub(crate) fn hincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &
 }
 
 /// `HINCRBYFLOAT key field increment` (logged as HSET of the result).
-pub(crate) fn hincrbyfloat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn hincrbyfloat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let Some(by) = parse_f64(args[3]) else {
         reply::error(out, NOT_FLOAT);
         return;

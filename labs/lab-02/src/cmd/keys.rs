@@ -6,6 +6,7 @@
 //! edge, and log every expiry as an absolute `PEXPIREAT` so a replay does
 //! not extend it.
 
+use super::Log;
 use std::time::Duration;
 
 use lab_01::TtlState;
@@ -19,39 +20,45 @@ use crate::reply;
 
 /// `DEL key [key …]` and `UNLINK key [key …]`: the number removed. Logs a
 /// DEL of just the keys that existed.
-pub(crate) fn del(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
-    let mut entry = Deferred::start(log);
+pub(crate) fn del(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let mut rec = log.record();
+    let mut entry = rec.as_deref().map(|log| Deferred::start(log));
+    let mut removed = 0;
     for key in &args[1..] {
         if db.remove(key).is_some() {
-            if entry.count() == 0 {
-                reply::bulk(log, b"DEL");
+            removed += 1;
+            if let (Some(log), Some(entry)) = (rec.as_deref_mut(), entry.as_mut()) {
+                if entry.count() == 0 {
+                    reply::bulk(log, b"DEL");
+                    entry.add();
+                }
+                reply::bulk(log, key);
                 entry.add();
             }
-            reply::bulk(log, key);
-            entry.add();
         }
     }
-    let removed = entry.count().saturating_sub(1);
-    if removed > 0 {
+    if removed > 0
+        && let (Some(log), Some(entry)) = (rec, entry)
+    {
         entry.finish(log);
     }
-    reply::int(out, removed as i64);
+    reply::int(out, removed);
 }
 
 /// `EXISTS key [key …]` (a key named twice counts twice) and `TOUCH`.
-pub(crate) fn exists(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn exists(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let n = args[1..].iter().filter(|k| db.contains(k)).count();
     reply::int(out, n as i64);
 }
 
 /// `TYPE key`
-pub(crate) fn type_(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn type_(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let name = db.read(args[1], |v| v.type_name()).unwrap_or("none");
     reply::simple(out, name);
 }
 
 /// `KEYS pattern`
-pub(crate) fn keys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn keys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let glob = Glob::new(args[1], false);
     let mut array = Deferred::start(out);
     db.for_each(|k, _| {
@@ -69,7 +76,7 @@ pub(crate) fn keys(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 /// 0 starts a scan, and a returned 0 means it is complete. Like Redis, the
 /// MATCH and TYPE filters apply after COUNT keys have been collected, so a
 /// step may return fewer keys (even none) without being the last.
-pub(crate) fn scan(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn scan(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let cursor = std::str::from_utf8(args[1])
         .ok()
         .filter(|s| !s.starts_with('+'))
@@ -132,13 +139,13 @@ pub(crate) fn scan(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 
 /// `DBSIZE` of this shard: keys held, including expired keys not yet
 /// reclaimed (as Redis counts them).
-pub(crate) fn dbsize(db: &mut Db<'_>, _args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn dbsize(db: &mut Db<'_>, _args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     reply::int(out, db.len() as i64);
 }
 
 /// `FLUSHDB [ASYNC|SYNC]` and `FLUSHALL [ASYNC|SYNC]` of this shard.
 /// Logged (as the bare command) only if the shard held keys.
-pub(crate) fn flushdb(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn flushdb(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     if args.len() > 2 || (args.len() == 2 && !is(args[1], "async") && !is(args[1], "sync")) {
         reply::error(out, SYNTAX);
         return;
@@ -188,7 +195,7 @@ fn expire_generic(
     db: &mut Db<'_>,
     args: &[&[u8]],
     out: &mut Vec<u8>,
-    log: &mut Vec<u8>,
+    log: &mut Log,
     seconds: bool,
     relative: bool,
 ) {
@@ -279,27 +286,27 @@ fn expire_generic(
 }
 
 /// `EXPIRE key seconds [NX|XX|GT|LT]`
-pub(crate) fn expire(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn expire(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     expire_generic(db, args, out, log, true, true);
 }
 
 /// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
-pub(crate) fn pexpire(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn pexpire(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     expire_generic(db, args, out, log, false, true);
 }
 
 /// `EXPIREAT key unix-seconds [NX|XX|GT|LT]`
-pub(crate) fn expireat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn expireat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     expire_generic(db, args, out, log, true, false);
 }
 
 /// `PEXPIREAT key unix-ms [NX|XX|GT|LT]`
-pub(crate) fn pexpireat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn pexpireat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     expire_generic(db, args, out, log, false, false);
 }
 
 /// `TTL key`: seconds, rounded to nearest; -1 no expiry; -2 no key.
-pub(crate) fn ttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn ttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let n = match db.ttl(args[1]) {
         TtlState::Missing => -2,
         TtlState::Persistent => -1,
@@ -309,7 +316,7 @@ pub(crate) fn ttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut
 }
 
 /// `PTTL key`: milliseconds; -1 no expiry; -2 no key.
-pub(crate) fn pttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn pttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let n = match db.ttl(args[1]) {
         TtlState::Missing => -2,
         TtlState::Persistent => -1,
@@ -319,19 +326,19 @@ pub(crate) fn pttl(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 }
 
 /// `EXPIRETIME key`: the expiry as a Unix time in seconds.
-pub(crate) fn expiretime(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn expiretime(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let n = expire_time(db, args[1], unix_ms() as i64).map_or_else(|e| e, |t| t / 1000);
     reply::int(out, n);
 }
 
 /// `PEXPIRETIME key`: the expiry as a Unix time in milliseconds.
-pub(crate) fn pexpiretime(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn pexpiretime(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let n = expire_time(db, args[1], unix_ms() as i64).unwrap_or_else(|e| e);
     reply::int(out, n);
 }
 
 /// `PERSIST key`: 1 if a TTL was removed.
-pub(crate) fn persist(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn persist(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let removed = db.persist(args[1]);
     reply::int(out, i64::from(removed));
     if removed {

@@ -5,6 +5,7 @@
 //! LINDEX is O(1) too (Redis's quicklist makes that one O(n)). A list
 //! left empty is deleted, as Redis never keeps an empty list.
 
+use super::Log;
 use std::collections::VecDeque;
 
 use super::parse::{NOT_INT, parse_count, parse_i64};
@@ -23,7 +24,7 @@ fn push_generic(
     db: &mut Db<'_>,
     args: &[&[u8]],
     out: &mut Vec<u8>,
-    log: &mut Vec<u8>,
+    log: &mut Log,
     end: End,
     only_existing: bool,
 ) {
@@ -60,26 +61,26 @@ fn push_generic(
 }
 
 /// `LPUSH key element [element …]`
-pub(crate) fn lpush(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn lpush(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     push_generic(db, args, out, log, End::Left, false);
 }
 
 /// `RPUSH key element [element …]`
-pub(crate) fn rpush(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn rpush(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     push_generic(db, args, out, log, End::Right, false);
 }
 
 /// `LPUSHX key element [element …]`: only onto an existing list.
-pub(crate) fn lpushx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn lpushx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     push_generic(db, args, out, log, End::Left, true);
 }
 
 /// `RPUSHX key element [element …]`
-pub(crate) fn rpushx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn rpushx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     push_generic(db, args, out, log, End::Right, true);
 }
 
-fn pop_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>, end: End) {
+fn pop_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log, end: End) {
     if args.len() > 3 {
         arity_error(out, if end == End::Left { "lpop" } else { "rpop" });
         return;
@@ -144,17 +145,17 @@ fn pop_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec
 }
 
 /// `LPOP key [count]`
-pub(crate) fn lpop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn lpop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     pop_generic(db, args, out, log, End::Left);
 }
 
 /// `RPOP key [count]`
-pub(crate) fn rpop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn rpop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     pop_generic(db, args, out, log, End::Right);
 }
 
 /// `LLEN key`
-pub(crate) fn llen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn llen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let found = db.read(args[1], |v| match v {
         Value::List(l) => reply::int(out, l.len() as i64),
         _ => reply::error(out, WRONGTYPE),
@@ -172,7 +173,7 @@ fn position(index: i64, len: usize) -> Option<usize> {
 }
 
 /// `LINDEX key index`
-pub(crate) fn lindex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn lindex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let Some(index) = parse_i64(args[2]) else {
         reply::error(out, NOT_INT);
         return;
@@ -190,7 +191,7 @@ pub(crate) fn lindex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &
 }
 
 /// `LRANGE key start stop`
-pub(crate) fn lrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn lrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let (Some(start), Some(stop)) = (parse_i64(args[2]), parse_i64(args[3])) else {
         reply::error(out, NOT_INT);
         return;
@@ -213,7 +214,7 @@ pub(crate) fn lrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &
 }
 
 /// `LSET key index element`
-pub(crate) fn lset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn lset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let result = db.update(args[1], |slot| match slot {
         None => Err("ERR no such key"),
         Some(Value::List(l)) => {
@@ -236,7 +237,7 @@ pub(crate) fn lset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
 
 /// `LREM key count element`: removes the first `count` matches (from the
 /// tail if negative, all if 0).
-pub(crate) fn lrem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn lrem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let Some(count) = parse_i64(args[2]) else {
         reply::error(out, NOT_INT);
         return;
@@ -289,7 +290,7 @@ pub(crate) fn lrem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
 }
 
 /// `LTRIM key start stop`
-pub(crate) fn ltrim(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn ltrim(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let (Some(start), Some(stop)) = (parse_i64(args[2]), parse_i64(args[3])) else {
         reply::error(out, NOT_INT);
         return;

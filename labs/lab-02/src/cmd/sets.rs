@@ -6,6 +6,7 @@
 //! the members it popped: a replay must remove the same ones. A set left
 //! empty is deleted.
 
+use super::Log;
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
 
@@ -38,7 +39,7 @@ pub(crate) fn random_below(n: usize) -> usize {
 }
 
 /// `SADD key member [member …]`: the number added.
-pub(crate) fn sadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn sadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let members = &args[2..];
     let result = db.update(args[1], |slot| {
         if slot.is_none() {
@@ -57,7 +58,7 @@ pub(crate) fn sadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
 }
 
 /// `SREM key member [member …]`: the number removed.
-pub(crate) fn srem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn srem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let result = db.update(args[1], |slot| match slot {
         None => Ok(0),
         Some(Value::Set(s)) => {
@@ -94,7 +95,7 @@ fn read_set(
 }
 
 /// `SMEMBERS key`
-pub(crate) fn smembers(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn smembers(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_set(
         db,
         args[1],
@@ -105,7 +106,7 @@ pub(crate) fn smembers(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log:
 }
 
 /// `SISMEMBER key member`
-pub(crate) fn sismember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn sismember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_set(
         db,
         args[1],
@@ -116,7 +117,7 @@ pub(crate) fn sismember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log
 }
 
 /// `SMISMEMBER key member [member …]`
-pub(crate) fn smismember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn smismember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let members = &args[2..];
     read_set(
         db,
@@ -138,7 +139,7 @@ pub(crate) fn smismember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _lo
 }
 
 /// `SCARD key`
-pub(crate) fn scard(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn scard(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_set(
         db,
         args[1],
@@ -149,7 +150,7 @@ pub(crate) fn scard(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &m
 }
 
 /// `SPOP key [count]`, logged as `SREM key <popped…>`.
-pub(crate) fn spop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn spop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     if args.len() > 3 {
         reply::error(out, SYNTAX);
         return;
@@ -163,6 +164,7 @@ pub(crate) fn spop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         }
     };
     let key = args[1];
+    let mut rec = log.record();
     db.update(key, |slot| {
         let s = match slot {
             None => {
@@ -182,7 +184,9 @@ pub(crate) fn spop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         if count.is_some() {
             reply::array(out, n);
         }
-        if n > 0 {
+        if n > 0
+            && let Some(log) = rec.as_deref_mut()
+        {
             reply::array(log, n + 2);
             reply::bulk(log, b"SREM");
             reply::bulk(log, key);
@@ -191,7 +195,9 @@ pub(crate) fn spop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
             let i = random_below(s.len());
             if let Some(m) = s.swap_remove_index(i) {
                 reply::bulk(out, &m);
-                reply::bulk(log, &m);
+                if let Some(log) = rec.as_deref_mut() {
+                    reply::bulk(log, &m);
+                }
             }
         }
         if s.is_empty() {
@@ -202,7 +208,7 @@ pub(crate) fn spop(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
 
 /// `SRANDMEMBER key [count]`: distinct members for a positive count,
 /// possibly repeated ones for a negative count.
-pub(crate) fn srandmember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn srandmember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     if args.len() > 3 {
         reply::error(out, SYNTAX);
         return;

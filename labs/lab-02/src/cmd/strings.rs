@@ -4,6 +4,7 @@
 //! value they store: GET writes the reply from inside the read closure,
 //! INCR rewrites the digits in the string's own buffer.
 
+use super::Log;
 use std::time::Duration;
 
 use lab_01::SetOptions;
@@ -18,7 +19,7 @@ use crate::reply::{self, WRONGTYPE};
 use crate::value::Value;
 
 /// `GET key`
-pub(crate) fn get(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn get(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let found = db.read(args[1], |v| match v {
         Value::Str(s) => reply::bulk(out, s),
         _ => reply::error(out, WRONGTYPE),
@@ -71,7 +72,8 @@ fn until(at_ms: i64, now: i64) -> Duration {
 }
 
 /// Appends `SET key value PXAT at` (or `… KEEPTTL`, or plain) to the log.
-fn log_set(log: &mut Vec<u8>, key: &[u8], value: &[u8], pxat: Option<i64>, keepttl: bool) {
+fn log_set(log: &mut Log, key: &[u8], value: &[u8], pxat: Option<i64>, keepttl: bool) {
+    let Some(log) = log.record() else { return };
     let n = 3 + if pxat.is_some() {
         2
     } else {
@@ -90,7 +92,8 @@ fn log_set(log: &mut Vec<u8>, key: &[u8], value: &[u8], pxat: Option<i64>, keept
 }
 
 /// Appends `PEXPIREAT key at` to the log.
-pub(crate) fn log_pexpireat(log: &mut Vec<u8>, key: &[u8], at: i64) {
+pub(crate) fn log_pexpireat(log: &mut Log, key: &[u8], at: i64) {
+    let Some(log) = log.record() else { return };
     reply::array(log, 3);
     reply::bulk(log, b"PEXPIREAT");
     reply::bulk(log, key);
@@ -98,7 +101,7 @@ pub(crate) fn log_pexpireat(log: &mut Vec<u8>, key: &[u8], at: i64) {
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]`
-pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let (key, value) = (args[1], args[2]);
     if args.len() == 3 {
         // The common case: no options to parse.
@@ -212,7 +215,7 @@ pub(crate) fn set(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut 
 }
 
 /// `SETNX key value`
-pub(crate) fn setnx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn setnx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let outcome = db.set(
         args[1],
         Value::Str(args[2].to_vec()),
@@ -225,13 +228,7 @@ pub(crate) fn setnx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mu
     }
 }
 
-fn setex_generic(
-    db: &mut Db<'_>,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-    log: &mut Vec<u8>,
-    seconds: bool,
-) {
+fn setex_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log, seconds: bool) {
     let (key, value) = (args[1], args[3]);
     let now = unix_ms() as i64;
     let name = if seconds { "setex" } else { "psetex" };
@@ -254,17 +251,17 @@ fn setex_generic(
 }
 
 /// `SETEX key seconds value`
-pub(crate) fn setex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn setex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     setex_generic(db, args, out, log, true);
 }
 
 /// `PSETEX key milliseconds value`
-pub(crate) fn psetex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn psetex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     setex_generic(db, args, out, log, false);
 }
 
 /// `GETSET key value`: SET that replies the old value (logged as SET).
-pub(crate) fn getset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn getset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let (key, value) = (args[1], args[2]);
     if db.read(key, |v| matches!(v, Value::Str(_))) == Some(false) {
         reply::error(out, WRONGTYPE);
@@ -284,7 +281,7 @@ pub(crate) fn getset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &m
 }
 
 /// `GETDEL key` (logged as DEL).
-pub(crate) fn getdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn getdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let key = args[1];
     match db.read(key, |v| matches!(v, Value::Str(_))) {
         None => reply::null(out),
@@ -300,7 +297,7 @@ pub(crate) fn getdel(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &m
 }
 
 /// `MGET key [key …]`: a non-string reads as nil, as in Redis.
-pub(crate) fn mget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn mget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     reply::array(out, args.len() - 1);
     for key in &args[1..] {
         let found = db.read(key, |v| match v {
@@ -315,7 +312,7 @@ pub(crate) fn mget(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mu
 
 /// `MSET key value [key value …]` (the server splits it per pair; this
 /// takes any number of pairs).
-pub(crate) fn mset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn mset(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     if args.len().is_multiple_of(2) {
         arity_error(out, "mset");
         return;
@@ -355,7 +352,7 @@ fn incr_by(db: &mut Db<'_>, key: &[u8], delta: i64) -> Result<i64, &'static str>
     })
 }
 
-fn incr_reply(db: &mut Db<'_>, args: &[&[u8]], delta: i64, out: &mut Vec<u8>, log: &mut Vec<u8>) {
+fn incr_reply(db: &mut Db<'_>, args: &[&[u8]], delta: i64, out: &mut Vec<u8>, log: &mut Log) {
     match incr_by(db, args[1], delta) {
         Ok(n) => {
             reply::int(out, n);
@@ -366,17 +363,17 @@ fn incr_reply(db: &mut Db<'_>, args: &[&[u8]], delta: i64, out: &mut Vec<u8>, lo
 }
 
 /// `INCR key`
-pub(crate) fn incr(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn incr(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     incr_reply(db, args, 1, out, log);
 }
 
 /// `DECR key`
-pub(crate) fn decr(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn decr(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     incr_reply(db, args, -1, out, log);
 }
 
 /// `INCRBY key increment`
-pub(crate) fn incrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn incrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     match parse_i64(args[2]) {
         Some(n) => incr_reply(db, args, n, out, log),
         None => reply::error(out, NOT_INT),
@@ -384,7 +381,7 @@ pub(crate) fn incrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &m
 }
 
 /// `DECRBY key decrement`
-pub(crate) fn decrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn decrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     match parse_i64(args[2]) {
         Some(i64::MIN) => reply::error(out, "ERR decrement would overflow"),
         Some(n) => incr_reply(db, args, -n, out, log),
@@ -394,7 +391,7 @@ pub(crate) fn decrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &m
 
 /// `INCRBYFLOAT key increment` (logged as `SET key result KEEPTTL`, so a
 /// replay does not depend on float arithmetic).
-pub(crate) fn incrbyfloat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn incrbyfloat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let Some(by) = parse_f64(args[2]) else {
         reply::error(out, NOT_FLOAT);
         return;
@@ -429,7 +426,7 @@ pub(crate) fn incrbyfloat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, lo
 }
 
 /// `APPEND key value`
-pub(crate) fn append(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn append(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let add = args[2];
     let result = db.update(args[1], |slot| match slot {
         None => {
@@ -455,7 +452,7 @@ pub(crate) fn append(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &m
 }
 
 /// `STRLEN key`
-pub(crate) fn strlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn strlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let found = db.read(args[1], |v| match v {
         Value::Str(s) => reply::int(out, s.len() as i64),
         _ => reply::error(out, WRONGTYPE),
@@ -466,7 +463,7 @@ pub(crate) fn strlen(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &
 }
 
 /// `GETRANGE key start end`
-pub(crate) fn getrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn getrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let (Some(start), Some(end)) = (parse_i64(args[2]), parse_i64(args[3])) else {
         reply::error(out, NOT_INT);
         return;
@@ -500,7 +497,7 @@ pub(crate) fn getrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log:
 }
 
 /// `SETRANGE key offset value`
-pub(crate) fn setrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn setrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let Some(offset) = parse_i64(args[2]) else {
         reply::error(out, NOT_INT);
         return;

@@ -7,6 +7,7 @@
 //! the data, so writes are logged verbatim. A sorted set left empty is
 //! deleted.
 
+use super::Log;
 use super::parse::{
     MIN_MAX_NOT_FLOAT, MUST_BE_POSITIVE, NOT_FLOAT, NOT_INT, SYNTAX, is, parse_f64, parse_i64,
     parse_score_bound,
@@ -19,7 +20,7 @@ use crate::value::{Value, ZSet, index_range};
 const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
 
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member …]`
-pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut at = 2;
@@ -146,7 +147,7 @@ pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
 }
 
 /// `ZINCRBY key increment member`
-pub(crate) fn zincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn zincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let Some(by) = parse_f64(args[2]) else {
         reply::error(out, NOT_FLOAT);
         return;
@@ -179,7 +180,7 @@ pub(crate) fn zincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &
 }
 
 /// `ZREM key member [member …]`
-pub(crate) fn zrem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn zrem(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let result = db.update(args[1], |slot| match slot {
         None => Ok(0),
         Some(Value::ZSet(z)) => {
@@ -217,7 +218,7 @@ fn read_zset(
 }
 
 /// `ZSCORE key member`
-pub(crate) fn zscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_zset(
         db,
         args[1],
@@ -231,7 +232,7 @@ pub(crate) fn zscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &
 }
 
 /// `ZMSCORE key member [member …]`
-pub(crate) fn zmscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zmscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let members = &args[2..];
     read_zset(
         db,
@@ -256,7 +257,7 @@ pub(crate) fn zmscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: 
 }
 
 /// `ZCARD key`
-pub(crate) fn zcard(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zcard(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_zset(
         db,
         args[1],
@@ -267,7 +268,7 @@ pub(crate) fn zcard(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &m
 }
 
 /// `ZRANK key member` (O(n), see [`ZSet::rank`]).
-pub(crate) fn zrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_zset(
         db,
         args[1],
@@ -281,7 +282,7 @@ pub(crate) fn zrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &m
 }
 
 /// `ZREVRANK key member`
-pub(crate) fn zrevrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zrevrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     read_zset(
         db,
         args[1],
@@ -295,7 +296,7 @@ pub(crate) fn zrevrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log:
 }
 
 /// `ZCOUNT key min max`
-pub(crate) fn zcount(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zcount(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     let (Some(min), Some(max)) = (parse_score_bound(args[2]), parse_score_bound(args[3])) else {
         reply::error(out, MIN_MAX_NOT_FLOAT);
         return;
@@ -526,36 +527,26 @@ fn zrange_generic(
 
 /// `ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 /// [WITHSCORES]`
-pub(crate) fn zrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     zrange_generic(db, args, out, RangeType::Auto, None);
 }
 
 /// `ZREVRANGE key start stop [WITHSCORES]`
-pub(crate) fn zrevrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Vec<u8>) {
+pub(crate) fn zrevrange(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     zrange_generic(db, args, out, RangeType::Rank, Some(true));
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`
-pub(crate) fn zrangebyscore(
-    db: &mut Db<'_>,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-    _log: &mut Vec<u8>,
-) {
+pub(crate) fn zrangebyscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     zrange_generic(db, args, out, RangeType::Score, Some(false));
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`
-pub(crate) fn zrevrangebyscore(
-    db: &mut Db<'_>,
-    args: &[&[u8]],
-    out: &mut Vec<u8>,
-    _log: &mut Vec<u8>,
-) {
+pub(crate) fn zrevrangebyscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
     zrange_generic(db, args, out, RangeType::Score, Some(true));
 }
 
-fn zpop_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>, max: bool) {
+fn zpop_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log, max: bool) {
     if args.len() > 3 {
         reply::error(out, SYNTAX);
         return;
@@ -601,11 +592,11 @@ fn zpop_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Ve
 }
 
 /// `ZPOPMIN key [count]`: member, score, … (lowest first).
-pub(crate) fn zpopmin(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn zpopmin(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     zpop_generic(db, args, out, log, false);
 }
 
 /// `ZPOPMAX key [count]`: member, score, … (highest first).
-pub(crate) fn zpopmax(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub(crate) fn zpopmax(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     zpop_generic(db, args, out, log, true);
 }

@@ -86,7 +86,7 @@ pub fn run(
             }
             return Err(e.into());
         }
-        let mut parts = OwnedParts::new(&mut stores, &hasher, aof.as_deref());
+        let mut parts = OwnedParts::new(&mut stores, &hasher, aof.as_deref(), shared.log());
         for event in events.iter() {
             match event.token() {
                 LISTENER => accept_all(&shared, &poll, &mut listener, &mut clients, &mut free),

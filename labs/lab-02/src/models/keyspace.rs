@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::aof::Aof;
-use crate::cmd::{self, Spec};
+use crate::cmd::{self, Log, Spec};
 use crate::config::{Config, Model};
 use crate::db::{self, Db, Hasher, SharedStore, Store};
 use crate::route::{self, Shards};
@@ -53,11 +53,11 @@ impl Keyspace {
         let mut out = Vec::new();
         match self {
             Keyspace::Owned { stores, hasher } => {
-                let mut parts = OwnedParts::new(stores, hasher, None);
+                let mut parts = OwnedParts::new(stores, hasher, None, Log::new(false));
                 route::dispatch(&mut parts, spec, args, &mut out);
             }
             Keyspace::Locked(cache) => {
-                let mut parts = LockedParts::new(cache, None);
+                let mut parts = LockedParts::new(cache, None, Log::new(false));
                 route::dispatch(&mut parts, spec, args, &mut out);
             }
         }
@@ -78,18 +78,23 @@ pub struct OwnedParts<'a> {
     stores: &'a mut [Store],
     hasher: &'a Hasher,
     aof: Option<&'a Aof>,
-    log: Vec<u8>,
+    log: Log,
     /// Where the last record appended ends, for [`Aof::flush`].
     pub logged_upto: u64,
 }
 
 impl<'a> OwnedParts<'a> {
-    pub fn new(stores: &'a mut [Store], hasher: &'a Hasher, aof: Option<&'a Aof>) -> Self {
+    pub fn new(
+        stores: &'a mut [Store],
+        hasher: &'a Hasher,
+        aof: Option<&'a Aof>,
+        log: Log,
+    ) -> Self {
         Self {
             stores,
             hasher,
             aof,
-            log: Vec::new(),
+            log,
             logged_upto: 0,
         }
     }
@@ -115,7 +120,7 @@ impl Shards for OwnedParts<'_> {
         cmd::execute(&mut db, spec, args, out, &mut self.log);
         if !self.log.is_empty() {
             if let Some(aof) = self.aof {
-                self.logged_upto = aof.append(&self.log);
+                self.logged_upto = aof.append(self.log.bytes());
             }
             self.log.clear();
         }
@@ -126,16 +131,16 @@ impl Shards for OwnedParts<'_> {
 pub struct LockedParts<'a> {
     cache: &'a SharedStore,
     aof: Option<&'a Aof>,
-    log: Vec<u8>,
+    log: Log,
     pub logged_upto: u64,
 }
 
 impl<'a> LockedParts<'a> {
-    pub fn new(cache: &'a SharedStore, aof: Option<&'a Aof>) -> Self {
+    pub fn new(cache: &'a SharedStore, aof: Option<&'a Aof>, log: Log) -> Self {
         Self {
             cache,
             aof,
-            log: Vec::new(),
+            log,
             logged_upto: 0,
         }
     }
@@ -166,7 +171,7 @@ impl Shards for LockedParts<'_> {
             // Logged while the shard is still locked: see aof.rs, Ordering.
             if !log.is_empty() {
                 if let Some(aof) = aof {
-                    upto = Some(aof.append(log));
+                    upto = Some(aof.append(log.bytes()));
                 }
                 log.clear();
             }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::keyspace::{Keyspace, part_of};
 use super::tokio_conn::{self, Batch};
-use crate::cmd::{self, Merge, Route, Spec};
+use crate::cmd::{self, Log, Merge, Route, Spec};
 use crate::conn::{self, Conn, Next};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
@@ -47,7 +47,7 @@ struct Core {
     store: RefCell<Store>,
     /// Log records of the command running now; reused, so a write does
     /// not allocate a buffer for its record every time.
-    log: RefCell<Vec<u8>>,
+    log: RefCell<Log>,
     hasher: Hasher,
     mailboxes: Vec<mpsc::UnboundedSender<Job>>,
     shared: Arc<Shared>,
@@ -70,7 +70,7 @@ impl Core {
         };
         cmd::execute(&mut db, spec, args, out, &mut log);
         match &self.shared.aof {
-            Some(aof) if !log.is_empty() => aof.append(&log),
+            Some(aof) if !log.is_empty() => aof.append(log.bytes()),
             _ => 0,
         }
     }
@@ -156,7 +156,7 @@ pub fn run(
             id,
             cores,
             store: RefCell::new(store),
-            log: RefCell::new(Vec::new()),
+            log: RefCell::new(shared.log()),
             hasher: hasher.clone(),
             mailboxes: mailboxes.clone(),
             shared: shared.clone(),
@@ -229,6 +229,7 @@ async fn core_main(
 ) -> Result<()> {
     let core = Rc::new(core);
     let shared = core.shared.clone();
+    shared.publish_runtime(format!("core-{}", core.id));
     let mut stop = tokio_conn::stop_signal(&shared);
     // Mailbox: run other cores' pieces on this core's data.
     let mailbox = {
@@ -307,14 +308,18 @@ async fn core_main(
         };
         let core = core.clone();
         let stop = stop.clone();
-        tokio::task::spawn_local(async move {
+        let task = async move {
             let shared = core.shared.clone();
             let mut conn = Conn::new(conn::new_session(&shared, addr));
             if let Ok(mut stream) = TcpStream::from_std(std_stream) {
                 serve_conn(&mut stream, &mut conn, &core, stop).await;
             }
             shared.release(conn.commands);
-        });
+        };
+        match &shared.task_monitor {
+            Some(m) => drop(tokio::task::spawn_local(m.instrument(task))),
+            None => drop(tokio::task::spawn_local(task)),
+        }
     }
     // Keep serving other cores' pieces until every connection is done.
     tokio_conn::drain(&shared).await;

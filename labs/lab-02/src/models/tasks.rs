@@ -36,7 +36,12 @@ pub fn run(
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(shared.config.thread_count())
-        .thread_name("lab-02-worker")
+        // Numbered, so a profile tells the workers apart.
+        .thread_name_fn(|| {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            format!("lab-02-worker-{n}")
+        })
         .enable_all()
         .build()?;
     let result = rt.block_on(serve(shared, listener, cache, ready));
@@ -51,6 +56,7 @@ async fn serve(
     ready: Sender<Result<()>>,
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    shared.publish_runtime("task-per-connection".into());
     let mut stop = tokio_conn::stop_signal(&shared);
     {
         let (cache, shared, mut stop) = (cache.clone(), shared.clone(), stop.clone());
@@ -73,13 +79,18 @@ async fn serve(
     while let Some((mut stream, addr)) =
         tokio_conn::accept_admitted(&listener, &shared, &mut stop).await
     {
+        let monitor = shared.task_monitor.clone();
         let (shared, cache, stop) = (shared.clone(), cache.clone(), stop.clone());
-        tokio::spawn(async move {
+        let task = async move {
             let session = conn::new_session(&shared, addr);
             let mut conn = Conn::new(session);
             serve_conn(&mut stream, &mut conn, &shared, &cache, stop).await;
             shared.release(conn.commands);
-        });
+        };
+        match monitor {
+            Some(m) => drop(tokio::spawn(m.instrument(task))),
+            None => drop(tokio::spawn(task)),
+        }
     }
     drop(listener);
     tokio_conn::drain(&shared).await;
@@ -114,7 +125,7 @@ async fn serve_conn(
     stop: watch::Receiver<bool>,
 ) {
     let mut batch = TaskBatch {
-        parts: LockedParts::new(cache, shared.aof.as_deref()),
+        parts: LockedParts::new(cache, shared.aof.as_deref(), shared.log()),
         shared,
         limits: shared.config.limits(),
     };

@@ -1,0 +1,528 @@
+//! The chapter's experiments, as one results report:
+//!
+//! - `overhead`: lab-02 under lab-03, unprofiled and profiled at 19, 99
+//!   and 999 Hz, at a fixed open-model rate and at closed-model peak, same
+//!   run, rotated rounds; with the samples taken against the samples the
+//!   frequency and the server's CPU time predict.
+//! - `aof-log`: the case study on lab-02: every write encoded a log record
+//!   even with the append-only file off. Before (`--log-without-aof`) and
+//!   after, same run, pipeline depth 16, with both flame graphs and their
+//!   difference.
+//! - `heap`: allocations per request, from the `heap` binary (dhat).
+//! - `lab01-read`: where lab-01's read path spends its time (the case
+//!   study against dashmap), profiled in this process.
+//!
+//! A quick run (`--quick`) makes every table and figure from short runs.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kit::fmt::{fmt_int, fmt_ns, fmt_pct, fmt_ratio};
+use kit::machine::{Watch, conditions_note, watched};
+use kit::stats::{median, paired_ratio, rotated, spread};
+use lab_02::launch::Target;
+use report::{Figure, Report, Table};
+
+use crate::drive::Drive;
+use crate::request::{Format, ProfileRequest};
+use crate::session::start_server;
+use crate::stacks::{self, Stack};
+
+struct Sizes {
+    rounds: usize,
+    cell: Duration,
+    keyspace: u64,
+    heap_requests: u64,
+    lab01: Duration,
+}
+
+pub fn run(quick: bool) -> Result<Report> {
+    let z = if quick {
+        Sizes {
+            rounds: 1,
+            cell: Duration::from_secs(2),
+            keyspace: 1_000,
+            heap_requests: 500,
+            lab01: Duration::from_millis(500),
+        }
+    } else {
+        Sizes {
+            rounds: 3,
+            cell: Duration::from_secs(5),
+            keyspace: 10_000,
+            heap_requests: 20_000,
+            lab01: Duration::from_secs(4),
+        }
+    };
+    let mut report = Report::new("lab-04", quick);
+    let ((mut table, figure), conditions) = kit::timed("profiler overhead", || {
+        watched(Watch::children(Duration::from_millis(300)), || overhead(&z))
+    })?;
+    table.note(conditions_note(&conditions));
+    report.table(table);
+    report.figure(figure);
+    let (table, figures) = kit::timed("case study: the AOF log", || aof_log(&z))?;
+    report.table(table);
+    for f in figures {
+        report.figure(f);
+    }
+    report.table(kit::timed("heap profile", || heap(&z))?);
+    let (table, figure) = kit::timed("lab-01's read path", || lab01_read(&z))?;
+    report.table(table);
+    report.figure(figure);
+    Ok(report)
+}
+
+/// One measured cell.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    throughput: f64,
+    p99_us: f64,
+    cpu_s: f64,
+    samples: u64,
+    /// Samples the frequency predicts from the server's CPU time during
+    /// the profile.
+    expected: f64,
+}
+
+/// Runs `drive` against a fresh lab-02 and, with `frequency`, profiles it
+/// through the debug port for all but the first and last half second.
+fn cell(
+    target: Target,
+    threads: usize,
+    extra: &[String],
+    drive: &Drive,
+    frequency: Option<u32>,
+    keyspace: u64,
+) -> Result<(Cell, Vec<Stack>)> {
+    let (server, debug_addr) = start_server(target, threads, extra)?;
+    server.fill(keyspace)?;
+    let addr = ([127, 0, 0, 1], server.port).into();
+    let profile_secs = drive.duration.as_secs().saturating_sub(1).max(1);
+    let cpu0 = server.cpu_seconds()?;
+    let (summary, profile) = std::thread::scope(|s| -> Result<_> {
+        let load = s.spawn(|| {
+            kit::machine::pin_to_core(1);
+            drive.run(addr)
+        });
+        let profile = match frequency {
+            Some(f) => {
+                std::thread::sleep(Duration::from_millis(500));
+                let c0 = server.cpu_seconds()?;
+                let req = ProfileRequest {
+                    seconds: profile_secs,
+                    frequency: f,
+                    format: Format::Pprof,
+                };
+                let path = format!("/debug/pprof/profile?{}", req.to_query());
+                let started = Instant::now();
+                let r = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+                let window = started.elapsed().as_secs_f64();
+                let c1 = server.cpu_seconds()?;
+                if r.status != 200 {
+                    bail!("the debug port answered {}: {}", r.status, r.text());
+                }
+                // CPU seconds during the request, scaled to the sampling
+                // window (the request also includes symbolisation).
+                let busy = (c1 - c0) * (profile_secs as f64 / window).min(1.0);
+                Some((stacks::from_pprof(&r.body)?, busy * f64::from(f)))
+            }
+            None => None,
+        };
+        let summary = load
+            .join()
+            .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
+        Ok((summary, profile))
+    })?;
+    let cpu_s = server.cpu_seconds()? - cpu0;
+    let (stacks, expected) = profile.unwrap_or_default();
+    Ok((
+        Cell {
+            throughput: summary.ok_rate,
+            p99_us: summary.latency.p99_us,
+            cpu_s: cpu_s / summary.elapsed_s.max(1e-9),
+            samples: stacks::total(&stacks),
+            expected,
+        },
+        stacks,
+    ))
+}
+
+const FREQUENCIES: [Option<u32>; 4] = [None, Some(19), Some(99), Some(999)];
+
+fn freq_label(f: Option<u32>) -> String {
+    f.map_or("off".to_owned(), |f| format!("{f} Hz"))
+}
+
+// ANCHOR: overhead
+fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
+    let target = Target::TaskPerConnection;
+    let threads = 2;
+    let closed = Drive {
+        connections: 16,
+        keyspace: z.keyspace,
+        duration: z.cell,
+        ..Drive::default()
+    };
+    // The open model's rate: half of what the closed model served
+    // unprofiled, so the server has room and latency is not queueing.
+    let (peak, _) = cell(target, threads, &[], &closed, None, z.keyspace)?;
+    let rate = (peak.throughput * 0.5 / 1000.0).round().max(1.0) * 1000.0;
+    let open = Drive {
+        rate: Some(rate),
+        ..closed.clone()
+    };
+    let loads = [("open", &open), ("closed", &closed)];
+    let mut cells: Vec<Vec<Vec<Cell>>> = vec![vec![Vec::new(); FREQUENCIES.len()]; loads.len()];
+    let mut flame: Option<Vec<Stack>> = None;
+    for round in 0..z.rounds {
+        for (li, (_, drive)) in loads.iter().enumerate() {
+            for fi in rotated(&[0, 1, 2, 3], round) {
+                let (c, stacks) = cell(target, threads, &[], drive, FREQUENCIES[fi], z.keyspace)?;
+                if li == 1 && FREQUENCIES[fi] == Some(999) && flame.is_none() {
+                    flame = Some(stacks);
+                }
+                cells[li][fi].push(c);
+            }
+        }
+    }
+    let mut t = Table::new(
+        "overhead",
+        "What profiling costs lab-02 (task-per-connection, 2 workers) under lab-03",
+        &[
+            "load",
+            "profiler",
+            "throughput (req/s)",
+            "vs off",
+            "p99 from intended start",
+            "server CPU (cores)",
+            "samples",
+            "frequency × CPU-seconds",
+            "samples / expected",
+        ],
+    )
+    .numeric(&[2, 3, 4, 5, 6, 7, 8]);
+    for (li, (name, _)) in loads.iter().enumerate() {
+        let off: Vec<f64> = cells[li][0].iter().map(|c| c.throughput).collect();
+        for (fi, f) in FREQUENCIES.iter().enumerate() {
+            let cs = &cells[li][fi];
+            let tp: Vec<f64> = cs.iter().map(|c| c.throughput).collect();
+            let ratio = paired_ratio(&tp, &off);
+            let samples = median(&cs.iter().map(|c| c.samples as f64).collect::<Vec<_>>());
+            let expected = median(&cs.iter().map(|c| c.expected).collect::<Vec<_>>());
+            let load = match *name {
+                "open" => format!("open, {} req/s", fmt_int(rate)),
+                _ => format!("closed, {} connections", closed.connections),
+            };
+            t.row(vec![
+                load,
+                freq_label(*f),
+                format!("{} {}", fmt_int(median(&tp)), spread(&tp)),
+                fmt_ratio(ratio),
+                fmt_ns(median(
+                    &cs.iter().map(|c| c.p99_us * 1e3).collect::<Vec<_>>(),
+                )),
+                format!(
+                    "{:.2}",
+                    median(&cs.iter().map(|c| c.cpu_s).collect::<Vec<_>>())
+                ),
+                if f.is_some() {
+                    fmt_int(samples)
+                } else {
+                    "-".into()
+                },
+                if f.is_some() {
+                    fmt_int(expected)
+                } else {
+                    "-".into()
+                },
+                if f.is_some() {
+                    fmt_ratio(samples / expected.max(1e-9))
+                } else {
+                    "-".into()
+                },
+            ]);
+            if let Some(f) = f {
+                let key = format!("{name}_{f}hz");
+                t.fact(&format!("{key}_cost"), fmt_pct(1.0 - ratio));
+                t.fact(&format!("{key}_vs_off"), fmt_ratio(ratio));
+                t.fact(
+                    &format!("{key}_sampled"),
+                    fmt_ratio(samples / expected.max(1e-9)),
+                );
+            }
+        }
+    }
+    t.fact("open_rate", fmt_int(rate));
+    t.note(format!(
+        "{} round(s); each cell is a fresh server, {} of load, the profile taken over all but the first and last half second; the four settings rotate within each round; ratios are medians of same-round ratios; throughput shows the spread over rounds.",
+        z.rounds,
+        kit::fmt::fmt_duration(z.cell)
+    ));
+    t.note(format!(
+        "The open model offers {} req/s (half the unprofiled closed-model throughput of a first run), Poisson arrivals; latency is from the intended start. The generator runs in this process pinned to core 1; the server is not pinned.",
+        fmt_int(rate)
+    ));
+    t.note("Expected samples: the frequency times the server's CPU-seconds during the profile (`setitimer(ITIMER_PROF)` counts CPU time of the whole process, so an idle server is not sampled).");
+    let stacks = flame.unwrap_or_default();
+    let folded = stacks::to_folded(&stacks);
+    let svg = crate::flame::svg(
+        &folded,
+        "lab-02 task-per-connection, closed-model peak",
+        Some(&format!(
+            "{} samples at 999 Hz, 2 workers (lab-02-worker-0 and -1)",
+            stacks::total(&stacks)
+        )),
+    )?;
+    Ok((
+        t,
+        Figure {
+            name: "flame-tasks".into(),
+            title: "lab-02 under load, profiled from its debug port".into(),
+            svg,
+        },
+    ))
+}
+// ANCHOR_END: overhead
+
+// ANCHOR: aof-log
+fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
+    let target = Target::EventLoop;
+    let drive = Drive {
+        connections: 16,
+        pipeline: 16,
+        mix: "set".into(),
+        keyspace: z.keyspace,
+        duration: z.cell,
+        ..Drive::default()
+    };
+    let variants: [(&str, Vec<String>); 2] = [
+        (
+            "before: log encoded, AOF off",
+            vec!["--log-without-aof".into()],
+        ),
+        ("after: no log without an AOF", vec![]),
+    ];
+    let mut tp: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut profiles: [Vec<Stack>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..z.rounds {
+        for v in rotated(&[0usize, 1], round) {
+            let (c, _) = cell(target, 1, &variants[v].1, &drive, None, z.keyspace)?;
+            tp[v].push(c.throughput);
+        }
+    }
+    for v in 0..2 {
+        let (_, stacks) = cell(target, 1, &variants[v].1, &drive, Some(999), z.keyspace)?;
+        profiles[v] = stacks;
+    }
+    let encode_share = |s: &[Stack]| {
+        stacks::samples_in(s, |f| matches!(f, "log_args" | "log_set" | "log_pexpireat")) as f64
+            / stacks::total(s).max(1) as f64
+    };
+    let ratio = paired_ratio(&tp[1], &tp[0]);
+    let mut t = Table::new(
+        "aof-log",
+        "Case study: lab-02 encoded a log record for every write with the AOF off (event loop, SET, depth 16)",
+        &["server", "throughput (req/s)", "vs before", "samples in the log writers"],
+    )
+    .numeric(&[1, 2, 3]);
+    for v in 0..2 {
+        t.row(vec![
+            variants[v].0.to_owned(),
+            format!("{} {}", fmt_int(median(&tp[v])), spread(&tp[v])),
+            fmt_ratio(paired_ratio(&tp[v], &tp[0])),
+            fmt_pct(encode_share(&profiles[v])),
+        ]);
+    }
+    t.fact("gain", fmt_ratio(ratio));
+    t.fact("before_share", fmt_pct(encode_share(&profiles[0])));
+    t.fact("after_share", fmt_pct(encode_share(&profiles[1])));
+    t.note(format!(
+        "{} round(s) of {} per server, before and after alternating; the ratio is the median of same-round ratios. 16 connections, 16 SETs per write, {} keys. Profiles: one more run of each at 999 Hz.",
+        z.rounds,
+        kit::fmt::fmt_duration(z.cell),
+        fmt_int(z.keyspace as f64)
+    ));
+    let before = stacks::to_folded(&profiles[0]);
+    let after = stacks::to_folded(&profiles[1]);
+    let figures = vec![
+        Figure {
+            name: "aof-log-before".into(),
+            title: "Before: every SET also encodes its log record".into(),
+            svg: crate::flame::svg(&before, "lab-02 event loop, SET depth 16: before", None)?,
+        },
+        Figure {
+            name: "aof-log-after".into(),
+            title: "After: no log without an append-only file".into(),
+            svg: crate::flame::svg(&after, "lab-02 event loop, SET depth 16: after", None)?,
+        },
+        Figure {
+            name: "aof-log-diff".into(),
+            title: "The difference: blue shrank, red grew".into(),
+            svg: crate::flame::diff_svg(&before, &after, "after vs before", None)?,
+        },
+    ];
+    Ok((t, figures))
+}
+// ANCHOR_END: aof-log
+
+fn heap(z: &Sizes) -> Result<Table> {
+    let exe = std::env::current_exe()?.with_file_name("heap");
+    if !exe.exists() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p lab-04 --bins`",
+            exe.display()
+        );
+    }
+    let dir = kit::process::target_dir()?.join("lab-04-heap");
+    let out = kit::process::run_tool(
+        std::process::Command::new(&exe)
+            .args(["--requests", &z.heap_requests.to_string(), "--out"])
+            .arg(&dir),
+        Duration::from_secs(600),
+    )?;
+    if !out.status.success() {
+        bail!("the heap binary failed: {}", out.stderr.trim());
+    }
+    let rows: Vec<crate::heap::Row> = out
+        .stdout
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("the heap binary printed something other than rows")?;
+    let mut t = Table::new(
+        "heap",
+        "Heap allocations per request in lab-02 (dhat)",
+        &[
+            "model",
+            "request",
+            "log",
+            "allocations per request",
+            "bytes per request",
+        ],
+    )
+    .numeric(&[3, 4]);
+    for r in &rows {
+        t.row(vec![
+            r.model.clone(),
+            r.case.name().to_owned(),
+            if r.log_without_aof {
+                "before (encoded)"
+            } else {
+                "after (off)"
+            }
+            .to_owned(),
+            format!("{:.2}", r.blocks_per_request),
+            format!("{:.1}", r.bytes_per_request),
+        ]);
+        let key = format!(
+            "{}_{}_{}",
+            r.model.replace('-', "_"),
+            match r.case {
+                crate::heap::Case::Set => "set",
+                crate::heap::Case::Get => "get",
+                crate::heap::Case::SetDepth16 => "set16",
+            },
+            if r.log_without_aof { "before" } else { "after" }
+        );
+        t.fact(
+            &format!("{key}_blocks"),
+            format!("{:.2}", r.blocks_per_request),
+        );
+        t.fact(
+            &format!("{key}_bytes"),
+            format!("{:.0}", r.bytes_per_request),
+        );
+    }
+    t.note(format!(
+        "{} requests per row, counted by dhat's allocator in one process (server and a client that allocates nothing per request); one thread per server; connection buffers grown before counting.",
+        fmt_int(z.heap_requests as f64)
+    ));
+    Ok(t)
+}
+
+// ANCHOR: lab01
+/// lab-01's sharded-rwlock cache, read-heavy (90% reads, uniform keys over
+/// 100k keys, 64 shards: the dashmap comparison's workload), one thread,
+/// profiled at 999 Hz.
+fn lab01_read(z: &Sizes) -> Result<(Table, Figure)> {
+    use lab_01::{Cache, CacheConfig, ShardedRwLock};
+    let keys = 100_000u64;
+    let cache: ShardedRwLock<u64, u64> = Cache::with_config(CacheConfig::new().shards(64))?;
+    for k in 0..keys {
+        cache.insert(k, k);
+    }
+    let mut rng = kit::rng::Rng::new(7);
+    let ops: Vec<(bool, u64)> = (0..1 << 20)
+        .map(|_| (rng.below(10) < 9, rng.below(keys)))
+        .collect();
+    let running = crate::sampling::start(999)?;
+    let started = Instant::now();
+    let mut done = 0usize;
+    let worker = std::thread::Builder::new().name("lab01-read".into());
+    let (done, secs) = std::thread::scope(|s| -> Result<(usize, f64)> {
+        let h = worker.spawn_scoped(s, || {
+            while started.elapsed() < z.lab01 {
+                for _ in 0..4096 {
+                    let (read, k) = ops[done & (ops.len() - 1)];
+                    if read {
+                        std::hint::black_box(cache.read(&k, |v| *v));
+                    } else {
+                        cache.insert(k, k);
+                    }
+                    done += 1;
+                }
+            }
+            (done, started.elapsed().as_secs_f64())
+        })?;
+        h.join()
+            .map_err(|_| anyhow::anyhow!("the lab-01 workload panicked"))
+    })?;
+    let profile = running.finish()?;
+    let ours: Vec<Stack> = profile
+        .stacks
+        .iter()
+        .filter(|s| s.thread == "lab01-read")
+        .cloned()
+        .collect();
+    let total = stacks::total(&ours).max(1) as f64;
+    let mut t = Table::new(
+        "lab01-read",
+        "Where lab-01's read-heavy path spends its time (sharded-rwlock, one thread)",
+        &["function (flat)", "samples", "share"],
+    )
+    .numeric(&[1, 2]);
+    for r in stacks::top(&ours, 8) {
+        t.row(vec![
+            format!("`{}`", r.function.replace('`', "'")),
+            fmt_int(r.flat as f64),
+            fmt_pct(r.flat as f64 / total),
+        ]);
+    }
+    let share =
+        |p: &dyn Fn(&str) -> bool| fmt_pct(stacks::samples_in(&ours, |f| p(f)) as f64 / total);
+    t.fact("ops_per_sec", fmt_int(done as f64 / secs));
+    t.fact(
+        "hash_share",
+        share(&|f| f.contains("Sip13Rounds") || f == "build_hasher" || f.starts_with("hash<")),
+    );
+    t.note(format!(
+        "{} of operations at 999 Hz in this process ({} ops/s while profiled); 100,000 keys, 64 shards, 90% reads, uniform keys; the share of a function counts samples with it anywhere on the stack.",
+        kit::fmt::fmt_duration(z.lab01),
+        fmt_int(done as f64 / secs)
+    ));
+    let svg = crate::flame::svg(
+        &stacks::to_folded(&ours),
+        "lab-01 sharded-rwlock, read-heavy, one thread",
+        None,
+    )?;
+    Ok((
+        t,
+        Figure {
+            name: "lab01-read-flame".into(),
+            title: "lab-01's read path".into(),
+            svg,
+        },
+    ))
+}
+// ANCHOR_END: lab01
