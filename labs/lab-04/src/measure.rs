@@ -66,6 +66,9 @@ pub fn run(quick: bool) -> Result<Report> {
     for f in figures {
         report.figure(f);
     }
+    let (table, figure) = kit::timed("perf beside pprof-rs", || two_ways(&z))?;
+    report.table(table);
+    report.figure(figure);
     report.table(kit::timed("heap profile", || heap(&z))?);
     let (table, figure) = kit::timed("lab-01's read path", || lab01_read(&z))?;
     report.table(table);
@@ -366,6 +369,112 @@ fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
 }
 // ANCHOR_END: aof-log
 
+// ANCHOR: two-ways
+/// The same load profiled both ways at once, over the same window: pprof-rs
+/// inside the server (through its debug port) and `perf` from outside
+/// (DWARF unwinding).
+fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
+    let (server, debug_addr) = start_server(Target::EventLoop, 1, &[])?;
+    server.fill(z.keyspace)?;
+    let addr = ([127, 0, 0, 1], server.port).into();
+    let seconds = z.cell.as_secs().saturating_sub(1).max(1);
+    let drive = Drive {
+        connections: 16,
+        keyspace: z.keyspace,
+        duration: z.cell,
+        ..Drive::default()
+    };
+    let scratch = kit::process::target_dir()?.join("lab-04-perf");
+    std::fs::create_dir_all(&scratch)?;
+    let pid = server.process.pid;
+    let (inside, outside) = std::thread::scope(|s| -> Result<_> {
+        let load = s.spawn(|| {
+            kit::machine::pin_to_core(1);
+            drive.run(addr)
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let perf = s.spawn(|| {
+            crate::perf::record(
+                pid,
+                Duration::from_secs(seconds),
+                99,
+                crate::perf::CallGraph::Dwarf,
+                &scratch,
+            )
+        });
+        let path = format!("/debug/pprof/profile?seconds={seconds}&frequency=99");
+        let r = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+        if r.status != 200 {
+            bail!("the debug port answered {}: {}", r.status, r.text());
+        }
+        let outside = perf
+            .join()
+            .map_err(|_| anyhow::anyhow!("perf's thread panicked"))??;
+        load.join()
+            .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
+        Ok((stacks::from_pprof(&r.body)?, outside.stacks))
+    })?;
+    let mut t = Table::new(
+        "two-ways",
+        "One run, two profilers: pprof-rs inside lab-02 (event loop) and perf outside, both at 99 Hz",
+        &["profiler", "samples", "top functions (flat share)"],
+    )
+    .numeric(&[1]);
+    for (name, st) in [
+        ("pprof-rs (debug port)", &inside),
+        ("perf record -e cpu-clock --call-graph dwarf", &outside),
+    ] {
+        let total = stacks::total(st).max(1) as f64;
+        let tops: Vec<String> = stacks::top(st, 4)
+            .iter()
+            .map(|r| {
+                format!(
+                    "`{}` {}",
+                    short(&r.function),
+                    fmt_pct(r.flat as f64 / total)
+                )
+            })
+            .collect();
+        t.row(vec![name.to_owned(), fmt_int(total), tops.join(", ")]);
+    }
+    t.fact("pprof_samples", fmt_int(stacks::total(&inside) as f64));
+    t.fact("perf_samples", fmt_int(stacks::total(&outside) as f64));
+    t.note(format!(
+        "Both over the same {seconds} s window of one closed-model run (16 connections, set:get=1:9); perf's counts include the kernel's part of each stack, which a signal handler in user space never sees."
+    ));
+    let svg = crate::flame::svg(
+        &stacks::to_folded(&outside),
+        "lab-02 event loop, from outside: perf (cpu-clock, DWARF unwinding)",
+        None,
+    )?;
+    Ok((
+        t,
+        Figure {
+            name: "flame-perf".into(),
+            title: "The same server from outside, with perf".into(),
+            svg,
+        },
+    ))
+}
+// ANCHOR_END: two-ways
+
+/// A function name cut to its last path segments, for a table cell.
+fn short(name: &str) -> String {
+    let name = name.replace('`', "'");
+    if name.chars().count() <= 60 {
+        return name;
+    }
+    let tail: String = name
+        .chars()
+        .rev()
+        .take(57)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
 fn heap(z: &Sizes) -> Result<Table> {
     let exe = std::env::current_exe()?.with_file_name("heap");
     if !exe.exists() {
@@ -442,12 +551,11 @@ fn heap(z: &Sizes) -> Result<Table> {
 }
 
 // ANCHOR: lab01
-/// lab-01's sharded-rwlock cache, read-heavy (90% reads, uniform keys over
-/// 100k keys, 64 shards: the dashmap comparison's workload), one thread,
-/// profiled at 999 Hz.
-fn lab01_read(z: &Sizes) -> Result<(Table, Figure)> {
+/// lab-01's sharded-rwlock cache on one thread, read-heavy (90% reads,
+/// uniform keys, 64 shards: the dashmap comparison's workload). Runs
+/// `keys` keys for `for_how_long` and returns operations per second.
+fn lab01_ops(keys: u64, for_how_long: Duration) -> Result<f64> {
     use lab_01::{Cache, CacheConfig, ShardedRwLock};
-    let keys = 100_000u64;
     let cache: ShardedRwLock<u64, u64> = Cache::with_config(CacheConfig::new().shards(64))?;
     for k in 0..keys {
         cache.insert(k, k);
@@ -456,13 +564,12 @@ fn lab01_read(z: &Sizes) -> Result<(Table, Figure)> {
     let ops: Vec<(bool, u64)> = (0..1 << 20)
         .map(|_| (rng.below(10) < 9, rng.below(keys)))
         .collect();
-    let running = crate::sampling::start(999)?;
-    let started = Instant::now();
-    let mut done = 0usize;
     let worker = std::thread::Builder::new().name("lab01-read".into());
-    let (done, secs) = std::thread::scope(|s| -> Result<(usize, f64)> {
+    std::thread::scope(|s| -> Result<f64> {
         let h = worker.spawn_scoped(s, || {
-            while started.elapsed() < z.lab01 {
+            let started = Instant::now();
+            let mut done = 0usize;
+            while started.elapsed() < for_how_long {
                 for _ in 0..4096 {
                     let (read, k) = ops[done & (ops.len() - 1)];
                     if read {
@@ -473,11 +580,26 @@ fn lab01_read(z: &Sizes) -> Result<(Table, Figure)> {
                     done += 1;
                 }
             }
-            (done, started.elapsed().as_secs_f64())
+            done as f64 / started.elapsed().as_secs_f64()
         })?;
         h.join()
             .map_err(|_| anyhow::anyhow!("the lab-01 workload panicked"))
-    })?;
+    })
+}
+
+/// Where the time goes (a profile at 100,000 keys), and whether it is
+/// memory: the same loop over 1,000 keys, which fit in the L1 and L2
+/// caches, against 100,000, which do not.
+fn lab01_read(z: &Sizes) -> Result<(Table, Figure)> {
+    let (small, large) = (1_000u64, 100_000u64);
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..z.rounds {
+        for i in rotated(&[0usize, 1], round) {
+            rates[i].push(lab01_ops([small, large][i], z.lab01)?);
+        }
+    }
+    let running = crate::sampling::start(999)?;
+    let profiled = lab01_ops(large, z.lab01)?;
     let profile = running.finish()?;
     let ours: Vec<Stack> = profile
         .stacks
@@ -488,32 +610,46 @@ fn lab01_read(z: &Sizes) -> Result<(Table, Figure)> {
     let total = stacks::total(&ours).max(1) as f64;
     let mut t = Table::new(
         "lab01-read",
-        "Where lab-01's read-heavy path spends its time (sharded-rwlock, one thread)",
+        "Where lab-01's read-heavy path spends its time (sharded-rwlock, one thread, 100,000 keys)",
         &["function (flat)", "samples", "share"],
     )
     .numeric(&[1, 2]);
-    for r in stacks::top(&ours, 8) {
+    for r in stacks::top(&ours, 6) {
         t.row(vec![
             format!("`{}`", r.function.replace('`', "'")),
             fmt_int(r.flat as f64),
             fmt_pct(r.flat as f64 / total),
         ]);
     }
-    let share =
-        |p: &dyn Fn(&str) -> bool| fmt_pct(stacks::samples_in(&ours, |f| p(f)) as f64 / total);
-    t.fact("ops_per_sec", fmt_int(done as f64 / secs));
+    let top = stacks::top(&ours, 1);
+    let (leader, leader_share) = top.first().map_or(("-".to_owned(), 0.0), |r| {
+        (r.function.clone(), r.flat as f64 / total)
+    });
+    let speedup = paired_ratio(&rates[0], &rates[1]);
+    t.fact("top_function", format!("`{leader}`"));
+    t.fact("top_share", fmt_pct(leader_share));
     t.fact(
-        "hash_share",
-        share(&|f| f.contains("Sip13Rounds") || f == "build_hasher" || f.starts_with("hash<")),
+        "small_ops",
+        format!("{} Mops/s", kit::fmt::fmt_mops(median(&rates[0]))),
     );
+    t.fact(
+        "large_ops",
+        format!("{} Mops/s", kit::fmt::fmt_mops(median(&rates[1]))),
+    );
+    t.fact("small_vs_large", fmt_ratio(speedup));
     t.note(format!(
-        "{} of operations at 999 Hz in this process ({} ops/s while profiled); 100,000 keys, 64 shards, 90% reads, uniform keys; the share of a function counts samples with it anywhere on the stack.",
+        "Profile: {} at 999 Hz ({} Mops/s while profiled). Without the profiler, {} round(s) of {} each: {} Mops/s over 1,000 keys and {} Mops/s over 100,000 ({} faster when the keys fit in cache). 64 shards, 90% reads, uniform keys.",
         kit::fmt::fmt_duration(z.lab01),
-        fmt_int(done as f64 / secs)
+        kit::fmt::fmt_mops(profiled),
+        z.rounds,
+        kit::fmt::fmt_duration(z.lab01),
+        kit::fmt::fmt_mops(median(&rates[0])),
+        kit::fmt::fmt_mops(median(&rates[1])),
+        fmt_ratio(speedup)
     ));
     let svg = crate::flame::svg(
         &stacks::to_folded(&ours),
-        "lab-01 sharded-rwlock, read-heavy, one thread",
+        "lab-01 sharded-rwlock, read-heavy, one thread, 100,000 keys",
         None,
     )?;
     Ok((
