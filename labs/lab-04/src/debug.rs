@@ -188,7 +188,8 @@ const INDEX: &str = "\
 Under Load debug port (lab-04)
 
 /debug/pprof/profile?seconds=30&frequency=99&format=pprof
-    CPU profile. seconds 1-60, frequency 1-1000 Hz, format pprof|svg|folded.
+    CPU profile. seconds 1-60, frequency 1-1000 Hz, format pprof|svg|folded,
+    blocklist unwinder|libc (where samples are dropped, not unwound).
     go tool pprof -top http://HOST/debug/pprof/profile?seconds=10
 /debug/runtime?seconds=1
     tokio runtime and task metrics over the window, as JSON.
@@ -216,7 +217,7 @@ fn serve_one(stream: &mut TcpStream, sources: &Sources) -> std::io::Result<()> {
             if sampling::busy() {
                 return respond(stream, 409, "text/plain", busy_text().as_bytes());
             }
-            match sampling::record(req.duration(), req.frequency) {
+            match sampling::record_with(req.duration(), req.frequency, req.blocklist) {
                 Ok(p) => match render(&p, req.format) {
                     Ok(body) => respond(stream, 200, req.format.content_type(), &body),
                     Err(e) => respond(stream, 500, "text/plain", format!("{e:#}\n").as_bytes()),

@@ -24,7 +24,7 @@ use lab_02::launch::Target;
 use report::{Figure, Report, Table};
 
 use crate::drive::Drive;
-use crate::request::{Format, ProfileRequest};
+use crate::request::{Blocklist, Format, ProfileRequest};
 use crate::session::start_server;
 use crate::stacks::{self, Stack};
 
@@ -116,6 +116,7 @@ fn cell(
                     seconds: profile_secs,
                     frequency: f,
                     format: Format::Pprof,
+                    blocklist: Blocklist::Unwinder,
                 };
                 let path = format!("/debug/pprof/profile?{}", req.to_query());
                 let started = Instant::now();
@@ -372,7 +373,8 @@ fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
 // ANCHOR: two-ways
 /// The same load profiled both ways at once, over the same window: pprof-rs
 /// inside the server (through its debug port) and `perf` from outside
-/// (DWARF unwinding).
+/// (DWARF unwinding); then, in the next window of the same run, pprof-rs
+/// with libc on its blocklist.
 fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
     let (server, debug_addr) = start_server(Target::EventLoop, 1, &[])?;
     server.fill(z.keyspace)?;
@@ -381,13 +383,13 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
     let drive = Drive {
         connections: 16,
         keyspace: z.keyspace,
-        duration: z.cell,
+        duration: z.cell + Duration::from_secs(seconds + 1),
         ..Drive::default()
     };
     let scratch = kit::process::target_dir()?.join("lab-04-perf");
     std::fs::create_dir_all(&scratch)?;
     let pid = server.process.pid;
-    let (inside, outside) = std::thread::scope(|s| -> Result<_> {
+    let (inside, outside, libc) = std::thread::scope(|s| -> Result<_> {
         let load = s.spawn(|| {
             kit::machine::pin_to_core(1);
             drive.run(addr)
@@ -410,13 +412,22 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
         let outside = perf
             .join()
             .map_err(|_| anyhow::anyhow!("perf's thread panicked"))??;
+        let path = format!("/debug/pprof/profile?seconds={seconds}&frequency=99&blocklist=libc");
+        let l = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+        if l.status != 200 {
+            bail!("the debug port answered {}: {}", l.status, l.text());
+        }
         load.join()
             .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
-        Ok((stacks::from_pprof(&r.body)?, outside.stacks))
+        Ok((
+            stacks::from_pprof(&r.body)?,
+            outside.stacks,
+            stacks::from_pprof(&l.body)?,
+        ))
     })?;
     let mut t = Table::new(
         "two-ways",
-        "One run, two profilers: pprof-rs inside lab-02 (event loop) and perf outside, both at 99 Hz",
+        "One run, two profilers: pprof-rs inside lab-02 (event loop) and perf outside, all at 99 Hz",
         &["profiler", "samples", "top functions (flat share)"],
     )
     .numeric(&[1]);
@@ -439,8 +450,13 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
     }
     t.fact("pprof_samples", fmt_int(stacks::total(&inside) as f64));
     t.fact("perf_samples", fmt_int(stacks::total(&outside) as f64));
+    t.fact("libc_samples", fmt_int(stacks::total(&libc) as f64));
+    t.fact(
+        "libc_kept",
+        fmt_pct(stacks::total(&libc) as f64 / stacks::total(&inside).max(1) as f64),
+    );
     t.note(format!(
-        "Both over the same {seconds} s window of one closed-model run (16 connections, set:get=1:9); perf's counts include the kernel's part of each stack, which a signal handler in user space never sees."
+        "The first two over the same {seconds} s window of one closed-model run (16 connections, set:get=1:9), the third over the next {seconds} s of the same run; perf's stacks include the kernel's part, which a signal handler in user space never sees."
     ));
     let svg = crate::flame::svg(
         &stacks::to_folded(&outside),

@@ -51,12 +51,33 @@ impl Format {
     }
 }
 
+/// Where the sampler drops a sample instead of unwinding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Blocklist {
+    /// Only in the unwinder (libgcc) and the vDSO: lab-04's default.
+    #[default]
+    Unwinder,
+    /// Also anywhere in libc, as pprof-rs's examples do (kept to measure
+    /// what that loses: `blocklist=libc`).
+    Libc,
+}
+
+impl Blocklist {
+    pub fn name(self) -> &'static str {
+        match self {
+            Blocklist::Unwinder => "unwinder",
+            Blocklist::Libc => "libc",
+        }
+    }
+}
+
 /// A checked profile request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProfileRequest {
     pub seconds: u64,
     pub frequency: u32,
     pub format: Format,
+    pub blocklist: Blocklist,
 }
 
 impl Default for ProfileRequest {
@@ -65,6 +86,7 @@ impl Default for ProfileRequest {
             seconds: DEFAULT_SECONDS,
             frequency: DEFAULT_FREQUENCY,
             format: Format::Pprof,
+            blocklist: Blocklist::Unwinder,
         }
     }
 }
@@ -85,6 +107,7 @@ pub enum RequestError {
         max: u64,
     },
     BadFormat(String),
+    BadBlocklist(String),
     BadEncoding,
 }
 
@@ -93,7 +116,7 @@ impl fmt::Display for RequestError {
         match self {
             RequestError::Unknown(p) => write!(
                 f,
-                "unknown parameter `{p}`: the profile takes seconds, frequency and format"
+                "unknown parameter `{p}`: the profile takes seconds, frequency, format and blocklist"
             ),
             RequestError::Repeated(p) => write!(f, "parameter `{p}` given more than once"),
             RequestError::NotANumber { name, value } => {
@@ -107,6 +130,9 @@ impl fmt::Display for RequestError {
             } => write!(f, "{name} must be between {min} and {max}, got {value}"),
             RequestError::BadFormat(v) => {
                 write!(f, "format must be pprof, svg or folded, got `{v}`")
+            }
+            RequestError::BadBlocklist(v) => {
+                write!(f, "blocklist must be unwinder or libc, got `{v}`")
             }
             RequestError::BadEncoding => write!(f, "the query is not valid percent-encoded UTF-8"),
         }
@@ -143,6 +169,14 @@ impl ProfileRequest {
                     };
                     "format"
                 }
+                "blocklist" => {
+                    req.blocklist = match value.as_str() {
+                        "unwinder" => Blocklist::Unwinder,
+                        "libc" => Blocklist::Libc,
+                        _ => return Err(RequestError::BadBlocklist(truncate(&value))),
+                    };
+                    "blocklist"
+                }
                 other => return Err(RequestError::Unknown(truncate(other))),
             };
             if seen.contains(&name_known) {
@@ -160,10 +194,11 @@ impl ProfileRequest {
     /// The query string that asks for this request.
     pub fn to_query(&self) -> String {
         format!(
-            "seconds={}&frequency={}&format={}",
+            "seconds={}&frequency={}&format={}&blocklist={}",
             self.seconds,
             self.frequency,
-            self.format.name()
+            self.format.name(),
+            self.blocklist.name()
         )
     }
 }
@@ -229,7 +264,9 @@ mod tests {
 
     #[test]
     fn parses_every_parameter() {
-        let r = ProfileRequest::from_query("seconds=5&frequency=999&format=svg").unwrap();
+        let r = ProfileRequest::from_query("seconds=5&frequency=999&format=svg&blocklist=libc")
+            .unwrap();
+        assert_eq!(r.blocklist, Blocklist::Libc);
         assert_eq!((r.seconds, r.frequency, r.format), (5, 999, Format::Svg));
         assert_eq!(
             ProfileRequest::from_query(&r.to_query()).unwrap(),
@@ -259,11 +296,12 @@ mod tests {
             "seconds must be a whole number, got `-1`"
         );
         assert!(err("format=png").contains("pprof, svg or folded"));
+        assert!(err("blocklist=all").contains("unwinder or libc"));
         assert!(err("debug=1").contains("unknown parameter `debug`"));
         assert!(err("seconds=1&seconds=2").contains("more than once"));
         assert!(err("format=%zz").contains("percent-encoded"));
         let long = format!("{}=1", "x".repeat(5000));
-        assert!(err(&long).len() < 120, "errors do not echo a huge input");
+        assert!(err(&long).len() < 160, "errors do not echo a huge input");
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use pprof::protos::Message;
 
+use crate::request::Blocklist;
 use crate::stacks::Stack;
 
 /// Libraries in which a sample is dropped rather than unwound: the
@@ -27,6 +28,8 @@ use crate::stacks::Stack;
 /// the frequency predicts, all of them from the user-space part of the
 /// work, so the profile misdrew where the time went.
 const BLOCKLIST: [&str; 2] = ["libgcc", "vdso"];
+/// pprof-rs's example list, libc included: what [`Blocklist::Libc`] asks for.
+const WITH_LIBC: [&str; 4] = ["libc", "libgcc", "pthread", "vdso"];
 
 static BUSY: AtomicBool = AtomicBool::new(false);
 
@@ -86,7 +89,16 @@ pub fn busy() -> bool {
 /// Samples every thread of this process at `frequency` Hz for `duration`,
 /// then symbolises on the calling thread.
 pub fn record(duration: Duration, frequency: u32) -> Result<Profile, ProfileError> {
-    let running = start(frequency)?;
+    record_with(duration, frequency, Blocklist::Unwinder)
+}
+
+/// [`record`] with a choice of blocklist.
+pub fn record_with(
+    duration: Duration,
+    frequency: u32,
+    blocklist: Blocklist,
+) -> Result<Profile, ProfileError> {
+    let running = start_with(frequency, blocklist)?;
     std::thread::sleep(duration);
     running.finish()
 }
@@ -103,10 +115,19 @@ pub struct Running {
 
 /// Starts the timer and the sampling.
 pub fn start(frequency: u32) -> Result<Running, ProfileError> {
+    start_with(frequency, Blocklist::Unwinder)
+}
+
+/// [`start`] with a choice of blocklist.
+pub fn start_with(frequency: u32, blocklist: Blocklist) -> Result<Running, ProfileError> {
     let claim = Claim::take()?;
+    let list: &[&str] = match blocklist {
+        Blocklist::Unwinder => &BLOCKLIST,
+        Blocklist::Libc => &WITH_LIBC,
+    };
     let guard = pprof::ProfilerGuardBuilder::default()
         .frequency(frequency as i32)
-        .blocklist(&BLOCKLIST)
+        .blocklist(list)
         .build()
         .map_err(err)?;
     Ok(Running {

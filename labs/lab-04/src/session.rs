@@ -14,7 +14,7 @@ use lab_02::launch::{Launch, Server, Target};
 use crate::debug;
 use crate::drive::Drive;
 use crate::perf::CallGraph;
-use crate::request::{Format, ProfileRequest};
+use crate::request::{Blocklist, Format, ProfileRequest};
 use crate::stacks::{self, Stack};
 
 /// Where the samples come from.
@@ -122,6 +122,7 @@ fn take(
                 seconds: plan.seconds,
                 frequency: plan.frequency,
                 format: Format::Pprof,
+                blocklist: Blocklist::Unwinder,
             };
             let path = format!("/debug/pprof/profile?{}", req.to_query());
             let r = debug::get(debug_addr, &path, duration + Duration::from_secs(60))?;

@@ -733,6 +733,58 @@ pub(crate) fn exercise_reveal(
     ))
 }
 
+/// 6. Every flame graph on the page (an `<object class="ul-flame">`, so
+///    its own script runs) loads, has frames, and its search highlights
+///    matches: the graph stayed interactive.
+pub(crate) fn flame_graphs(
+    tab: &mut Tab,
+    ctx: &Context<'_>,
+    _check: &BrowserCheck,
+) -> anyhow::Result<String> {
+    let Some(page) = page_with(ctx, &["ul-flame"]) else {
+        return Ok("no page embeds a flame graph".to_owned());
+    };
+    fail_on(tab.goto(&page)?, &page)?;
+    let loaded = tab.wait_for(
+        "every flame graph to load",
+        "(() => {
+            const os = [...document.querySelectorAll('object.ul-flame')];
+            if (!os.length) return null;
+            const frames = os.map(o => o.contentDocument
+                ? o.contentDocument.querySelectorAll('#frames > g').length : 0);
+            return frames.every(n => n > 0) ? frames : null;
+        })()",
+    )?;
+    let searched = tab.eval(
+        "(() => [...document.querySelectorAll('object.ul-flame')].map(o => {
+            const w = o.contentWindow;
+            if (!w || typeof w.search !== 'function') return 'no search function';
+            w.search('.');
+            const m = o.contentDocument.getElementById('matched');
+            return m && m.textContent.startsWith('Matched:') ? 'ok' : 'search matched nothing';
+        }))()",
+    )?;
+    let bad: Vec<String> = searched
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .filter(|(_, v)| v.as_str() != Some("ok"))
+                .map(|(i, v)| format!("flame graph {}: {v}", i + 1))
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["no answer from the page".to_owned()]);
+    fail_on(bad, &format!("{page}: flame graphs not interactive"))?;
+    fail_on(
+        tab.take_problems(),
+        "errors while searching the flame graphs",
+    )?;
+    let n = loaded.as_array().map_or(0, Vec::len);
+    Ok(format!(
+        "{page}: {n} flame graphs loaded, search works in each"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,7 +124,7 @@ pub fn run(check: &BrowserCheck) -> anyhow::Result<BrowserReport> {
     let mut results = Vec::new();
     type Check =
         fn(&mut checks::Tab, &checks::Context<'_>, &BrowserCheck) -> anyhow::Result<String>;
-    let all: [(&str, Check); 5] = [
+    let all: [(&str, Check); 6] = [
         ("pages load without JavaScript errors", checks::pages_load),
         ("search finds the expected pages", checks::search),
         (
@@ -138,6 +138,10 @@ pub fn run(check: &BrowserCheck) -> anyhow::Result<BrowserReport> {
         (
             "exercise solution reveals its code",
             checks::exercise_reveal,
+        ),
+        (
+            "flame graphs load and their search works",
+            checks::flame_graphs,
         ),
     ];
     for (name, run_check) in all {

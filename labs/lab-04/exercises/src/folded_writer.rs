@@ -1,0 +1,35 @@
+//! Exercise `folded-writer`: turn a profiler's raw samples into folded
+//! stacks, the text every flame graph tool reads.
+//!
+//! A sampler records, for each sample, the thread and its frames *leaf
+//! first* (the function that was running, then its caller, and so on), and
+//! each frame as the list of functions at that address, *innermost first*
+//! (a function inlined into another shares its caller's address). Folded
+//! stacks go the other way: one line per distinct stack, the thread first,
+//! then the frames from the root to the leaf, separated by `;`, then a
+//! space and the number of samples:
+//!
+//! ```text
+//! worker-0;main;serve;get 12
+//! ```
+//!
+//! Rules the tests check: identical stacks are merged into one line (their
+//! counts added); samples with a count of 0 are left out; a `;` inside a
+//! name would split a frame, so it becomes `:`; lines are sorted, so the
+//! same samples always give the same text. Open `lab-04/src/stacks.rs` only
+//! after you are done: it has the lab's own version.
+
+/// One raw sample (or several identical ones), as a sampler records it.
+#[derive(Debug, Clone)]
+pub struct RawSample {
+    pub thread: String,
+    /// Leaf first; each frame's functions innermost first.
+    pub frames: Vec<Vec<String>>,
+    pub count: u64,
+}
+
+/// The folded text of `samples`, each line ending in `\n`.
+pub fn to_folded(samples: &[RawSample]) -> String {
+    let _ = samples;
+    todo!("one line per distinct stack: thread;root;…;leaf count")
+}

@@ -1,0 +1,17 @@
+//! Exercise `top-table`: the table `go tool pprof -top` prints, from folded
+//! stacks.
+//!
+//! For each function: **flat**, the samples in which it was the leaf (it
+//! was running itself), and **cum**, the samples in which it was anywhere
+//! on the stack (it or something it called was running). A recursive
+//! function appears several times on one stack; count that stack once in
+//! its `cum`. Sort by flat (most first), then by cum (most first), then by
+//! name; keep the first `n`.
+
+pub use lab_04::stacks::{Stack, TopRow};
+
+/// The `n` functions with the most flat samples.
+pub fn top(stacks: &[Stack], n: usize) -> Vec<TopRow> {
+    let _ = (stacks, n);
+    todo!("flat at the leaf, cum once per stack, sorted, first n")
+}
