@@ -258,6 +258,14 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
         }
     }
     t.fact("open_rate", fmt_int(rate));
+    // The goals: at most 1% of peak throughput at 99 Hz, 5% at 999.
+    let off: Vec<f64> = cells[1][0].iter().map(|c| c.throughput).collect();
+    for (fi, goal, key) in [(2usize, 0.01, "goal_99hz"), (3, 0.05, "goal_999hz")] {
+        let tp: Vec<f64> = cells[1][fi].iter().map(|c| c.throughput).collect();
+        let cost = 1.0 - paired_ratio(&tp, &off);
+        let verdict = if cost <= goal { "met" } else { "not met" };
+        t.fact(key, format!("{verdict} (a cost of at most {})", fmt_pct(goal)));
+    }
     t.note(format!(
         "{} round(s); each cell is a fresh server, {} of load, the profile taken over all but the first and last half second; the four settings rotate within each round; ratios are medians of same-round ratios; throughput shows the spread over rounds.",
         z.rounds,

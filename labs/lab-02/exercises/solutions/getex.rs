@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use lab_02::cmd::Log;
 use lab_02::db::{Db, unix_ms};
 use lab_02::reply;
 use lab_02::value::Value;
@@ -30,7 +31,7 @@ enum Ttl {
 /// writes exactly one reply into `out`, and into `log` the commands that
 /// replay the change, if any. `args[0]` is the command name; the server
 /// has checked that there are at least two arguments.
-pub fn getex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub fn getex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let key = args[1];
 
     // 1. Options. Repeating one is fine; mixing two is a syntax error.
@@ -130,7 +131,9 @@ fn parse_int(arg: &[u8]) -> Option<i64> {
 
 /// Appends one command to the append-only-file buffer, as a RESP multibulk
 /// request: what a client would have sent.
-fn log_args(log: &mut Vec<u8>, args: &[&[u8]]) {
+fn log_args(log: &mut Log, args: &[&[u8]]) {
+    // No buffer when the server keeps no log (no append-only file).
+    let Some(log) = log.record() else { return };
     reply::array(log, args.len());
     for arg in args {
         reply::bulk(log, arg);

@@ -6,7 +6,7 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use lab_02::cmd::{self, Spec};
+use lab_02::cmd::{self, Log, Spec};
 use lab_02::db::{self, Db, Hasher, Store};
 use lab_02::route::Shards;
 
@@ -32,7 +32,7 @@ impl GlobalLock {
     pub fn parts(&self) -> GlobalParts<'_> {
         GlobalParts {
             lock: self,
-            log: Vec::new(),
+            log: Log::new(false),
         }
     }
 }
@@ -47,7 +47,7 @@ impl Default for GlobalLock {
 pub struct GlobalParts<'a> {
     lock: &'a GlobalLock,
     /// What commands log for the append-only file; unused here.
-    log: Vec<u8>,
+    log: Log,
 }
 
 impl Shards for GlobalParts<'_> {

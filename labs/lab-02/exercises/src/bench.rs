@@ -70,7 +70,11 @@ impl Target {
     fn with_parts<R>(&self, f: impl FnOnce(&mut dyn Shards) -> R) -> R {
         match self {
             Target::Yours(lock) => f(&mut lock.parts()),
-            Target::Sharded(cache) => f(&mut LockedParts::new(cache, None)),
+            Target::Sharded(cache) => f(&mut LockedParts::new(
+                cache,
+                None,
+                lab_02::cmd::Log::new(false),
+            )),
         }
     }
 }

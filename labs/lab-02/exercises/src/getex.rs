@@ -34,9 +34,10 @@
 //!
 //! **The append-only file.** `args[0]` is the name as the client wrote it;
 //! `out` is the reply buffer; `log` is what the server appends to the
-//! append-only file after the command: write there, as a RESP multibulk
-//! request (`lab_02::reply::array(log, n)` then `n` times
-//! `lab_02::reply::bulk(log, arg)`), the command(s) that redo your change
+//! append-only file after the command: `log.record()` gives its buffer
+//! (`None` when the server keeps no file: then write nothing). Write
+//! there, as a RESP multibulk request (`lab_02::reply::array(buf, n)` then
+//! `n` times `lab_02::reply::bulk(buf, arg)`), the command(s) that redo your change
 //! when the file is replayed at start-up. Never log GETEX itself: replayed
 //! tomorrow, `EX 10` would mean ten seconds from tomorrow.
 //!
@@ -52,13 +53,14 @@
 //!
 //! Check it with `cargo xtask exercise check lab-02 getex`.
 
+use lab_02::cmd::Log;
 use lab_02::db::Db;
 
 /// `GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST]`:
 /// writes exactly one reply into `out`, and into `log` the commands that
 /// replay the change, if any. `args[0]` is the command name; the server
 /// has checked that there are at least two arguments.
-pub fn getex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Vec<u8>) {
+pub fn getex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     let _ = (db, args, out, log);
     todo!("exercise getex: reply like GET, then set or remove the TTL and log it")
 }

@@ -34,7 +34,7 @@
 
 use std::sync::Mutex;
 
-use lab_02::cmd::Spec;
+use lab_02::cmd::{Log, Spec};
 use lab_02::db::{Hasher, Store};
 use lab_02::route::Shards;
 
@@ -55,7 +55,7 @@ impl GlobalLock {
     pub fn parts(&self) -> GlobalParts<'_> {
         GlobalParts {
             lock: self,
-            log: Vec::new(),
+            log: Log::new(false),
         }
     }
 }
@@ -71,7 +71,7 @@ impl Default for GlobalLock {
 pub struct GlobalParts<'a> {
     lock: &'a GlobalLock,
     /// What commands log for the append-only file; unused here.
-    log: Vec<u8>,
+    log: Log,
 }
 
 impl Shards for GlobalParts<'_> {

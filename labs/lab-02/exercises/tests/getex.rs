@@ -21,7 +21,7 @@ use lab_02_exercises::getex::getex;
 /// Runs a built-in command (SET, PTTL, …) on `db`.
 fn run(db: &mut Db<'_>, args: &[&[u8]]) -> Vec<u8> {
     let spec = cmd::lookup(args[0]).expect("a lab-02 command");
-    let (mut out, mut log) = (Vec::new(), Vec::new());
+    let (mut out, mut log) = (Vec::new(), cmd::Log::new(true));
     cmd::execute(db, spec, args, &mut out, &mut log);
     out
 }
@@ -29,9 +29,9 @@ fn run(db: &mut Db<'_>, args: &[&[u8]]) -> Vec<u8> {
 /// Calls your `getex` with `line`'s words: (reply, log).
 fn call(db: &mut Db<'_>, line: &str) -> (Vec<u8>, Vec<u8>) {
     let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-    let (mut out, mut log) = (Vec::new(), Vec::new());
+    let (mut out, mut log) = (Vec::new(), cmd::Log::new(true));
     getex(db, &args, &mut out, &mut log);
-    (out, log)
+    (out, log.bytes().to_vec())
 }
 
 /// The records in a log buffer, each as its arguments.

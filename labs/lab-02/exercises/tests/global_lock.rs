@@ -97,7 +97,7 @@ fn answers_like_lab_01s_shards() {
     let lock = GlobalLock::new();
     let cache = lab_02::db::new_shared_store(1).expect("a store");
     let mut yours = lock.parts();
-    let mut theirs = LockedParts::new(&cache, None);
+    let mut theirs = LockedParts::new(&cache, None, lab_02::cmd::Log::new(false));
     let mut x = 0x1234_5678_9abc_def1_u64;
     for i in 0..2000 {
         x ^= x << 13;
@@ -160,7 +160,7 @@ fn concurrent_pushes_are_all_kept() {
 }
 
 /// A command that panics while it runs, as a bug in a command would.
-fn boom(_: &mut lab_02::db::Db<'_>, _: &[&[u8]], _: &mut Vec<u8>, _: &mut Vec<u8>) {
+fn boom(_: &mut lab_02::db::Db<'_>, _: &[&[u8]], _: &mut Vec<u8>, _: &mut lab_02::cmd::Log) {
     panic!("BOOM: a command panicked on purpose (this is expected)");
 }
 

@@ -430,7 +430,7 @@ impl Log {
 
     /// The buffer to append a record to, or `None` when the log is off:
     /// every writer asks first, so an off log costs one branch a write.
-    pub(crate) fn record(&mut self) -> Option<&mut Vec<u8>> {
+    pub fn record(&mut self) -> Option<&mut Vec<u8>> {
         self.on.then_some(&mut self.buf)
     }
     // ANCHOR_END: log
