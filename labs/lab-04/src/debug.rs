@@ -40,6 +40,7 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// A running debug port.
 pub struct DebugServer {
     addr: SocketAddr,
+    warm: Duration,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -48,7 +49,26 @@ impl DebugServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
+
+    /// How long loading the symbols took when the port started.
+    pub fn warm_up(&self) -> Duration {
+        self.warm
+    }
 }
+
+// ANCHOR: warm
+/// Loads this binary's debug information into the symboliser's cache
+/// (pprof-rs resolves names through the `backtrace` crate, whose cache this
+/// fills) by resolving one backtrace. The first resolution parses the
+/// binary's DWARF, which costs far more CPU than any later profile's; done
+/// here, when the port starts, it is not paid on the server's cores in the
+/// middle of the first profile under load.
+fn warm_symboliser() -> Duration {
+    let started = std::time::Instant::now();
+    drop(std::hint::black_box(backtrace::Backtrace::new()));
+    started.elapsed()
+}
+// ANCHOR_END: warm
 
 impl Drop for DebugServer {
     fn drop(&mut self) {
@@ -73,6 +93,7 @@ pub fn start(addr: SocketAddr, sources: Sources) -> Result<DebugServer> {
     let listener =
         TcpListener::bind(addr).with_context(|| format!("cannot bind the debug port {addr}"))?;
     let addr = listener.local_addr()?;
+    let warm = warm_symboliser();
     let stop = Arc::new(AtomicBool::new(false));
     let sources = Arc::new(sources);
     let active = Arc::new(AtomicUsize::new(0));
@@ -84,6 +105,7 @@ pub fn start(addr: SocketAddr, sources: Sources) -> Result<DebugServer> {
     };
     Ok(DebugServer {
         addr,
+        warm,
         stop,
         thread: Some(thread),
     })

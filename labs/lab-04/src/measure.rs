@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use kit::fmt::{fmt_int, fmt_ns, fmt_pct, fmt_ratio};
 use kit::machine::{Watch, conditions_note, watched};
-use kit::stats::{median, paired_ratio, rotated, spread};
+use kit::stats::{med, median, paired_ratio, rotated, spread};
 use lab_02::launch::Target;
 use report::{Figure, Report, Table};
 
@@ -47,7 +47,7 @@ pub fn run(quick: bool) -> Result<Report> {
         }
     } else {
         Sizes {
-            rounds: 3,
+            rounds: 5,
             cell: Duration::from_secs(5),
             keyspace: 10_000,
             heap_requests: 20_000,
@@ -80,16 +80,26 @@ pub fn run(quick: bool) -> Result<Report> {
 #[derive(Debug, Clone, Copy, Default)]
 struct Cell {
     throughput: f64,
+    /// Server CPU-seconds per request, in microseconds.
+    cpu_us_per_request: f64,
+    /// lab-03's self-check blamed the generator.
+    generator_bound: bool,
     p99_us: f64,
     cpu_s: f64,
     samples: u64,
     /// Samples the frequency predicts from the server's CPU time during
     /// the profile.
     expected: f64,
+    /// How long the answer took after the sampling window closed:
+    /// symbolising and encoding, on the server's CPUs.
+    after_window_s: f64,
 }
 
 /// Runs `drive` against a fresh lab-02 and, with `frequency`, profiles it
 /// through the debug port for all but the first and last half second.
+/// The server's core when a cell pins it; the generator takes the other.
+const SERVER_CPUS: Option<&str> = Some("0");
+
 fn cell(
     target: Target,
     threads: usize,
@@ -98,7 +108,28 @@ fn cell(
     frequency: Option<u32>,
     keyspace: u64,
 ) -> Result<(Cell, Vec<Stack>)> {
-    let (server, debug_addr) = start_server(target, threads, extra)?;
+    cell_on(
+        target,
+        threads,
+        extra,
+        drive,
+        frequency,
+        keyspace,
+        SERVER_CPUS,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn cell_on(
+    target: Target,
+    threads: usize,
+    extra: &[String],
+    drive: &Drive,
+    frequency: Option<u32>,
+    keyspace: u64,
+    cpus: Option<&'static str>,
+) -> Result<(Cell, Vec<Stack>)> {
+    let (server, debug_addr) = start_server(target, threads, extra, cpus)?;
     server.fill(keyspace)?;
     let addr = ([127, 0, 0, 1], server.port).into();
     let profile_secs = drive.duration.as_secs().saturating_sub(1).max(1);
@@ -129,7 +160,8 @@ fn cell(
                 // CPU seconds during the request, scaled to the sampling
                 // window (the request also includes symbolisation).
                 let busy = (c1 - c0) * (profile_secs as f64 / window).min(1.0);
-                Some((stacks::from_pprof(&r.body)?, busy * f64::from(f)))
+                let after = (window - profile_secs as f64).max(0.0);
+                Some((stacks::from_pprof(&r.body)?, busy * f64::from(f), after))
             }
             None => None,
         };
@@ -139,14 +171,17 @@ fn cell(
         Ok((summary, profile))
     })?;
     let cpu_s = server.cpu_seconds()? - cpu0;
-    let (stacks, expected) = profile.unwrap_or_default();
+    let (stacks, expected, after_window_s) = profile.unwrap_or_default();
     Ok((
         Cell {
             throughput: summary.ok_rate,
+            cpu_us_per_request: cpu_s * 1e6 / (summary.ok as f64).max(1.0),
+            generator_bound: summary.self_check.generator_bound(),
             p99_us: summary.latency.p99_us,
             cpu_s: cpu_s / summary.elapsed_s.max(1e-9),
             samples: stacks::total(&stacks),
             expected,
+            after_window_s,
         },
         stacks,
     ))
@@ -161,7 +196,9 @@ fn freq_label(f: Option<u32>) -> String {
 // ANCHOR: overhead
 fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
     let target = Target::TaskPerConnection;
-    let threads = 2;
+    // One worker on core 0, the generator on core 1: neither takes the
+    // other's CPU, which would be noise larger than the cost measured.
+    let threads = 1;
     let closed = Drive {
         connections: 16,
         keyspace: z.keyspace,
@@ -178,21 +215,19 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
     };
     let loads = [("open", &open), ("closed", &closed)];
     let mut cells: Vec<Vec<Vec<Cell>>> = vec![vec![Vec::new(); FREQUENCIES.len()]; loads.len()];
-    let mut flame: Option<Vec<Stack>> = None;
     for round in 0..z.rounds {
         for (li, (_, drive)) in loads.iter().enumerate() {
             for fi in rotated(&[0, 1, 2, 3], round) {
-                let (c, stacks) = cell(target, threads, &[], drive, FREQUENCIES[fi], z.keyspace)?;
-                if li == 1 && FREQUENCIES[fi] == Some(999) && flame.is_none() {
-                    flame = Some(stacks);
-                }
+                let (c, _) = cell(target, threads, &[], drive, FREQUENCIES[fi], z.keyspace)?;
                 cells[li][fi].push(c);
             }
         }
     }
+    // The figure: two workers, unpinned, so the graph shows both.
+    let (_, flame) = cell_on(target, 2, &[], &closed, Some(99), z.keyspace, None)?;
     let mut t = Table::new(
         "overhead",
-        "What profiling costs lab-02 (task-per-connection, 2 workers) under lab-03",
+        "What profiling costs lab-02 (task-per-connection, one worker) under lab-03",
         &[
             "load",
             "profiler",
@@ -203,9 +238,10 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
             "samples",
             "frequency × CPU-seconds",
             "samples / expected",
+            "answer after the window",
         ],
     )
-    .numeric(&[2, 3, 4, 5, 6, 7, 8]);
+    .numeric(&[2, 3, 4, 5, 6, 7, 8, 9]);
     for (li, (name, _)) in loads.iter().enumerate() {
         let off: Vec<f64> = cells[li][0].iter().map(|c| c.throughput).collect();
         for (fi, f) in FREQUENCIES.iter().enumerate() {
@@ -214,6 +250,11 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
             let ratio = paired_ratio(&tp, &off);
             let samples = median(&cs.iter().map(|c| c.samples as f64).collect::<Vec<_>>());
             let expected = median(&cs.iter().map(|c| c.expected).collect::<Vec<_>>());
+            let p99 = fmt_ns(med(cs, |c| c.p99_us * 1e3));
+            let after = format!(
+                "{} ms",
+                kit::fmt::fmt_ms(1e3 * med(cs, |c| c.after_window_s))
+            );
             let load = match *name {
                 "open" => format!("open, {} req/s", fmt_int(rate)),
                 _ => format!("closed, {} connections", closed.connections),
@@ -245,6 +286,11 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
                 } else {
                     "-".into()
                 },
+                if f.is_some() {
+                    after.clone()
+                } else {
+                    "-".into()
+                },
             ]);
             if let Some(f) = f {
                 let key = format!("{name}_{f}hz");
@@ -254,17 +300,31 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
                     &format!("{key}_sampled"),
                     fmt_ratio(samples / expected.max(1e-9)),
                 );
+                t.fact(&format!("{key}_p99"), p99.clone());
+                t.fact(&format!("{key}_after"), after.clone());
             }
         }
     }
     t.fact("open_rate", fmt_int(rate));
+    t.fact(
+        "open_off_p99",
+        fmt_ns(median(
+            &cells[0][0]
+                .iter()
+                .map(|c| c.p99_us * 1e3)
+                .collect::<Vec<_>>(),
+        )),
+    );
     // The goals: at most 1% of peak throughput at 99 Hz, 5% at 999.
     let off: Vec<f64> = cells[1][0].iter().map(|c| c.throughput).collect();
     for (fi, goal, key) in [(2usize, 0.01, "goal_99hz"), (3, 0.05, "goal_999hz")] {
         let tp: Vec<f64> = cells[1][fi].iter().map(|c| c.throughput).collect();
         let cost = 1.0 - paired_ratio(&tp, &off);
         let verdict = if cost <= goal { "met" } else { "not met" };
-        t.fact(key, format!("{verdict} (a cost of at most {})", fmt_pct(goal)));
+        t.fact(
+            key,
+            format!("{verdict} (a cost of at most {})", fmt_pct(goal)),
+        );
     }
     t.note(format!(
         "{} round(s); each cell is a fresh server, {} of load, the profile taken over all but the first and last half second; the four settings rotate within each round; ratios are medians of same-round ratios; throughput shows the spread over rounds.",
@@ -272,19 +332,15 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
         kit::fmt::fmt_duration(z.cell)
     ));
     t.note(format!(
-        "The open model offers {} req/s (half the unprofiled closed-model throughput of a first run), Poisson arrivals; latency is from the intended start. The generator runs in this process pinned to core 1; the server is not pinned.",
+        "The open model offers {} req/s (half the unprofiled closed-model throughput of a first run), Poisson arrivals; latency is from the intended start. The server runs one worker pinned to core 0; the generator runs in this process pinned to core 1.",
         fmt_int(rate)
     ));
     t.note("Expected samples: the frequency times the server's CPU-seconds during the profile (`setitimer(ITIMER_PROF)` counts CPU time of the whole process, so an idle server is not sampled).");
-    let stacks = flame.unwrap_or_default();
-    let folded = stacks::to_folded(&stacks);
+    let folded = stacks::to_folded(&flame);
     let svg = crate::flame::svg(
         &folded,
-        "lab-02 task-per-connection, closed-model peak",
-        Some(&format!(
-            "{} samples at 999 Hz, 2 workers (lab-02-worker-0 and -1)",
-            stacks::total(&stacks)
-        )),
+        "lab-02 task-per-connection, closed-model peak, two workers",
+        Some(&format!("{} samples at 99 Hz", stacks::total(&flame))),
     )?;
     Ok((
         t,
@@ -316,11 +372,15 @@ fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
         ("after: no log without an AOF", vec![]),
     ];
     let mut tp: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut cpu: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut bound = 0;
     let mut profiles: [Vec<Stack>; 2] = [Vec::new(), Vec::new()];
     for round in 0..z.rounds {
         for v in rotated(&[0usize, 1], round) {
             let (c, _) = cell(target, 1, &variants[v].1, &drive, None, z.keyspace)?;
             tp[v].push(c.throughput);
+            cpu[v].push(c.cpu_us_per_request);
+            bound += usize::from(c.generator_bound);
         }
     }
     for v in 0..2 {
@@ -335,22 +395,43 @@ fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
     let mut t = Table::new(
         "aof-log",
         "Case study: lab-02 encoded a log record for every write with the AOF off (event loop, SET, depth 16)",
-        &["server", "throughput (req/s)", "vs before", "samples in the log writers"],
+        &[
+            "server",
+            "throughput (req/s)",
+            "vs before",
+            "server CPU per request",
+            "vs before",
+            "samples in the log writers",
+        ],
     )
-    .numeric(&[1, 2, 3]);
+    .numeric(&[1, 2, 3, 4, 5]);
     for v in 0..2 {
         t.row(vec![
             variants[v].0.to_owned(),
             format!("{} {}", fmt_int(median(&tp[v])), spread(&tp[v])),
             fmt_ratio(paired_ratio(&tp[v], &tp[0])),
+            format!("{} {}", fmt_ns(median(&cpu[v]) * 1e3), spread(&cpu[v])),
+            fmt_ratio(paired_ratio(&cpu[v], &cpu[0])),
             fmt_pct(encode_share(&profiles[v])),
         ]);
     }
     t.fact("gain", fmt_ratio(ratio));
+    t.fact("cpu_ratio", fmt_ratio(paired_ratio(&cpu[1], &cpu[0])));
+    t.fact(
+        "generator_note",
+        if bound == 0 {
+            "lab-03's self-check found the generator fit in every run".to_owned()
+        } else {
+            format!(
+                "lab-03's self-check blamed the generator in {bound} of {} runs, so throughput there measures the generator as much as the server",
+                2 * z.rounds
+            )
+        },
+    );
     t.fact("before_share", fmt_pct(encode_share(&profiles[0])));
     t.fact("after_share", fmt_pct(encode_share(&profiles[1])));
     t.note(format!(
-        "{} round(s) of {} per server, before and after alternating; the ratio is the median of same-round ratios. 16 connections, 16 SETs per write, {} keys. Profiles: one more run of each at 999 Hz.",
+        "{} round(s) of {} per server, before and after alternating; ratios are medians of same-round ratios. 16 connections, 16 SETs per write, {} keys; the server pinned to core 0, the generator to core 1. CPU per request: the server's CPU-seconds over the requests it answered. Profiles: one more run of each at 999 Hz.",
         z.rounds,
         kit::fmt::fmt_duration(z.cell),
         fmt_int(z.keyspace as f64)
@@ -384,7 +465,7 @@ fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
 /// (DWARF unwinding); then, in the next window of the same run, pprof-rs
 /// with libc on its blocklist.
 fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
-    let (server, debug_addr) = start_server(Target::EventLoop, 1, &[])?;
+    let (server, debug_addr) = start_server(Target::EventLoop, 1, &[], SERVER_CPUS)?;
     server.fill(z.keyspace)?;
     let addr = ([127, 0, 0, 1], server.port).into();
     let seconds = z.cell.as_secs().saturating_sub(1).max(1);
@@ -397,7 +478,7 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
     let scratch = kit::process::target_dir()?.join("lab-04-perf");
     std::fs::create_dir_all(&scratch)?;
     let pid = server.process.pid;
-    let (inside, outside, libc) = std::thread::scope(|s| -> Result<_> {
+    let (inside, outside, libc, after) = std::thread::scope(|s| -> Result<_> {
         let load = s.spawn(|| {
             kit::machine::pin_to_core(1);
             drive.run(addr)
@@ -413,7 +494,9 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
             )
         });
         let path = format!("/debug/pprof/profile?seconds={seconds}&frequency=99");
+        let t0 = Instant::now();
         let r = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+        let first_after = t0.elapsed().as_secs_f64() - seconds as f64;
         if r.status != 200 {
             bail!("the debug port answered {}: {}", r.status, r.text());
         }
@@ -421,7 +504,9 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
             .join()
             .map_err(|_| anyhow::anyhow!("perf's thread panicked"))??;
         let path = format!("/debug/pprof/profile?seconds={seconds}&frequency=99&blocklist=libc");
+        let t1 = Instant::now();
         let l = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+        let second_after = t1.elapsed().as_secs_f64() - seconds as f64;
         if l.status != 200 {
             bail!("the debug port answered {}: {}", l.status, l.text());
         }
@@ -431,6 +516,7 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
             stacks::from_pprof(&r.body)?,
             outside.stacks,
             stacks::from_pprof(&l.body)?,
+            (first_after, second_after),
         ))
     })?;
     let mut t = Table::new(
@@ -458,6 +544,14 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
     }
     t.fact("pprof_samples", fmt_int(stacks::total(&inside) as f64));
     t.fact("perf_samples", fmt_int(stacks::total(&outside) as f64));
+    t.fact(
+        "first_after",
+        format!("{} ms", kit::fmt::fmt_ms(after.0 * 1e3)),
+    );
+    t.fact(
+        "second_after",
+        format!("{} ms", kit::fmt::fmt_ms(after.1 * 1e3)),
+    );
     t.fact("libc_samples", fmt_int(stacks::total(&libc) as f64));
     t.fact(
         "libc_kept",
@@ -465,6 +559,11 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
     );
     t.note(format!(
         "The first two over the same {seconds} s window of one closed-model run (16 connections, set:get=1:9), the third over the next {seconds} s of the same run; perf's stacks include the kernel's part, which a signal handler in user space never sees."
+    ));
+    t.note(format!(
+        "The server's first profile answered {} after its window closed (symbolising and encoding), its second {}.",
+        kit::fmt::fmt_ms(after.0 * 1e3) + " ms",
+        kit::fmt::fmt_ms(after.1 * 1e3) + " ms"
     ));
     let svg = crate::flame::svg(
         &stacks::to_folded(&outside),

@@ -47,7 +47,11 @@ pub fn serve(config: Config, debug_addr: Option<SocketAddr>) -> Result<()> {
         std::process::id()
     );
     if let Some(d) = &debug {
-        println!("debug port on http://{}/debug/pprof/", d.addr());
+        println!(
+            "debug port on http://{}/debug/pprof/ (symbols loaded in {} ms)",
+            d.addr(),
+            d.warm_up().as_millis()
+        );
     }
     server.wait()
 }

@@ -57,11 +57,13 @@ pub struct Outcome {
     pub files: Vec<PathBuf>,
 }
 
-/// Starts lab-02 from this binary's `serve` subcommand with a debug port.
+/// Starts lab-02 from this binary's `serve` subcommand with a debug port,
+/// pinned to `cpus` (a `taskset -c` list) if given.
 pub fn start_server(
     target: Target,
     threads: usize,
     extra: &[String],
+    cpus: Option<&'static str>,
 ) -> Result<(Server, std::net::SocketAddr)> {
     let port = kit::process::free_port()?;
     let debug_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
@@ -70,6 +72,7 @@ pub fn start_server(
     let launch = Launch {
         subcommand: Some("serve"),
         extra: args,
+        cpus,
         ..Launch::new(target, threads)
     };
     Ok((Server::start(&launch)?, debug_addr))
@@ -79,7 +82,7 @@ pub fn start_server(
 pub fn run(plan: &Plan) -> Result<Outcome> {
     std::fs::create_dir_all(&plan.out)
         .with_context(|| format!("cannot create {}", plan.out.display()))?;
-    let (server, debug_addr) = start_server(plan.target, plan.threads, &plan.server_args)?;
+    let (server, debug_addr) = start_server(plan.target, plan.threads, &plan.server_args, None)?;
     server.fill(plan.drive.keyspace)?;
     let addr: std::net::SocketAddr = ([127, 0, 0, 1], server.port).into();
     let mut drive = plan.drive.clone();
