@@ -203,7 +203,7 @@ fn full_check_passes_on_a_good_book_and_catches_a_broken_one() {
     let report = run(&check_for(good.clone())).unwrap();
     println!("{report}");
     assert!(report.passed(), "the good fixture must pass:\n{report}");
-    assert_eq!(report.checks.len(), 5);
+    assert_eq!(report.checks.len(), 6);
     assert!(report.pages >= 4, "{report}");
 
     let bad = build_fixture(&tmp.path().join("bad"), true);
