@@ -313,6 +313,17 @@ fn respond(stream: &mut TcpStream, status: u16, ctype: &str, body: &[u8]) -> std
     stream.flush()
 }
 
+/// Fetches a profile from a debug port: the body of a 200, or an error
+/// carrying the port's own message (a 400's reason, a 409).
+pub fn profile(addr: SocketAddr, req: &ProfileRequest) -> Result<Vec<u8>> {
+    let path = format!("/debug/pprof/profile?{}", req.to_query());
+    let r = get(addr, &path, req.duration() + Duration::from_secs(60))?;
+    if r.status != 200 {
+        bail!("the debug port answered {}: {}", r.status, r.text().trim());
+    }
+    Ok(r.body)
+}
+
 /// A response from [`get`].
 #[derive(Debug)]
 pub struct Response {

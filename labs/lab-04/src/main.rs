@@ -163,6 +163,18 @@ fn profile(a: ProfileArgs) -> Result<()> {
         "--frequency must be from 1 to {}",
         lab_04::request::MAX_FREQUENCY
     );
+    if let Some(rate) = a.rate {
+        anyhow::ensure!(
+            rate.is_finite() && rate > 0.0,
+            "--rate must be a positive number of requests per second, got {rate}"
+        );
+    }
+    anyhow::ensure!(a.connections >= 1, "--connections must be at least 1");
+    anyhow::ensure!(
+        (1..=1024).contains(&a.pipeline),
+        "--pipeline must be from 1 to 1024 commands per write"
+    );
+    anyhow::ensure!(a.keyspace >= 1, "--keyspace must be at least 1 key");
     let plan = session::Plan {
         target: a.model,
         threads: a.threads,

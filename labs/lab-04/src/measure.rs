@@ -95,41 +95,39 @@ struct Cell {
     after_window_s: f64,
 }
 
-/// Runs `drive` against a fresh lab-02 and, with `frequency`, profiles it
-/// through the debug port for all but the first and last half second.
+/// The server a cell starts: a lab-02 model, its threads, more options,
+/// and the cores it is pinned to.
+struct Setup<'a> {
+    target: Target,
+    threads: usize,
+    extra: &'a [String],
+    cpus: Option<&'static str>,
+}
+
 /// The server's core when a cell pins it; the generator takes the other.
 const SERVER_CPUS: Option<&str> = Some("0");
 
-fn cell(
-    target: Target,
-    threads: usize,
-    extra: &[String],
-    drive: &Drive,
-    frequency: Option<u32>,
-    keyspace: u64,
-) -> Result<(Cell, Vec<Stack>)> {
-    cell_on(
-        target,
-        threads,
-        extra,
-        drive,
-        frequency,
-        keyspace,
-        SERVER_CPUS,
-    )
+impl<'a> Setup<'a> {
+    /// Pinned to [`SERVER_CPUS`], beside the generator.
+    fn pinned(target: Target, threads: usize, extra: &'a [String]) -> Self {
+        Self {
+            target,
+            threads,
+            extra,
+            cpus: SERVER_CPUS,
+        }
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn cell_on(
-    target: Target,
-    threads: usize,
-    extra: &[String],
+/// Runs `drive` against a fresh lab-02 and, with `frequency`, profiles it
+/// through the debug port for all but the first and last half second.
+fn cell(
+    setup: &Setup<'_>,
     drive: &Drive,
     frequency: Option<u32>,
     keyspace: u64,
-    cpus: Option<&'static str>,
 ) -> Result<(Cell, Vec<Stack>)> {
-    let (server, debug_addr) = start_server(target, threads, extra, cpus)?;
+    let (server, debug_addr) = start_server(setup.target, setup.threads, setup.extra, setup.cpus)?;
     server.fill(keyspace)?;
     let addr = ([127, 0, 0, 1], server.port).into();
     let profile_secs = drive.duration.as_secs().saturating_sub(1).max(1);
@@ -149,19 +147,15 @@ fn cell_on(
                     format: Format::Pprof,
                     blocklist: Blocklist::Unwinder,
                 };
-                let path = format!("/debug/pprof/profile?{}", req.to_query());
                 let started = Instant::now();
-                let r = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+                let body = crate::debug::profile(debug_addr, &req)?;
                 let window = started.elapsed().as_secs_f64();
                 let c1 = server.cpu_seconds()?;
-                if r.status != 200 {
-                    bail!("the debug port answered {}: {}", r.status, r.text());
-                }
                 // CPU seconds during the request, scaled to the sampling
                 // window (the request also includes symbolisation).
                 let busy = (c1 - c0) * (profile_secs as f64 / window).min(1.0);
                 let after = (window - profile_secs as f64).max(0.0);
-                Some((stacks::from_pprof(&r.body)?, busy * f64::from(f), after))
+                Some((stacks::from_pprof(&body)?, busy * f64::from(f), after))
             }
             None => None,
         };
@@ -207,7 +201,12 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
     };
     // The open model's rate: half of what the closed model served
     // unprofiled, so the server has room and latency is not queueing.
-    let (peak, _) = cell(target, threads, &[], &closed, None, z.keyspace)?;
+    let (peak, _) = cell(
+        &Setup::pinned(target, threads, &[]),
+        &closed,
+        None,
+        z.keyspace,
+    )?;
     let rate = (peak.throughput * 0.5 / 1000.0).round().max(1.0) * 1000.0;
     let open = Drive {
         rate: Some(rate),
@@ -218,13 +217,26 @@ fn overhead(z: &Sizes) -> Result<(Table, Figure)> {
     for round in 0..z.rounds {
         for (li, (_, drive)) in loads.iter().enumerate() {
             for fi in rotated(&[0, 1, 2, 3], round) {
-                let (c, _) = cell(target, threads, &[], drive, FREQUENCIES[fi], z.keyspace)?;
+                let (c, _) = cell(
+                    &Setup::pinned(target, threads, &[]),
+                    drive,
+                    FREQUENCIES[fi],
+                    z.keyspace,
+                )?;
                 cells[li][fi].push(c);
             }
         }
     }
     // The figure: two workers, unpinned, so the graph shows both.
-    let (_, flame) = cell_on(target, 2, &[], &closed, Some(99), z.keyspace, None)?;
+    let (_, flame) = cell(
+        &Setup {
+            cpus: None,
+            ..Setup::pinned(target, 2, &[])
+        },
+        &closed,
+        Some(99),
+        z.keyspace,
+    )?;
     let mut t = Table::new(
         "overhead",
         "What profiling costs lab-02 (task-per-connection, one worker) under lab-03",
@@ -377,14 +389,24 @@ fn aof_log(z: &Sizes) -> Result<(Table, Vec<Figure>)> {
     let mut profiles: [Vec<Stack>; 2] = [Vec::new(), Vec::new()];
     for round in 0..z.rounds {
         for v in rotated(&[0usize, 1], round) {
-            let (c, _) = cell(target, 1, &variants[v].1, &drive, None, z.keyspace)?;
+            let (c, _) = cell(
+                &Setup::pinned(target, 1, &variants[v].1),
+                &drive,
+                None,
+                z.keyspace,
+            )?;
             tp[v].push(c.throughput);
             cpu[v].push(c.cpu_us_per_request);
             bound += usize::from(c.generator_bound);
         }
     }
     for v in 0..2 {
-        let (_, stacks) = cell(target, 1, &variants[v].1, &drive, Some(999), z.keyspace)?;
+        let (_, stacks) = cell(
+            &Setup::pinned(target, 1, &variants[v].1),
+            &drive,
+            Some(999),
+            z.keyspace,
+        )?;
         profiles[v] = stacks;
     }
     let encode_share = |s: &[Stack]| {
@@ -493,29 +515,28 @@ fn two_ways(z: &Sizes) -> Result<(Table, Figure)> {
                 &scratch,
             )
         });
-        let path = format!("/debug/pprof/profile?seconds={seconds}&frequency=99");
+        let mut req = ProfileRequest {
+            seconds,
+            frequency: 99,
+            format: Format::Pprof,
+            blocklist: Blocklist::Unwinder,
+        };
         let t0 = Instant::now();
-        let r = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+        let first = crate::debug::profile(debug_addr, &req)?;
         let first_after = t0.elapsed().as_secs_f64() - seconds as f64;
-        if r.status != 200 {
-            bail!("the debug port answered {}: {}", r.status, r.text());
-        }
         let outside = perf
             .join()
             .map_err(|_| anyhow::anyhow!("perf's thread panicked"))??;
-        let path = format!("/debug/pprof/profile?seconds={seconds}&frequency=99&blocklist=libc");
+        req.blocklist = Blocklist::Libc;
         let t1 = Instant::now();
-        let l = crate::debug::get(debug_addr, &path, Duration::from_secs(120))?;
+        let second = crate::debug::profile(debug_addr, &req)?;
         let second_after = t1.elapsed().as_secs_f64() - seconds as f64;
-        if l.status != 200 {
-            bail!("the debug port answered {}: {}", l.status, l.text());
-        }
         load.join()
             .map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
         Ok((
-            stacks::from_pprof(&r.body)?,
+            stacks::from_pprof(&first)?,
             outside.stacks,
-            stacks::from_pprof(&l.body)?,
+            stacks::from_pprof(&second)?,
             (first_after, second_after),
         ))
     })?;

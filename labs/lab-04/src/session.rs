@@ -127,15 +127,8 @@ fn take(
                 format: Format::Pprof,
                 blocklist: Blocklist::Unwinder,
             };
-            let path = format!("/debug/pprof/profile?{}", req.to_query());
-            let r = debug::get(debug_addr, &path, duration + Duration::from_secs(60))?;
-            anyhow::ensure!(
-                r.status == 200,
-                "the debug port answered {}: {}",
-                r.status,
-                r.text()
-            );
-            Ok((stacks::from_pprof(&r.body)?, Some(r.body)))
+            let body = debug::profile(debug_addr, &req)?;
+            Ok((stacks::from_pprof(&body)?, Some(body)))
         }
         Via::Perf(graph) => {
             let p = crate::perf::record(pid, duration, plan.frequency, graph, &plan.out)?;

@@ -1,13 +1,6 @@
 //! Reference solution for `folded-writer`.
 
-/// One raw sample (or several identical ones), as a sampler records it.
-#[derive(Debug, Clone)]
-pub struct RawSample {
-    pub thread: String,
-    /// Leaf first; each frame's functions innermost first.
-    pub frames: Vec<Vec<String>>,
-    pub count: u64,
-}
+pub use crate::support::RawSample;
 
 // ANCHOR: solution
 /// The folded text of `samples`, each line ending in `\n`.

@@ -19,14 +19,7 @@
 //! same samples always give the same text. Open `lab-04/src/stacks.rs` only
 //! after you are done: it has the lab's own version.
 
-/// One raw sample (or several identical ones), as a sampler records it.
-#[derive(Debug, Clone)]
-pub struct RawSample {
-    pub thread: String,
-    /// Leaf first; each frame's functions innermost first.
-    pub frames: Vec<Vec<String>>,
-    pub count: u64,
-}
+pub use crate::support::RawSample;
 
 /// The folded text of `samples`, each line ending in `\n`.
 pub fn to_folded(samples: &[RawSample]) -> String {

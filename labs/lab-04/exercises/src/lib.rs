@@ -5,5 +5,6 @@
 pub mod folded_writer;
 #[cfg_attr(feature = "solution", path = "../solutions/hotspot.rs")]
 pub mod hotspot;
+pub mod support;
 #[cfg_attr(feature = "solution", path = "../solutions/top_table.rs")]
 pub mod top_table;
