@@ -44,10 +44,11 @@ pub struct LoadArgs {
     /// Worker threads, each with its own event loop.
     #[arg(short, long, default_value_t = 1)]
     pub threads: usize,
-    /// How long to start requests for.
+    /// How long to start requests for. Give this or --requests (or both:
+    /// the run ends at whichever comes first).
     #[arg(short, long, value_parser = duration)]
     pub duration: Option<Duration>,
-    /// How many requests to start, in all.
+    /// How many requests to start, in all. Give this or --duration.
     #[arg(short = 'n', long)]
     pub requests: Option<u64>,
     /// Closed model: pause between a reply and the next request.
@@ -84,8 +85,9 @@ pub struct LoadArgs {
 /// `lab-03 resp`: drive a Redis-compatible server.
 #[derive(Debug, Clone, Args)]
 pub struct RespArgs {
-    /// The server, host:port.
-    #[arg(default_value = "127.0.0.1:6379")]
+    /// The server, host:port (lab-02's default port; a real Redis listens
+    /// on 6379).
+    #[arg(default_value = "127.0.0.1:6380")]
     pub target: String,
     /// Commands and weights: `set:get=1:9`, `get`, `incr:get=1:1`.
     #[arg(long, default_value = "set:get=1:9")]
@@ -309,7 +311,9 @@ fn progress_bar(load: &LoadArgs) -> Option<indicatif::ProgressBar> {
 }
 
 fn write_outputs(load: &LoadArgs, out: &Outcome, s: &Summary, started: SystemTime) -> Result<()> {
-    if !load.quiet {
+    // A table of zeros after a run where nothing succeeded reads like a
+    // result; the caller says what happened in one error line instead.
+    if !load.quiet && s.nothing_succeeded().is_none() {
         print!("{}", s.render());
     }
     if let Some(path) = &load.json {

@@ -24,8 +24,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load a Redis-compatible server: `lab-03 resp 127.0.0.1:6380 -d 10s --rate 20000`.
+    #[command(after_help = lab_03::selfcheck::HELP)]
     Resp(RespArgs),
     /// Load an HTTP/1.1 server: `lab-03 http http://127.0.0.1:8080/ -d 10s -c 50`.
+    #[command(after_help = lab_03::selfcheck::HELP)]
     Http(HttpArgs),
     /// Serve an HTTP target with a fixed delay, jitter, periodic stalls or
     /// a fixed capacity, to experiment on.
@@ -59,9 +61,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Exit codes: 0 fine, 1 usage or setup error, 2 some requests failed.
+/// Exit codes: 0 fine, 1 usage or setup error, 2 some requests failed
+/// (all of them: with one error line, and no table).
 fn verdict(s: &lab_03::summary::Summary) -> ExitCode {
-    if s.error_count() > 0 {
+    if let Some(line) = s.nothing_succeeded() {
+        eprintln!("error: {line}");
+        ExitCode::from(2)
+    } else if s.error_count() > 0 {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

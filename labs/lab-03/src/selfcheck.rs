@@ -20,6 +20,18 @@
 //!   in the window. A shortfall blames the generator, unless every
 //!   connection was busy (blocked) and nothing else points at it: then the
 //!   server was slow, or there were too few connections.
+//!
+//! Beside them, **on CPU** is the share of wall time the kernel actually
+//! ran a worker thread: busy counts the loop's work as the loop sees it
+//! (including time it was runnable but descheduled), on CPU counts what it
+//! got. Busy high with on CPU low means the generator wanted a core it did
+//! not get; both high, it used all it had.
+//!
+//! A run shorter than [`MIN_WINDOW`] gets the signals but no verdict: its
+//! shares rest on a handful of scheduler ticks and on start-up costs, and
+//! a verdict from them would be noise.
+
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -36,7 +48,24 @@ pub const BUSY_LIMIT: f64 = 0.90;
 pub const RUNQUEUE_LIMIT: f64 = 0.10;
 /// Open model: share of the scheduled requests that must be sent in the window.
 pub const RATE_FLOOR: f64 = 0.99;
+/// Below this window the self-check reports its signals but no verdict.
+pub const MIN_WINDOW: Duration = Duration::from_secs(1);
 // ANCHOR_END: limits
+
+/// What `--help` says about the self-check's words (`after_help` of
+/// `lab-03 resp` and `lab-03 http`).
+pub const HELP: &str = "\
+The self-check (the lines after the table) judges the generator, not the server:
+  busy       share of the run a worker's event loop spent working rather than
+             waiting for sockets; near 100% the generator is saturated
+  on CPU     share of the run the kernel actually ran that worker; busy high
+             and on CPU low means another process took its core
+  lag        how late a request left after it was due with a connection free
+  loop turn  how long one pass of the loop kept it from reading replies
+Runs shorter than 1s get the signals but no verdict. Exit codes: 0 every
+request succeeded, 1 usage or setup error, 2 some or all requests failed
+(all failed: one error line on stderr, and no table).
+";
 
 /// The signals the self-check reads, by their [`Finding::signal`] names.
 pub const SIGNALS: [&str; 5] = ["lag", "turn", "busy", "runqueue", "rate"];
@@ -59,6 +88,10 @@ pub struct SelfCheck {
     pub runqueue_share: Option<f64>,
     /// Open model: requests sent in the window over requests scheduled.
     pub sent_share: Option<f64>,
+    /// `open` or `closed`: what the verdict is worded for.
+    pub model: &'static str,
+    /// Why there is no verdict (a run shorter than [`MIN_WINDOW`]).
+    pub skipped: Option<String>,
     pub findings: Vec<Finding>,
 }
 
@@ -66,6 +99,36 @@ impl SelfCheck {
     /// True when any finding blames the generator.
     pub fn generator_bound(&self) -> bool {
         self.findings.iter().any(|f| f.generator)
+    }
+
+    /// The lines printed under the summary table.
+    pub fn render(&self) -> String {
+        let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.0}%", v * 100.0));
+        let mut s = format!(
+            "generator  busy {:.0}% of the run, on CPU {}, waiting for a CPU {}\n",
+            self.busy_share * 100.0,
+            pct(self.cpu_share),
+            pct(self.runqueue_share)
+        );
+        if let Some(why) = &self.skipped {
+            s.push_str(&format!("self-check: no verdict: {why}\n"));
+        } else if self.findings.is_empty() {
+            s.push_str(if self.model == "open" {
+                "self-check ok: the generator kept its schedule and had CPU to spare\n"
+            } else {
+                "self-check ok: the generator sent each request as soon as its connection was free, and had CPU to spare\n"
+            });
+        } else {
+            s.push_str(if self.generator_bound() {
+                "WARNING: the generator, not the server, may be the bottleneck in this run:\n"
+            } else {
+                "note:\n"
+            });
+            for f in &self.findings {
+                s.push_str(&format!("  - {}\n", f.message));
+            }
+        }
+        s
     }
 }
 
@@ -87,18 +150,45 @@ pub fn check(plan: &Plan, out: &Outcome) -> SelfCheck {
     };
     let cpu_share = max_of(&|t| t.cpu_ns);
     let runqueue_share = max_of(&|t| t.runqueue_ns);
-    let sent_share = (plan.load == Load::Open && out.scheduled > 0)
-        .then(|| out.rec.sent_in_window as f64 / out.scheduled as f64);
+    let open = plan.load == Load::Open;
+    let sent_share =
+        (open && out.scheduled > 0).then(|| out.rec.sent_in_window as f64 / out.scheduled as f64);
+    let model = if open { "open" } else { "closed" };
+
+    if out.window < MIN_WINDOW {
+        return SelfCheck {
+            lag_p99_us,
+            turn_p99_us,
+            busy_share,
+            cpu_share,
+            runqueue_share,
+            sent_share,
+            model,
+            skipped: Some(format!(
+                "the run started requests for {}, and the shares need at least {} to mean anything (run longer: -d 1s or more)",
+                fmt_us(out.window.as_secs_f64() * 1e6),
+                fmt_us(MIN_WINDOW.as_secs_f64() * 1e6)
+            )),
+            findings: Vec::new(),
+        };
+    }
 
     let mut findings = Vec::new();
     if lag_p99_us > LAG_P99_LIMIT_US {
         findings.push(Finding {
             signal: "lag",
             generator: true,
-            message: format!(
-                "1% of requests left {} or more after they were due, with a connection free: the generator could not keep its own schedule",
-                fmt_us(lag_p99_us)
-            ),
+            message: if open {
+                format!(
+                    "1% of requests left {} or more after they were due, with a connection free: the generator could not keep its own schedule",
+                    fmt_us(lag_p99_us)
+                )
+            } else {
+                format!(
+                    "1% of requests left {} or more after their connection was free to send them: the generator was slow to send",
+                    fmt_us(lag_p99_us)
+                )
+            },
         });
     }
     if turn_p99_us > TURN_P99_LIMIT_US {
@@ -161,6 +251,8 @@ pub fn check(plan: &Plan, out: &Outcome) -> SelfCheck {
         cpu_share,
         runqueue_share,
         sent_share,
+        model,
+        skipped: None,
         findings,
     }
 }
@@ -179,6 +271,12 @@ pub fn fmt_us(us: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_help_states_the_limits_in_force() {
+        assert!(HELP.contains(&format!("shorter than {}s", MIN_WINDOW.as_secs())));
+        assert_eq!(MIN_WINDOW.subsec_nanos(), 0, "HELP writes whole seconds");
+    }
 
     #[test]
     fn every_finding_names_a_listed_signal() {

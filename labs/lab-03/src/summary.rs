@@ -122,6 +122,41 @@ impl Summary {
         self.errors.values().sum()
     }
 
+    /// When no request got a good reply: the one line to say so, naming
+    /// the errors (a table of zeros would read like a measurement).
+    pub fn nothing_succeeded(&self) -> Option<String> {
+        if self.ok > 0 {
+            return None;
+        }
+        let kinds = self
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = if self.errors.contains_key("connect-refused") {
+            let start = if self.target.starts_with("redis://") {
+                "lab-02 listens on 6380: `cargo run -p lab-02 --release`"
+            } else {
+                "lab-03's own target: `cargo run -p lab-03 --release -- target --port 8080`"
+            };
+            format!("; is a server listening at {}? ({start})", self.target)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "no request succeeded against {}: {} sent, {} failed ({}){hint}",
+            self.target,
+            self.sent,
+            self.error_count(),
+            if kinds.is_empty() {
+                "none answered".to_string()
+            } else {
+                kinds
+            },
+        ))
+    }
+
     /// The table printed at the end of a run.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -188,34 +223,8 @@ impl Summary {
                 fmt_us(p.mean_us),
             );
         }
-        let c = &self.self_check;
         let _ = writeln!(s);
-        let pct = |x: Option<f64>| x.map_or("n/a".to_string(), |v| format!("{:.0}%", v * 100.0));
-        let _ = writeln!(
-            s,
-            "generator  busy {:.0}% of the run, on CPU {}, waiting for a CPU {}",
-            c.busy_share * 100.0,
-            pct(c.cpu_share),
-            pct(c.runqueue_share)
-        );
-        if c.findings.is_empty() {
-            let _ = writeln!(
-                s,
-                "self-check ok: the generator kept its schedule and had CPU to spare"
-            );
-        } else {
-            if c.generator_bound() {
-                let _ = writeln!(
-                    s,
-                    "WARNING: the generator, not the server, may be the bottleneck in this run:"
-                );
-            } else {
-                let _ = writeln!(s, "note:");
-            }
-            for f in &c.findings {
-                let _ = writeln!(s, "  - {}", f.message);
-            }
-        }
+        s.push_str(&self.self_check.render());
         s
     }
 }

@@ -167,6 +167,25 @@ fn the_summary_warns_in_words() {
 }
 
 #[test]
+fn a_short_run_gets_no_verdict_and_a_closed_run_no_schedule() {
+    let _g = serial();
+    let t = target(TargetConfig::default());
+    // 20 requests take a few milliseconds: too few ticks for a share.
+    let out = run(&["http", &url(&t), "-c", "1", "-n", "20"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("self-check: no verdict") && !text.contains("self-check ok"),
+        "{text}"
+    );
+    // A closed run long enough for a verdict is not judged by a schedule.
+    let out = run(&["http", &url(&t), "-c", "2", "--think", "5ms", "-d", "1s"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("schedule"), "{text}");
+    assert!(text.contains("self-check"), "{text}");
+}
+
+#[test]
 fn think_time_paces_a_closed_model() {
     let _g = serial();
     let t = target(TargetConfig::default());
@@ -253,6 +272,25 @@ fn refused_connections_are_counted_not_fatal() {
     assert_eq!(code, 2, "some requests failed: exit code 2");
     assert_eq!(errors(&j, "connect-refused"), 40, "{}", j["errors"]);
     assert_eq!(j["ok"], 0);
+
+    // As a reader runs it, with nothing listening: one error line that
+    // says what happened and what to start, no table of zeros, no "ok".
+    let out = run(&["resp", &addr, "-n", "5"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.trim().is_empty(),
+        "no table when nothing worked: {stdout}"
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one error line: {stderr}");
+    assert!(
+        lines[0].starts_with("error: no request succeeded")
+            && lines[0].contains("connect-refused 5")
+            && lines[0].contains("cargo run -p lab-02"),
+        "{stderr}"
+    );
     let (j, _) = run_json(&[
         "http",
         &format!("http://{addr}/"),
