@@ -103,7 +103,15 @@ enum ExerciseCommand {
     /// List the exercises (of one lab, or all).
     List { lab: Option<String> },
     /// Check your answer to one exercise: `cargo xtask exercise check lab-01 shard-index`.
-    Check { lab: String, id: String },
+    /// Each failed check shows one more hint (none while the starter is
+    /// untouched).
+    Check {
+        lab: String,
+        id: String,
+        /// Show the first N hints now, whatever was shown before.
+        #[arg(long, value_name = "N")]
+        hint: Option<usize>,
+    },
     /// Prove that every starter fails and every reference solution passes.
     Verify,
 }
@@ -134,7 +142,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Results { quick, only, stale } => results::run(&root, quick, &only, stale),
         Command::Exercise { command } => match command {
             ExerciseCommand::List { lab } => exercises::list(&root, lab.as_deref()),
-            ExerciseCommand::Check { lab, id } => exercises::check(&root, &lab, &id),
+            ExerciseCommand::Check { lab, id, hint } => exercises::check(&root, &lab, &id, hint),
             ExerciseCommand::Verify => {
                 exercises::verify(&root).map(|n| println!("{n} exercises verified"))
             }

@@ -1,8 +1,12 @@
 //! The book's own mdBook preprocessor (`cargo xtask preprocess`, wired in
 //! `book.toml` after mdBook's `links`, so includes are already expanded).
 //!
-//! It does two things to every chapter:
+//! It does three things to every chapter:
 //!
+//! 0. **Exercises from one source.** `{{#exercise lab-03 pacing}}` becomes
+//!    the exercise's whole block, rendered from the lab's `exercises.toml`
+//!    and its solution file ([`crate::exercises::render_block`]), so the
+//!    chapter and `cargo xtask exercise check` show the same hints.
 //! 1. **Numbers from data.** `{{#value lab-02/throughput-split:best_p16}}`
 //!    becomes the fact `best_p16` that lab-02's `measure` command attached
 //!    to its table `throughput-split` (`report::Table::fact`), read from
@@ -57,6 +61,9 @@ pub fn process_json(input: &str, repo_root: &Path) -> Result<String> {
     let book_root = PathBuf::from(ctx["root"].as_str().unwrap_or("."));
     let src = ctx["config"]["book"]["src"].as_str().unwrap_or("src");
     let mut p = Processor::new(book_root.join(src).join("results"), repo_root.to_path_buf());
+    if let Some(url) = ctx["config"]["output"]["html"]["git-repository-url"].as_str() {
+        p.repo_url = url.trim_end_matches('/').to_owned();
+    }
     let mut errors = Vec::new();
     walk(&mut book, &mut |name, content| match p.chapter(content) {
         Ok(text) => *content = text,
@@ -80,6 +87,12 @@ pub fn unresolved(root: &Path, results: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// `text` with its `{{#value …}}` references replaced from the committed
+/// results (for commands quoted from a page, run as written).
+pub fn expand_committed_values(root: &Path, text: &str) -> Result<String> {
+    Processor::new(root.join("src/results"), root.to_path_buf()).expand_values(text)
 }
 
 /// Calls `f(chapter name, content)` for every chapter in the book's JSON.
@@ -113,9 +126,14 @@ fn walk(v: &mut Value, f: &mut dyn FnMut(&str, &mut String)) {
 /// The class of the notice on a stale result (styled in `theme/`).
 pub const STALE_CLASS: &str = "ul-stale";
 
+/// Where exercise blocks link the files they build on, when `book.toml`
+/// does not say.
+const REPO_URL: &str = "https://github.com/under-load/under-load";
+
 struct Processor {
     results: PathBuf,
     repo_root: PathBuf,
+    repo_url: String,
     reports: BTreeMap<String, Value>,
     stale: BTreeMap<String, Option<String>>,
 }
@@ -125,6 +143,7 @@ impl Processor {
         Self {
             results,
             repo_root,
+            repo_url: REPO_URL.to_owned(),
             reports: BTreeMap::new(),
             stale: BTreeMap::new(),
         }
@@ -210,8 +229,49 @@ impl Processor {
     }
 
     fn chapter(&mut self, content: &str) -> Result<String> {
-        let with_values = self.expand_values(content)?;
+        let with_exercises = self.expand_exercises(content)?;
+        let with_values = self.expand_values(&with_exercises)?;
         self.mark_stale(&with_values)
+    }
+
+    /// `{{#exercise LAB ID}}` → the exercise's block.
+    fn expand_exercises(&mut self, content: &str) -> Result<String> {
+        let mut out = String::with_capacity(content.len());
+        let mut rest = content;
+        while let Some(i) = rest.find("{{#exercise ") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + "{{#exercise ".len()..];
+            let Some(end) = after.find("}}") else {
+                bail!("an unclosed `{{{{#exercise` directive");
+            };
+            let words: Vec<&str> = after[..end].split_whitespace().collect();
+            let [lab, id] = words[..] else {
+                bail!(
+                    "`{{{{#exercise {}}}}}`: write `{{{{#exercise LAB ID}}}}`",
+                    &after[..end]
+                );
+            };
+            let (dir, list) = crate::exercises::load_lab(&self.repo_root, lab)?;
+            let ex = list.iter().find(|e| e.id == id).with_context(|| {
+                format!(
+                    "`{{{{#exercise {lab} {id}}}}}`: {lab} has no exercise {id:?} (it has: {})",
+                    list.iter()
+                        .map(|e| e.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            out.push_str(&crate::exercises::render_block(
+                lab,
+                &dir,
+                &self.repo_root,
+                ex,
+                &self.repo_url,
+            )?);
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
     }
 
     fn expand_values(&mut self, content: &str) -> Result<String> {

@@ -464,10 +464,14 @@ mod tests {
         );
         // And the chapter includes exactly those lab files, in that order.
         let chapter = filled("src/{{CHAPTER}}");
-        let included: Vec<String> = structure::includes(&chapter)
+        let mut included: Vec<String> = structure::includes(&chapter)
             .into_iter()
             .filter_map(|(p, _)| p.strip_prefix("../../labs/lab-07/").map(str::to_owned))
             .collect();
+        // The exercise block shows the solution, rendered from the manifest.
+        if chapter.contains(&crate::exercises::directive("lab-07", "first-step")) {
+            included.push("exercises/solutions/first_step.rs".to_owned());
+        }
         assert_eq!(included, order);
     }
 

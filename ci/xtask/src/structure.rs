@@ -3,8 +3,10 @@
 //! - every lab names at least one chapter, each chapter exists, is listed in
 //!   `SUMMARY.md`, and opens with a lab card for that lab;
 //! - every lab has an exercises package with at least one exercise, and each
-//!   exercise has its statement (`id="exercise-ID"`) in one of the lab's
-//!   chapters;
+//!   exercise is rendered (`{{#exercise LAB ID}}`) in one of the lab's
+//!   chapters, from an `exercises.toml` entry whose statement and hints
+//!   type no measured number, whose hints quote no line of the solution,
+//!   and whose starter names the files it builds on;
 //! - every `{{#include …}}` in the book resolves, anchors included;
 //! - committed results come from full runs;
 //! - every crate root opens with a module map (`//!` docs), and a lab's map
@@ -38,6 +40,12 @@ pub fn chapter_problems(lab: &str, chapter: &str, text: &str) -> Vec<String> {
             if !text.contains(&format!("data-lab=\"{lab}\"")) {
                 p.push(format!(
                     "{chapter}: the lab card does not name {lab} (data-lab=\"{lab}\")"
+                ));
+            }
+            if !card.contains("class=\"ul-needs\"") {
+                p.push(format!(
+                    "{chapter}: the lab card does not say what must already be running \
+                     (`<div class=\"ul-needs\">`, with the command, or \"Needs nothing else running\")"
                 ));
             }
             if !card.contains(&format!("cargo run -p {lab}")) {
@@ -500,12 +508,26 @@ pub fn check(root: &Path) -> Result<()> {
             }
             Some(x) => {
                 for e in &x.exercises {
-                    if !chapter_text.contains(&format!("id=\"exercise-{}\"", e.id)) {
+                    let directive = exercises::directive(&lab.name, &e.id);
+                    if !chapter_text.contains(&directive) {
                         problems.push(format!(
-                            "{}: exercise {} has no statement (id=\"exercise-{}\") in the lab's chapters",
-                            lab.name, e.id, e.id
+                            "{}: exercise {} is not rendered ({directive}) in the lab's chapters",
+                            lab.name, e.id
                         ));
                     }
+                    let manifest = format!("labs/{}/exercises/exercises.toml ({})", lab.name, e.id);
+                    problems.extend(crate::prose::number_problems(
+                        &manifest,
+                        &format!("{}\n\n{}", e.summary, e.hints.join("\n\n")),
+                    ));
+                    let read =
+                        |p: &Path| std::fs::read_to_string(x.dir.join(p)).unwrap_or_default();
+                    problems.extend(exercises::manifest_problems(
+                        root,
+                        e,
+                        &read(&e.starter),
+                        &read(&e.solution),
+                    ));
                 }
             }
         }
@@ -561,7 +583,7 @@ pub fn check(root: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    const CARD: &str = "# Locks\n\n<div class=\"ul-lab-card\" data-lab=\"lab-01\">\n<div class=\"ul-run\"><code>cargo run -p lab-01 --release -- bench</code></div>\n</div>\n\nText";
+    const CARD: &str = "# Locks\n\n<div class=\"ul-lab-card\" data-lab=\"lab-01\">\n<div class=\"ul-needs\">Needs nothing else running.</div>\n<div class=\"ul-run\"><code>cargo run -p lab-01 --release -- bench</code></div>\n</div>\n\nText";
 
     #[test]
     fn lab_card_is_required_and_must_name_the_lab() {
@@ -571,6 +593,15 @@ mod tests {
         assert!(none[0].contains("no lab card"));
         let wrong = chapter_problems("lab-02", "a.md", CARD);
         assert_eq!(wrong.len(), 2, "{wrong:?}");
+        let silent = CARD.replace(
+            "<div class=\"ul-needs\">Needs nothing else running.</div>\n",
+            "",
+        );
+        let p = chapter_problems("lab-01", "a.md", &silent);
+        assert!(
+            p.len() == 1 && p[0].contains("must already be running"),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -21,7 +21,11 @@
 //!   key, `Persistent` for a key without a deadline, `Remaining(d)` with the
 //!   time left otherwise.
 //!
-//! Check it with `cargo test -p lab-01-exercises --test lazy_ttl`.
+//! Where to look: `labs/lab-01/src/clock.rs` (the `Clock` trait and the
+//! `ManualClock` the tests use) and `labs/lab-01/src/cache.rs` (`TtlState`,
+//! the answer `ttl` gives).
+//!
+//! Check it with `cargo xtask exercise check lab-01 lazy-ttl`.
 
 use std::collections::HashMap;
 use std::hash::Hash;

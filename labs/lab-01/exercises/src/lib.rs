@@ -3,9 +3,9 @@
 //!
 //! | exercise | file you edit | checked by |
 //! |---|---|---|
-//! | `shard-index`: pick a shard from a hash | `src/shard_index.rs` | `cargo test -p lab-01-exercises --test shard_index` |
-//! | `sharded-cache`: a map split over `Mutex` shards | `src/sharded_cache.rs` | `cargo test -p lab-01-exercises --test sharded_cache` |
-//! | `lazy-ttl`: keys that expire when touched | `src/lazy_ttl.rs` | `cargo test -p lab-01-exercises --test lazy_ttl` |
+//! | `shard-index`: pick a shard from a hash | `src/shard_index.rs` | `cargo xtask exercise check lab-01 shard-index` |
+//! | `sharded-cache`: a map split over `Mutex` shards | `src/sharded_cache.rs` | `cargo xtask exercise check lab-01 sharded-cache` |
+//! | `lazy-ttl`: keys that expire when touched | `src/lazy_ttl.rs` | `cargo xtask exercise check lab-01 lazy-ttl` |
 //!
 //! Each starter compiles and panics with `todo!()` until you fill it in.
 //! The reference solutions live in `solutions/` and are built instead of

@@ -20,7 +20,7 @@
 //! - The result is always below `shards`.
 //! - Changing the top 7 bits, or the low 32 bits, never changes the shard.
 //!
-//! Check it with `cargo test -p lab-01-exercises --test shard_index`.
+//! Check it with `cargo xtask exercise check lab-01 shard-index`.
 
 /// The shard (in `0..shards`) for `hash`. `shards` is a power of two.
 pub fn shard_index(hash: u64, shards: usize) -> usize {

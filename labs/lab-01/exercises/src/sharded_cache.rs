@@ -21,7 +21,11 @@
 //! - `len` adds up the shards' lengths; `shard_lens` returns each shard's
 //!   length, in shard order (the tests use it to check that keys spread).
 //!
-//! Check it with `cargo test -p lab-01-exercises --test sharded_cache`, then
+//! Where to look: `labs/lab-01/src/sharded.rs` (`shard_index`, the
+//! reference for exercise 1) and `labs/lab-01/src/sync.rs` (`CachePadded`,
+//! and why a shard gets a cache line of its own).
+//!
+//! Check it with `cargo xtask exercise check lab-01 sharded-cache`, then
 //! measure it beside the reference implementations:
 //! `cargo run -p lab-01-exercises --release -- bench`.
 

@@ -51,6 +51,12 @@
 //! - Only reading (no option, PERSIST of a key without TTL, any error):
 //!   log nothing.
 //!
+//! Where to look: `labs/lab-02/src/cmd/strings.rs` (`get`: GETEX without
+//! an option is exactly it), `labs/lab-02/src/db.rs` (`Db::read`,
+//! `Db::expire`, `Db::persist`, `Db::remove`, `unix_ms`),
+//! `labs/lab-02/src/reply.rs` (`bulk`, `null`, `array`, `error`,
+//! `WRONGTYPE`) and `labs/lab-02/src/cmd/mod.rs` (`Log::record`).
+//!
 //! Check it with `cargo xtask exercise check lab-02 getex`.
 
 use lab_02::cmd::Log;

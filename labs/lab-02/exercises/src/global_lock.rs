@@ -28,6 +28,10 @@
 //! Each thread makes its own [`GlobalParts`] with [`GlobalLock::parts`]:
 //! `Shards::run` takes `&mut self`, and the log buffer is per thread.
 //!
+//! Where to look: `labs/lab-02/src/route.rs` (`Shards`, `dispatch`),
+//! `labs/lab-02/src/db.rs` (`new_store`, `Db::new`) and
+//! `labs/lab-02/src/cmd/mod.rs` (`execute`, `Log`).
+//!
 //! Check it with `cargo xtask exercise check lab-02 global-lock`, then
 //! measure it beside lab-01's sharded cache:
 //! `cargo run -p lab-02-exercises --release -- bench`.

@@ -3,30 +3,53 @@
 //! See the starter, `src/pacing.rs`, for the task and why the naive loop
 //! loses rate.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use crate::clock::{Clock, SystemClock};
 
 /// Hands out requests on the schedule `start + i / rate`.
 #[derive(Debug)]
-pub struct Pacer {
+pub struct Pacer<C: Clock = SystemClock> {
     /// Requests per second.
     rate: f64,
-    /// The first call to `wait`.
-    start: Option<Instant>,
+    /// Where the time comes from.
+    clock: C,
+    /// The clock's time at the first call to `wait`.
+    start: Option<Duration>,
     /// How many requests `wait` has returned so far.
     sent: u64,
 }
 
-// ANCHOR: solution
-impl Pacer {
-    /// A pacer for `rate_per_sec` requests per second.
+impl Pacer<SystemClock> {
+    /// A pacer for `rate_per_sec` requests per second on the real clock.
     pub fn new(rate_per_sec: f64) -> Self {
+        Self::with_clock(rate_per_sec, SystemClock::new())
+    }
+}
+
+impl<C: Clock> Pacer<C> {
+    /// The clock (for tests that simulate it).
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The clock, to move (for tests that simulate it).
+    pub fn clock_mut(&mut self) -> &mut C {
+        &mut self.clock
+    }
+}
+
+// ANCHOR: solution
+impl<C: Clock> Pacer<C> {
+    /// A pacer for `rate_per_sec` requests per second on `clock`.
+    pub fn with_clock(rate_per_sec: f64, clock: C) -> Self {
         assert!(
             rate_per_sec.is_finite() && rate_per_sec > 0.0,
             "rate_per_sec must be finite and positive, got {rate_per_sec}"
         );
         Self {
             rate: rate_per_sec,
+            clock,
             start: None,
             sent: 0,
         }
@@ -35,9 +58,10 @@ impl Pacer {
     /// Sleeps until at least one request is due, then returns how many are
     /// due now (at least 1).
     pub fn wait(&mut self) -> u64 {
-        let start = *self.start.get_or_insert_with(Instant::now);
+        let now = self.clock.now();
+        let start = *self.start.get_or_insert(now);
+        let mut elapsed = now - start;
         loop {
-            let elapsed = start.elapsed();
             // Requests 0..=floor(elapsed * rate) are due. Counting from the
             // fixed start, never from the last wake-up, is what keeps the
             // schedule still: however late we are, the count says how far
@@ -53,7 +77,8 @@ impl Pacer {
             // wake us a little early (rounding) or late (timer slack,
             // scheduling); the next turn of the loop recounts either way.
             let next = Duration::from_secs_f64(self.sent as f64 / self.rate);
-            thread::sleep(next.saturating_sub(elapsed));
+            self.clock.sleep(next.saturating_sub(elapsed));
+            elapsed = self.clock.now().saturating_sub(start);
         }
     }
 }

@@ -24,5 +24,8 @@ pub mod hdr_histogram;
 #[cfg_attr(feature = "solution", path = "../solutions/co_correction.rs")]
 pub mod co_correction;
 
+/// The pacer's clock: real, or simulated by the tests (not an exercise).
+pub mod clock;
+
 #[cfg_attr(feature = "solution", path = "../solutions/pacing.rs")]
 pub mod pacing;

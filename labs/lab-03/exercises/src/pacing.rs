@@ -25,43 +25,77 @@
 //! the last one?". A late wake-up then finds several requests due and
 //! sends them all at once: the rate holds, and no lateness carries over.
 //!
-//! Your task: [`Pacer`].
+//! The pacer reads the time and sleeps through a [`Clock`]
+//! (`src/clock.rs`): [`SystemClock`] in a program, a simulated clock in
+//! the tests, which wakes you late on purpose, by up to tens of
+//! milliseconds as a busy machine would, and counts every time you look
+//! at it. So the tests are exact, and a busy machine cannot fail them.
 //!
-//! - [`Pacer::new`]`(rate_per_sec)`: panics, with a message that contains
-//!   `rate_per_sec`, unless the rate is finite and positive. Nothing
-//!   starts yet.
-//! - [`Pacer::wait`]: `start` is the instant of the first call, so the
-//!   first call returns 1 at once (request 0 is due at `start`). Every call
-//!   blocks the calling thread until at least one request not yet returned
-//!   is due, then returns how many are due now (`>= 1`) and counts them as
-//!   handed out, so the next call waits for the one after.
-//! - Block with `std::thread::sleep`, never by spinning on the clock: a
-//!   pacer that burns a core competes with the server it measures (on a
-//!   2-core machine, for half of it). The tests check the thread's CPU time.
+//! Your task: [`Pacer::with_clock`] and [`Pacer::wait`] (`new` is done).
+//!
+//! - [`Pacer::with_clock`]`(rate_per_sec, clock)`: panics, with a message
+//!   that contains `rate_per_sec`, unless the rate is finite and positive.
+//!   Nothing starts yet.
+//! - [`Pacer::wait`]: `start` is the clock's time at the first call, so
+//!   the first call returns 1 at once (request 0 is due at `start`). Every
+//!   call blocks until at least one request not yet returned is due, then
+//!   returns how many are due now (`>= 1`) and counts them as handed out,
+//!   so the next call waits for the one after.
+//! - Block with [`Clock::sleep`], never by looking at the clock in a loop:
+//!   a pacer that spins competes with the server it measures (on a 2-core
+//!   machine, for half of it). The simulated clock charges each look and
+//!   each sleep a little CPU, and the tests add it up.
 //! - Never drift: when a wake-up comes late, return more than one, never
 //!   move the schedule. After `wait` returned 2 at 1000/s, a caller that is
 //!   busy for 20 ms gets about 20 from the next call.
 //!
+//! What you need: [`Clock::now`] (a `Duration` since the clock's origin),
+//! [`Clock::sleep`], and `Duration`'s `as_secs_f64`, `from_secs_f64` and
+//! `saturating_sub`.
+//!
 //! Check it with `cargo xtask exercise check lab-03 pacing`.
 
-use std::time::Instant;
+use std::time::Duration;
+
+pub use crate::clock::{Clock, SystemClock};
 
 /// Hands out requests on the schedule `start + i / rate`.
 #[derive(Debug)]
 #[allow(dead_code)] // The fields are yours to use.
-pub struct Pacer {
+pub struct Pacer<C: Clock = SystemClock> {
     /// Requests per second.
     rate: f64,
-    /// The first call to `wait`.
-    start: Option<Instant>,
+    /// Where the time comes from.
+    clock: C,
+    /// The clock's time at the first call to `wait`.
+    start: Option<Duration>,
     /// How many requests `wait` has returned so far.
     sent: u64,
 }
 
-impl Pacer {
-    /// A pacer for `rate_per_sec` requests per second.
+impl Pacer<SystemClock> {
+    /// A pacer for `rate_per_sec` requests per second on the real clock.
     pub fn new(rate_per_sec: f64) -> Self {
-        let _ = rate_per_sec;
+        Self::with_clock(rate_per_sec, SystemClock::new())
+    }
+}
+
+impl<C: Clock> Pacer<C> {
+    /// The clock (for tests that simulate it).
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The clock, to move (for tests that simulate it).
+    pub fn clock_mut(&mut self) -> &mut C {
+        &mut self.clock
+    }
+}
+
+impl<C: Clock> Pacer<C> {
+    /// A pacer for `rate_per_sec` requests per second on `clock`.
+    pub fn with_clock(rate_per_sec: f64, clock: C) -> Self {
+        let _ = (rate_per_sec, clock);
         todo!("exercise pacing: check the rate, start nothing yet")
     }
 

@@ -18,6 +18,9 @@
 //! name would split a frame, so it becomes `:`; lines are sorted, so the
 //! same samples always give the same text. Open `lab-04/src/stacks.rs` only
 //! after you are done: it has the lab's own version.
+//!
+//! Where to look: `labs/lab-04/exercises/src/support.rs` (`RawSample`, what
+//! the sampler hands you).
 
 pub use crate::support::RawSample;
 

@@ -17,6 +17,9 @@
 //! (lab-04's sampler, in process). Find the function with the most flat
 //! samples, read where it is called from, and fix that, keeping the
 //! results identical.
+//!
+//! Where to look: `labs/lab-04/exercises/src/support.rs` (`ClientId`, and
+//! `COMPARISONS`, the counter the test reads).
 
 pub use crate::support::{COMPARISONS, ClientId};
 

@@ -7,6 +7,9 @@
 //! function appears several times on one stack; count that stack once in
 //! its `cum`. Sort by flat (most first), then by cum (most first), then by
 //! name; keep the first `n`.
+//!
+//! Where to look: `labs/lab-04/src/stacks.rs` (`Stack`, the folded stacks
+//! you read, and `TopRow`, the row you return).
 
 pub use lab_04::stacks::{Stack, TopRow};
 
