@@ -1,7 +1,11 @@
 //! The READMEs' commands, run as written (a suite step).
 //!
-//! A reader copies commands from `README.md` and `labs/*/README.md` into a
-//! terminal; each must work there. This step finds them (lines of fenced
+//! A reader copies commands from `README.md`, `labs/*/README.md` and the
+//! lab cards at the top of the chapters into a terminal; each must work
+//! there. A card's commands run in the order the card shows them: what must
+//! already be running (`ul-needs`), the lab's command (`ul-run`), and what
+//! to try next (`ul-then`), with `{{#value}}` references filled in from the
+//! committed results, as the page shows them. This step finds them (lines of fenced
 //! `console`/`sh`/`bash` blocks, and inline `cargo …`/`redis-cli …` code in
 //! list items), then runs each from the repository root with `sh -c`, in
 //! the order written, one README at a time:
@@ -114,6 +118,51 @@ pub fn commands(file: &str, text: &str) -> Vec<Written> {
                     rest = &after[b + 1..];
                 }
             }
+        }
+    }
+    out
+}
+
+/// The commands of the lab cards in one chapter, in the order shown.
+pub fn card_commands(file: &str, text: &str) -> Vec<Written> {
+    let mut out = Vec::new();
+    let mut in_card = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.contains("class=\"ul-lab-card\"") {
+            in_card = true;
+            continue;
+        }
+        if !in_card {
+            continue;
+        }
+        if line.trim() == "</div>" {
+            in_card = false;
+            continue;
+        }
+        let runnable = ["ul-needs", "ul-run", "ul-then"]
+            .iter()
+            .any(|c| line.contains(&format!("class=\"{c}\"")));
+        if !runnable {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(a) = rest.find("<code>") {
+            let after = &rest[a + "<code>".len()..];
+            let Some(b) = after.find("</code>") else {
+                break;
+            };
+            let code = after[..b]
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            if code.starts_with("cargo ") || code.starts_with("redis-cli ") {
+                out.push(Written {
+                    file: file.to_owned(),
+                    line: i + 1,
+                    command: code,
+                });
+            }
+            rest = &after[b..];
         }
     }
     out
@@ -295,8 +344,42 @@ pub fn run(root: &Path) -> Result<String> {
             drop(r);
         }
     }
+    // The lab cards: each distinct card once (two chapters may show the
+    // same lab's card).
+    let mut seen = std::collections::BTreeSet::new();
+    let mut cards = 0;
+    for (page, text) in crate::prose::pages(root)? {
+        if !page.starts_with("src/") {
+            continue;
+        }
+        let text = crate::preprocess::expand_committed_values(root, &text)?;
+        let list = card_commands(&page, &text);
+        let key: Vec<String> = list.iter().map(|w| w.command.clone()).collect();
+        if list.is_empty() || !seen.insert(key) {
+            continue;
+        }
+        cards += 1;
+        let mut background: Vec<Running> = Vec::new();
+        for w in list {
+            crate::sh::say(&format!("$ {}   ({}, lab card)", w.command, w.file));
+            n += 1;
+            ran += 1;
+            if let Some(r) = run_one(root, &w, &log_dir, n)? {
+                crate::sh::say(&format!(
+                    "  still running after {}: started; kept until the end of the card",
+                    kit::fmt::fmt_duration(SETTLE)
+                ));
+                kept += 1;
+                background.push(r);
+            }
+        }
+        for r in background.drain(..).rev() {
+            crate::sh::say(&format!("  stopping `{}`", r.what));
+            drop(r);
+        }
+    }
     Ok(format!(
-        "{ran} README commands ran as written ({kept} long-running), {skipped} not run by design"
+        "{ran} README and lab-card commands ran as written ({cards} cards; {kept} long-running), {skipped} not run by design"
     ))
 }
 
@@ -325,6 +408,23 @@ mod tests {
         assert_eq!(
             strip_comment("echo '# not a comment' # yes"),
             "echo '# not a comment'"
+        );
+    }
+
+    #[test]
+    fn finds_a_cards_commands_in_order() {
+        let page = "# T\n\n<div class=\"ul-lab-card\" data-lab=\"lab-03\">\n<div class=\"ul-lab-card-title\">Run it</div>\n<div class=\"ul-needs\">First: <code>cargo run -p lab-03 -- target --port 8080</code> (or <code>--port 0</code>).</div>\n<div class=\"ul-run\"><code>cargo run -p lab-03 -- http http://127.0.0.1:8080/ -d 2s</code></div>\n<div class=\"ul-then\">Then: <code>redis-cli -p 6380 ping</code></div>\n<div class=\"ul-lab-links\"><code>cargo xtask exercise list lab-03</code></div>\n</div>\n\n<div class=\"ul-run\"><code>cargo run -p not-a-card</code></div>\n";
+        let c: Vec<String> = card_commands("p.md", page)
+            .into_iter()
+            .map(|w| w.command)
+            .collect();
+        assert_eq!(
+            c,
+            [
+                "cargo run -p lab-03 -- target --port 8080",
+                "cargo run -p lab-03 -- http http://127.0.0.1:8080/ -d 2s",
+                "redis-cli -p 6380 ping"
+            ]
         );
     }
 

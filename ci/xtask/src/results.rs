@@ -185,8 +185,17 @@ pub fn run(root: &Path, quick: bool, only: &[String], stale_only: bool) -> Resul
                 .join(", ")
         );
     }
+    let timings_path = timings_file(root, quick);
+    let mut timings = read_timings(&timings_path);
+    sh::say(&plan_text(
+        &chosen,
+        &timings,
+        &read_timings(&timings_file(root, !quick)),
+        quick,
+    ));
     let mut mismatches = Vec::new();
     for p in chosen {
+        let started = std::time::Instant::now();
         sh::step(&format!(
             "results: {} ({}){}",
             p.name,
@@ -214,6 +223,14 @@ pub fn run(root: &Path, quick: bool, only: &[String], stale_only: bool) -> Resul
             written.len(),
             dir.display()
         ));
+        timings.insert(p.name.clone(), started.elapsed().as_secs());
+        if let Some(d) = timings_path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::write(
+            &timings_path,
+            serde_json::to_string_pretty(&timings)? + "\n",
+        )?;
         if quick {
             let produced: BTreeSet<String> = report.file_names().into_iter().collect();
             if let Err(e) = compare_sets(&produced, &files_in(&committed_dir(root, &p.name))?) {
@@ -225,6 +242,71 @@ pub fn run(root: &Path, quick: bool, only: &[String], stale_only: bool) -> Resul
         bail!("{}", mismatches.join("\n"));
     }
     Ok(())
+}
+
+/// Where the pipeline keeps how long each producer took last time: beside
+/// the committed results for full runs, under `target/` for quick ones (a
+/// quick run must not touch tracked files).
+pub fn timings_file(root: &Path, quick: bool) -> PathBuf {
+    if quick {
+        root.join("target/results-quick/timings.json")
+    } else {
+        root.join("src/results/timings.json")
+    }
+}
+
+fn read_timings(path: &Path) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// What a run is about to do, how long it took last time, and what it
+/// rewrites: said before it starts, so nobody loses half an hour or a
+/// tracked file by surprise.
+pub fn plan_text(
+    chosen: &[&Producer],
+    last: &std::collections::BTreeMap<String, u64>,
+    other_mode: &std::collections::BTreeMap<String, u64>,
+    quick: bool,
+) -> String {
+    let minutes = |secs: u64| format!("~{} min", secs.div_ceil(60).max(1));
+    let each: Vec<String> = chosen
+        .iter()
+        .map(|p| match last.get(&p.name) {
+            Some(&secs) => format!("{} ({} last time)", p.name, minutes(secs)),
+            None => format!("{} (not timed yet)", p.name),
+        })
+        .collect();
+    let known: Vec<u64> = chosen
+        .iter()
+        .filter_map(|p| last.get(&p.name).copied())
+        .collect();
+    let total = if known.len() == chosen.len() {
+        format!(", {} in all", minutes(known.iter().sum()))
+    } else {
+        String::new()
+    };
+    if quick {
+        format!(
+            "quick mode: {}{total}. It writes into target/results-quick/ and checks that \
+             the committed results have the same files; src/results/ is not touched.",
+            each.join(", ")
+        )
+    } else {
+        let quick_total: Option<u64> = chosen
+            .iter()
+            .map(|p| other_mode.get(&p.name).copied())
+            .sum();
+        format!(
+            "full run: {}{total}. It REWRITES src/results/ for these (tracked files: review \
+             and commit them after), and measures best on a quiet machine. To try the \
+             pipeline without touching them: `cargo xtask results --quick`{}.",
+            each.join(", "),
+            quick_total.map_or(String::new(), |q| format!(" ({} last time)", minutes(q)))
+        )
+    }
 }
 
 /// Committed results must come from full runs.
@@ -256,6 +338,32 @@ mod tests {
 
     fn set(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_plan_says_how_long_and_what_it_rewrites() {
+        let p = |n: &str| Producer {
+            name: n.into(),
+            package: n.into(),
+            bin: None,
+        };
+        let (a, b) = (p("lab-03"), p("lab-04"));
+        let last = [("lab-03".to_owned(), 590), ("lab-04".to_owned(), 330)].into();
+        let quick = [("lab-03".to_owned(), 70)].into();
+        let full = plan_text(&[&a, &b], &last, &quick, false);
+        assert!(full.contains("lab-03 (~10 min last time)"), "{full}");
+        assert!(full.contains("~16 min in all"), "{full}");
+        assert!(
+            full.contains("REWRITES src/results/") && full.contains("--quick"),
+            "{full}"
+        );
+        let new = plan_text(&[&a, &p("lab-09")], &last, &quick, false);
+        assert!(
+            new.contains("lab-09 (not timed yet)") && !new.contains("in all"),
+            "{new}"
+        );
+        let q = plan_text(&[&a], &quick, &last, true);
+        assert!(q.contains("not touched") && q.contains("~2 min"), "{q}");
     }
 
     #[test]
