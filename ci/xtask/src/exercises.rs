@@ -417,16 +417,27 @@ fn hint_state(root: &Path, lab: &str, id: &str) -> PathBuf {
         .join(format!("{lab}-{id}"))
 }
 
-/// True unless the starter is exactly as committed (`git` decides; without
-/// git every starter counts as touched, so hints still come).
+/// True unless the starter is exactly as shipped: as on the branch the
+/// clone tracks (`@{upstream}`, so a learner who commits an attempt still
+/// counts as having touched it), or as in `HEAD` when nothing is tracked.
+/// Without git every starter counts as touched, so hints still come.
 pub fn starter_touched(root: &Path, starter: &Path) -> bool {
     let rel = starter.strip_prefix(root).unwrap_or(starter);
-    let committed = Command::new("git")
-        .current_dir(root)
-        .args(["show", &format!("HEAD:{}", rel.display())])
-        .output();
-    match (committed, std::fs::read(starter)) {
-        (Ok(out), Ok(now)) if out.status.success() => out.stdout != now,
+    let shipped = |rev: &str| {
+        Command::new("git")
+            .current_dir(root)
+            .args(["show", &format!("{rev}:{}", rel.display())])
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| o.stdout)
+    };
+    match (
+        shipped("@{upstream}").or_else(|| shipped("HEAD")),
+        std::fs::read(starter),
+    ) {
+        (Some(shipped), Ok(now)) => shipped != now,
         _ => true,
     }
 }
@@ -447,14 +458,15 @@ pub fn hints_to_show(
     }
 }
 
-/// After a failed check: how many hints to show now, remembered in `state`
-/// for the next check.
+/// After a failed check: how many hints to show now, and the level
+/// remembered in `state` for the next check (never lowered: `--hint 1`
+/// after three hints shows one, and the next check still shows all).
 pub fn advance_hints(
     state: &Path,
     asked: Option<usize>,
     touched: bool,
     total: usize,
-) -> Result<usize> {
+) -> Result<(usize, usize)> {
     let before = std::fs::read_to_string(state)
         .ok()
         .and_then(|t| t.trim().parse().ok())
@@ -466,7 +478,7 @@ pub fn advance_hints(
         }
         std::fs::write(state, n.to_string())?;
     }
-    Ok(n)
+    Ok((n, n.max(before)))
 }
 
 /// The book page (relative to `src/`, as built: `.html`) whose chapter
@@ -534,15 +546,31 @@ pub fn check(root: &Path, lab: &str, id: &str, asked: Option<usize>) -> Result<(
                 println!("Also, with the same message: {}", same.join(", "));
             }
             let touched = starter_touched(root, &starter);
-            let n = advance_hints(&state, asked, touched, ex.hints.len())?;
+            let (n, level) = advance_hints(&state, asked, touched, ex.hints.len())?;
             print!(
                 "{}",
-                hint_text(ex, n, touched, &shown_path, chapter_of(root, lab, id))
+                hint_text(
+                    ex,
+                    n,
+                    level,
+                    touched,
+                    &shown_path,
+                    chapter_of(root, lab, id)
+                )
             );
             bail!("exercise {lab}/{id} is not solved yet")
         }
         Outcome::DidNotBuild { errors } => {
             println!("\nYour code does not compile yet:\n{}", indent(&errors, 4));
+            // Compiler errors are the compiler's to explain; hints only
+            // when asked for, and without spending a level.
+            if let Some(n) = asked {
+                let n = n.min(ex.hints.len());
+                print!(
+                    "{}",
+                    hint_text(ex, n, n, true, &shown_path, chapter_of(root, lab, id))
+                );
+            }
             bail!("exercise {lab}/{id} does not compile")
         }
     }
@@ -553,6 +581,7 @@ pub fn check(root: &Path, lab: &str, id: &str, asked: Option<usize>) -> Result<(
 pub fn hint_text(
     ex: &Exercise,
     n: usize,
+    level: usize,
     touched: bool,
     starter: &Path,
     chapter: Option<String>,
@@ -573,10 +602,14 @@ pub fn hint_text(
     for (i, h) in ex.hints.iter().take(n).enumerate() {
         s.push_str(&format!("Hint {} of {total}: {h}\n", i + 1));
     }
-    if n < total {
+    if level < total {
         s.push_str(&format!(
             "(The next failed check shows hint {} of {total}; `--hint {total}` shows them all.)\n",
-            n + 1
+            level + 1
+        ));
+    } else if n < total {
+        s.push_str(&format!(
+            "(You have seen all {total} hints before: the next failed check shows them all again.)\n"
         ));
     } else {
         let place = chapter.map_or_else(
@@ -699,10 +732,7 @@ fn under_hogs(root: &Path, lx: &LabExercises, ex: &Exercise) -> Result<()> {
     // Build both first, so the runs below measure only the tests.
     run_tests(root, lx, ex, false, true)?;
     run_tests(root, lx, ex, true, true)?;
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let _hogs = (0..cores)
-        .map(|c| kit::process::Hog::start(&c.to_string()))
-        .collect::<Result<Vec<_>>>()?;
+    let mut hogs = Hogs::on_every_allowed_cpu()?;
     let mut bad = Vec::new();
     for run in 1..=UNDER_HOGS {
         let s = run_tests(root, lx, ex, false, true)?;
@@ -710,6 +740,8 @@ fn under_hogs(root: &Path, lx: &LabExercises, ex: &Exercise) -> Result<()> {
         if let Err(e) = judge(&ex.id, &s, &r) {
             bad.push(format!("run {run}: {e}"));
         }
+        // A hog that died would make the rest a quiet run that says "busy".
+        hogs.check_alive()?;
     }
     if !bad.is_empty() {
         bail!(
@@ -719,6 +751,70 @@ fn under_hogs(root: &Path, lx: &LabExercises, ex: &Exercise) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// One busy loop per CPU this process may run on (`Cpus_allowed_list`),
+/// each pinned there with `taskset`; killed on drop.
+struct Hogs(Vec<(String, std::process::Child)>);
+
+impl Hogs {
+    fn on_every_allowed_cpu() -> Result<Self> {
+        let status = std::fs::read_to_string("/proc/self/status")?;
+        let list = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .context("no Cpus_allowed_list in /proc/self/status")?
+            .trim()
+            .to_owned();
+        let mut hogs = Self(Vec::new());
+        for cpu in cpu_list(&list)? {
+            let child = Command::new("taskset")
+                .args(["-c", &cpu.to_string(), "sh", "-c", "while :; do :; done"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .context("starting a CPU hog (taskset, sh)")?;
+            hogs.0.push((cpu.to_string(), child));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        hogs.check_alive()?;
+        Ok(hogs)
+    }
+
+    fn check_alive(&mut self) -> Result<()> {
+        for (cpu, child) in &mut self.0 {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "the CPU hog on CPU {cpu} exited ({status}): the run would not be under load"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A kernel CPU list (`0-3,6,8-9`) as CPU numbers.
+pub fn cpu_list(list: &str) -> Result<Vec<usize>> {
+    let mut cpus = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+        cpus.extend(a..=b);
+    }
+    if cpus.is_empty() {
+        bail!("an empty CPU list {list:?}");
+    }
+    Ok(cpus)
 }
 
 /// What `exercises.toml` promises about one exercise that its files must
@@ -884,38 +980,44 @@ mod tests {
         let dir = kit::testutil::TempDir::new("xtask-hints").unwrap();
         let state = dir.path().join("hints/lab-03-pacing");
         // Untouched starter: no hint, however often it is checked.
-        assert_eq!(advance_hints(&state, None, false, 3).unwrap(), 0);
-        assert_eq!(advance_hints(&state, None, false, 3).unwrap(), 0);
+        assert_eq!(advance_hints(&state, None, false, 3).unwrap(), (0, 0));
+        assert_eq!(advance_hints(&state, None, false, 3).unwrap(), (0, 0));
         // Then one more per failed check, up to all, and no further.
         let seen: Vec<usize> = (0..5)
-            .map(|_| advance_hints(&state, None, true, 3).unwrap())
+            .map(|_| advance_hints(&state, None, true, 3).unwrap().0)
             .collect();
         assert_eq!(seen, [1, 2, 3, 3, 3]);
         // `--hint N` shows exactly N, and never forgets what was shown.
-        assert_eq!(advance_hints(&state, Some(1), true, 3).unwrap(), 1);
-        assert_eq!(advance_hints(&state, None, true, 3).unwrap(), 3);
+        assert_eq!(advance_hints(&state, Some(1), true, 3).unwrap(), (1, 3));
+        assert_eq!(advance_hints(&state, None, true, 3).unwrap(), (3, 3));
         let fresh = dir.path().join("hints/other");
-        assert_eq!(advance_hints(&fresh, Some(2), false, 3).unwrap(), 2);
-        assert_eq!(advance_hints(&fresh, Some(9), false, 3).unwrap(), 3);
+        assert_eq!(advance_hints(&fresh, Some(2), false, 3).unwrap(), (2, 2));
+        assert_eq!(advance_hints(&fresh, Some(9), false, 3).unwrap(), (3, 3));
     }
 
     #[test]
     fn the_hint_text_shows_what_was_reached_and_ends_at_the_book() {
         let ex = exercise(&["first nudge", "second method", "third shape"]);
         let starter = Path::new("labs/lab-03/exercises/src/pacing.rs");
-        let none = hint_text(&ex, 0, false, starter, None);
+        let none = hint_text(&ex, 0, 0, false, starter, None);
         assert!(
             none.contains("not changed") && !none.contains("Hint"),
             "{none}"
         );
-        let one = hint_text(&ex, 1, true, starter, None);
+        let one = hint_text(&ex, 1, 1, true, starter, None);
         assert!(one.contains("Hint 1 of 3: first nudge"), "{one}");
         assert!(
             !one.contains("second method") && one.contains("hint 2 of 3"),
             "{one}"
         );
+        let asked_fewer = hint_text(&ex, 1, 3, true, starter, None);
+        assert!(
+            asked_fewer.contains("seen all 3") && !asked_fewer.contains("hint 2 of 3"),
+            "{asked_fewer}"
+        );
         let all = hint_text(
             &ex,
+            3,
             3,
             true,
             starter,
@@ -926,6 +1028,13 @@ mod tests {
             all.contains("part-3/load-testing.html#exercise-pacing") && all.contains("Solution"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn cpu_lists_read_like_the_kernel_writes_them() {
+        assert_eq!(cpu_list("0-1").unwrap(), [0, 1]);
+        assert_eq!(cpu_list("2,4-6\n").unwrap(), [2, 4, 5, 6]);
+        assert!(cpu_list("").is_err() && cpu_list("a-b").is_err());
     }
 
     #[test]

@@ -60,8 +60,12 @@ The self-check (the lines after the table) judges the generator, not the server:
              waiting for sockets; near 100% the generator is saturated
   on CPU     share of the run the kernel actually ran that worker; busy high
              and on CPU low means another process took its core
+  waiting for a CPU
+             share of the run the worker was runnable but not running (the
+             run queue); above 10% the generator's timestamps are late
   lag        how late a request left after it was due with a connection free
   loop turn  how long one pass of the loop kept it from reading replies
+  rate       open model: share of the scheduled requests sent in time
 Runs shorter than 1s get the signals but no verdict. Exit codes: 0 every
 request succeeded, 1 usage or setup error, 2 some or all requests failed
 (all failed: one error line on stderr, and no table).
@@ -275,6 +279,17 @@ mod tests {
     #[test]
     fn the_help_states_the_limits_in_force() {
         assert!(HELP.contains(&format!("shorter than {}s", MIN_WINDOW.as_secs())));
+        assert!(HELP.contains(&format!("above {:.0}%", RUNQUEUE_LIMIT * 100.0)));
+        for word in [
+            "busy",
+            "on CPU",
+            "waiting for a CPU",
+            "lag",
+            "loop turn",
+            "rate",
+        ] {
+            assert!(HELP.contains(word), "--help does not explain `{word}`");
+        }
         assert_eq!(MIN_WINDOW.subsec_nanos(), 0, "HELP writes whole seconds");
     }
 

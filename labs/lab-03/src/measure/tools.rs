@@ -99,10 +99,13 @@ impl GenRun {
             .unwrap_or_default()
     }
 
-    /// `ok`, or the generator-blaming signals.
+    /// `ok`, the generator-blaming signals, or `no verdict` for a run too
+    /// short to judge (see `selfcheck::MIN_WINDOW`).
     pub fn verdict(&self) -> String {
         let f = self.generator_findings();
-        if f.is_empty() {
+        if self.json["self_check"]["skipped"].is_string() {
+            "no verdict (short run)".into()
+        } else if f.is_empty() {
             "ok".into()
         } else {
             format!("WARNING: {}", f.join(", "))

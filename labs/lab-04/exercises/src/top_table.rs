@@ -8,8 +8,10 @@
 //! its `cum`. Sort by flat (most first), then by cum (most first), then by
 //! name; keep the first `n`.
 //!
-//! Where to look: `labs/lab-04/src/stacks.rs` (`Stack`, the folded stacks
-//! you read, and `TopRow`, the row you return).
+//! Where to look: the two types re-exported below (`Stack`, the folded
+//! stacks you read, and `TopRow`, the row you return) and their docs
+//! (`cargo doc -p lab-04 --open`). Open `labs/lab-04/src/stacks.rs` only
+//! after you are done: it has the lab's own `top`.
 
 pub use lab_04::stacks::{Stack, TopRow};
 
