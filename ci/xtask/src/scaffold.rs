@@ -241,8 +241,15 @@ pub fn self_test(root: &Path) -> Result<()> {
     if !problems.is_empty() {
         bail!("the template chapter is broken: {problems:?}");
     }
-    if !chapter.contains("id=\"exercise-first-step\"") {
+    if !chapter.contains(&crate::exercises::directive("lab-99", "first-step")) {
         bail!("the template chapter has no exercise statement");
+    }
+    // The directive renders: the manifest parses and the solution has its
+    // anchor.
+    let (ex_dir, list) = crate::exercises::load_lab(&ws, "lab-99")?;
+    for ex in &list {
+        crate::exercises::render_block("lab-99", &ex_dir, &ws, ex, "https://example.org/r")
+            .with_context(|| format!("rendering the template exercise {}", ex.id))?;
     }
     let lab_dir = ws.join("labs/lab-99");
     for (path, anchor) in structure::includes(&chapter) {
