@@ -310,14 +310,92 @@ pub enum LoadError {
         offset: u64,
         reason: String,
     },
+    #[error(
+        "the append-only file {path} has a record at byte {offset} this server cannot replay: \
+         {reason}. Starting without it would lose its data silently, so the server refuses; \
+         the file is unchanged. If that record is not needed, cut it out (bytes {offset} to \
+         {end}): {repair}"
+    )]
+    Unreplayable {
+        path: String,
+        offset: u64,
+        end: u64,
+        reason: String,
+        repair: String,
+    },
+    #[error(
+        "the append-only file {path} is damaged at byte {offset}: that record claims more bytes \
+         than the file holds, but complete records follow at byte {resume}, so this is damage in \
+         the middle, not a write cut short at the end. The server refuses to start and leaves \
+         the file as it is (truncating would delete every record after byte {offset}). To keep \
+         the records after the damage, cut out bytes {offset} to {resume}: {repair}"
+    )]
+    DamagedLength {
+        path: String,
+        offset: u64,
+        resume: u64,
+        repair: String,
+    },
+}
+
+/// A shell command that writes `FILE.repaired` without bytes `from..to`.
+fn repair_command(path: &Path, from: usize, to: usize) -> String {
+    let p = path.display();
+    format!(
+        "`head -c {from} {p} > {p}.repaired && tail -c +{} {p} >> {p}.repaired`, check it, \
+         then move it into place",
+        to + 1
+    )
+}
+
+/// Whether `data` from some offset after its first byte parses as at least
+/// one complete record: evidence that an incomplete record before it is
+/// damage, not a torn tail. Returns that offset.
+fn records_resume(data: &[u8], limits: &Limits) -> Option<usize> {
+    let mut ranges = Vec::new();
+    let mut scratch = Vec::new();
+    let mut from = 1;
+    while let Some(i) = data[from..].iter().position(|&b| b == b'*') {
+        let at = from + i;
+        if let Ok(Some(n)) = resp::parse_request(&data[at..], limits, &mut ranges, &mut scratch)
+            && n > 0
+            && !ranges.is_empty()
+        {
+            // One complete record could be a value's bytes; require that
+            // everything from here to the end parses (allowing a torn tail).
+            let mut pos = at + n;
+            let mut ok = true;
+            while pos < data.len() {
+                match resp::parse_request(&data[pos..], limits, &mut ranges, &mut scratch) {
+                    Ok(Some(m)) if data[pos] == b'*' => pos += m,
+                    Ok(None) if data[pos] == b'*' => break,
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                return Some(at);
+            }
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Replays an append-only file: calls `apply` with each logged command's
-/// arguments, in order. A file that ends in the middle of a record (the
-/// process died while writing it) is loaded up to the last complete record
-/// and cut there, as Redis does with `aof-load-truncated yes`; damage
-/// anywhere else refuses to load.
-pub fn replay(path: &Path, mut apply: impl FnMut(&[&[u8]])) -> Result<Loaded, LoadError> {
+/// arguments, in order; a record `apply` cannot replay refuses to load.
+/// A file that ends in the middle of a record (the process died while
+/// writing it) is loaded up to the last complete record and cut there, as
+/// Redis does with `aof-load-truncated yes`. An incomplete record that
+/// complete records follow (a damaged length in the middle) is damage, not
+/// a torn tail: it refuses to load and the file is left as it was, as is
+/// any other damage.
+pub fn replay(
+    path: &Path,
+    mut apply: impl FnMut(&[&[u8]]) -> Result<(), String>,
+) -> Result<Loaded, LoadError> {
     let io_err = |source| LoadError::Io {
         path: path.display().to_string(),
         source,
@@ -353,12 +431,28 @@ pub fn replay(path: &Path, mut apply: impl FnMut(&[&[u8]])) -> Result<Loaded, Lo
             Ok(Some(n)) => {
                 let args: Vec<&[u8]> = ranges.iter().map(|r| r.slice(rest, &scratch)).collect();
                 if !args.is_empty() {
-                    apply(&args);
+                    if let Err(reason) = apply(&args) {
+                        return Err(LoadError::Unreplayable {
+                            path: path.display().to_string(),
+                            offset: pos as u64,
+                            end: (pos + n) as u64,
+                            reason,
+                            repair: repair_command(path, pos, pos + n),
+                        });
+                    }
                     loaded.commands += 1;
                 }
                 pos += n;
             }
             Ok(None) => {
+                if let Some(resume) = records_resume(rest, &limits) {
+                    return Err(LoadError::DamagedLength {
+                        path: path.display().to_string(),
+                        offset: pos as u64,
+                        resume: (pos + resume) as u64,
+                        repair: repair_command(path, pos, pos + resume),
+                    });
+                }
                 loaded.truncated = (data.len() - pos) as u64;
                 tracing::warn!(
                     "append-only file {} ends with an incomplete record: loaded {} commands \

@@ -21,6 +21,16 @@ pub const OUTPUT_SOFT_LIMIT: usize = 256 << 10;
 /// How much to read per system call.
 pub const READ_CHUNK: usize = 16 << 10;
 
+/// An idle connection keeps buffers no larger than this: an idle client
+/// costs its small buffers, not a read chunk each (Redis frees an idle
+/// client's query buffer too).
+pub const IDLE_KEEP: usize = 1 << 10;
+
+/// Thread per core: the most replies one batch may leave to other cores
+/// before it stops parsing. Their size is unknown until they arrive, so
+/// the output limit cannot count them; this bounds them instead.
+pub const MAX_DEFERRED: usize = 16;
+
 /// A connection's buffers and session.
 pub struct Conn {
     pub session: Session,
@@ -66,9 +76,9 @@ impl Conn {
     pub fn new(session: Session) -> Self {
         Self {
             session,
-            input: Vec::with_capacity(READ_CHUNK),
+            input: Vec::new(),
             input_start: 0,
-            output: Vec::with_capacity(READ_CHUNK),
+            output: Vec::new(),
             output_start: 0,
             last_active: Instant::now(),
             closing: false,
@@ -113,7 +123,26 @@ impl Conn {
             // A huge reply (KEYS on a big keyspace) should not pin its
             // buffer for the rest of the connection's life.
             if self.output.capacity() > 4 * OUTPUT_SOFT_LIMIT {
-                self.output = Vec::with_capacity(READ_CHUNK);
+                self.output = Vec::new();
+            }
+        }
+    }
+
+    /// Before waiting for the client: with nothing pending either way,
+    /// give back buffers larger than [`IDLE_KEEP`].
+    pub fn release_idle(&mut self) {
+        if self.pending_input() == 0 {
+            self.input_start = 0;
+            self.input.clear();
+            if self.input.capacity() > IDLE_KEEP {
+                self.input = Vec::new();
+            }
+        }
+        if self.pending_output() == 0 {
+            self.output_start = 0;
+            self.output.clear();
+            if self.output.capacity() > IDLE_KEEP {
+                self.output = Vec::new();
             }
         }
     }
@@ -121,7 +150,7 @@ impl Conn {
     /// Drops the input buffer's capacity back if a big request inflated it.
     pub fn shrink_input(&mut self) {
         if self.pending_input() == 0 && self.input.capacity() > 4 * OUTPUT_SOFT_LIMIT {
-            self.input = Vec::with_capacity(READ_CHUNK);
+            self.input = Vec::new();
             self.input_start = 0;
         }
     }
@@ -170,8 +199,26 @@ pub fn process(
     shared: &Shared,
     mut run: impl FnMut(&'static Spec, &[&[u8]], &mut Vec<u8>),
 ) -> Next {
+    process_deferring(conn, limits, shared, usize::MAX, |spec, args, out| {
+        run(spec, args, out);
+        false
+    })
+}
+
+/// [`process`] for a model whose replies may be computed elsewhere: `run`
+/// returns true when it left a request's reply to come later (thread per
+/// core), and parsing stops after `max_deferred` of them, as it stops at
+/// the output limit.
+pub fn process_deferring(
+    conn: &mut Conn,
+    limits: &Limits,
+    shared: &Shared,
+    max_deferred: usize,
+    mut run: impl FnMut(&'static Spec, &[&[u8]], &mut Vec<u8>) -> bool,
+) -> Next {
     let mut next = Next::Continue;
-    while conn.pending_output() < OUTPUT_SOFT_LIMIT {
+    let mut deferred = 0;
+    while conn.pending_output() < OUTPUT_SOFT_LIMIT && deferred < max_deferred {
         let buf = &conn.input[conn.input_start..];
         if buf.is_empty() {
             break;
@@ -209,8 +256,8 @@ pub fn process(
                             break;
                         }
                     }
-                } else {
-                    run(req.spec, &req.args, &mut conn.output);
+                } else if run(req.spec, &req.args, &mut conn.output) {
+                    deferred += 1;
                 }
             }
             Err(e) => {

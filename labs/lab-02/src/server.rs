@@ -57,6 +57,9 @@ impl Drop for Server {
     }
 }
 
+/// The listen backlog: Redis's default `tcp-backlog`.
+pub const LISTEN_BACKLOG: i32 = 511;
+
 /// Binds, loads the append-only file, and starts the model. Returns once
 /// the port accepts connections.
 pub fn start(config: Config) -> Result<Server> {
@@ -67,6 +70,11 @@ pub fn start(config: Config) -> Result<Server> {
             config.bind, config.port
         )
     })?;
+    // Redis listens with a backlog of 511 (`tcp-backlog`); std asks for
+    // 128, and a burst of connects beyond it waits a second for the SYN
+    // retry. Listening again on a listening socket sets the new backlog
+    // (the kernel caps it at net.core.somaxconn).
+    rustix::net::listen(&listener, LISTEN_BACKLOG).context("setting the listen backlog")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
 

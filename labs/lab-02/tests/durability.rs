@@ -649,3 +649,87 @@ fn graceful_stop_with_clients_connected() {
         }
     });
 }
+
+/// Redis refuses these too: a record that cannot be replayed, and a length
+/// that points past the end of the file while complete records follow it.
+/// Skipping the first, or cutting the file at the second, would start the
+/// server without data it had acknowledged.
+#[test]
+fn unreplayable_records_and_damaged_lengths_refuse_to_start_and_keep_the_file() {
+    for_each_model(|model| {
+        let dir = TempDir::new("unreplayable");
+        let aof = dir.join("appendonly.aof");
+        let head = records(0..10);
+        let tail = records(10..1000);
+
+        for (what, record) in [
+            ("unknown command", {
+                let mut r = Vec::new();
+                encode_command(&[b"NOSUCHCOMMAND", b"k", b"v"], &mut r);
+                r
+            }),
+            ("wrong number of arguments", {
+                let mut r = Vec::new();
+                encode_command(&[b"SET", b"lonely"], &mut r);
+                r
+            }),
+        ] {
+            let mut file = head.clone();
+            file.extend_from_slice(&record);
+            file.extend_from_slice(&tail);
+            std::fs::write(&aof, &file).unwrap();
+            let err = refuses_to_start(model, &aof);
+            assert!(
+                byte_offsets(&err).contains(&(head.len() as u64)),
+                "[{model}] {what}: the error should name byte {}:\n{err}",
+                head.len()
+            );
+            assert!(
+                err.contains("cannot replay") && err.contains("tail -c"),
+                "[{model}] {what}: say why and how to cut it out:\n{err}"
+            );
+            assert_eq!(
+                std::fs::read(&aof).unwrap(),
+                file,
+                "[{model}] {what}: a refused file must be left as it was"
+            );
+        }
+
+        // A length in the middle grown past the end of the file: it looks
+        // like a record cut short, but 990 complete records follow.
+        let mut bad = records(10..11);
+        let at = bad.windows(4).position(|w| w == b"$3\r\n").unwrap();
+        bad.splice(at..at + 2, b"$99999999".iter().copied());
+        let mut file = head.clone();
+        file.extend_from_slice(&bad);
+        file.extend(records(11..1000));
+        std::fs::write(&aof, &file).unwrap();
+        let err = refuses_to_start(model, &aof);
+        assert!(
+            byte_offsets(&err).contains(&(head.len() as u64)) && err.contains("damage in"),
+            "[{model}] a damaged length should be named as damage at byte {}:\n{err}",
+            head.len()
+        );
+        assert_eq!(
+            std::fs::read(&aof).unwrap(),
+            file,
+            "[{model}] a damaged length must not truncate the file"
+        );
+
+        // The repair the message gives works: cut the record out, start,
+        // and every other record is there.
+        let resume = head.len() + bad.len();
+        let mut repaired = file[..head.len()].to_vec();
+        repaired.extend_from_slice(&file[resume..]);
+        std::fs::write(&aof, &repaired).unwrap();
+        let args = aof_args(aof.to_str().unwrap(), "everysec");
+        let s = start(model, &args);
+        let mut c = s.client();
+        assert_eq!(
+            c.cmd_str("DBSIZE").unwrap(),
+            Frame::Integer(999),
+            "[{model}]"
+        );
+        s.assert_no_panic();
+    });
+}

@@ -27,12 +27,18 @@ use kit::stats::{med, spread};
 
 /// Pause before reading RSS, so the server finishes its per-connection work.
 const SETTLE: Duration = Duration::from_millis(200);
+/// Then how long the connections stay idle before the last reading: Redis
+/// frees an idle client's query buffer after two seconds (`clientsCron`),
+/// so the steady cost of an idle connection shows only after that.
+const IDLE: Duration = Duration::from_secs(3);
 
 /// One measurement.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct MemSample {
     pub rss_before: u64,
     pub rss_after: u64,
+    /// After the connections sat idle for [`IDLE`] more.
+    pub rss_idle: u64,
     /// Connections that were open and had answered PING.
     pub opened: usize,
     /// Why opening stopped early, if it did.
@@ -42,6 +48,10 @@ pub(crate) struct MemSample {
 impl MemSample {
     fn per_conn(&self) -> f64 {
         (self.rss_after as f64 - self.rss_before as f64) / self.opened.max(1) as f64
+    }
+
+    fn per_conn_idle(&self) -> f64 {
+        (self.rss_idle as f64 - self.rss_before as f64) / self.opened.max(1) as f64
     }
 }
 
@@ -56,6 +66,10 @@ pub(crate) struct MemCell {
 impl MemCell {
     fn per_conn(&self) -> Vec<f64> {
         self.rounds.iter().map(MemSample::per_conn).collect()
+    }
+
+    fn per_conn_idle(&self) -> Vec<f64> {
+        self.rounds.iter().map(MemSample::per_conn_idle).collect()
     }
 
     fn error(&self) -> Option<&str> {
@@ -142,6 +156,8 @@ fn one(target: Target, threads: usize, conns: usize) -> Result<MemSample> {
     }
     thread::sleep(SETTLE);
     let rss_after = server.rss_bytes()?;
+    thread::sleep(IDLE);
+    let rss_idle = server.rss_bytes()?;
     // Stop the server first: it closes first, so the TIME_WAIT sockets are
     // its own and this process's ephemeral ports stay free.
     drop(server);
@@ -150,6 +166,7 @@ fn one(target: Target, threads: usize, conns: usize) -> Result<MemSample> {
     Ok(MemSample {
         rss_before,
         rss_after,
+        rss_idle,
         opened,
         error,
     })
@@ -167,13 +184,17 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
             "RSS after",
             "bytes per connection",
             "spread",
+            "bytes per connection, idle",
         ],
     )
-    .numeric(&[1, 2, 3, 4, 5]);
+    .numeric(&[1, 2, 3, 4, 5, 6]);
     for c in &o.cells {
-        let per_conn = match c.error() {
-            Some(e) => format!("failed: {e}"),
-            None => fmt_int(med(&c.per_conn(), |x| *x)),
+        let (per_conn, idle) = match c.error() {
+            Some(e) => (format!("failed: {e}"), String::new()),
+            None => (
+                fmt_int(med(&c.per_conn(), |x| *x)),
+                fmt_int(med(&c.per_conn_idle(), |x| *x)),
+            ),
         };
         t.row(vec![
             c.server.name().to_owned(),
@@ -182,16 +203,20 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
             fmt_mib(med(&c.rounds, |r| r.rss_after as f64)),
             per_conn,
             spread(&c.per_conn()),
+            idle,
         ]);
     }
     t.note(format!(
         "A fresh server per cell (nothing pinned, `--threads {}` for the multi-threaded models); \
          RSS is `VmRSS` from `/proc/PID/status`, read {} ms after start and {} ms after the last \
          of the connections answered PING; bytes per connection = (after − before) / \
-         connections. Median of {} round(s). Kernel socket buffers are not part of RSS.",
+         connections. The last column reads RSS again after the connections sat idle {} s more \
+         (Redis frees an idle client's query buffer after two seconds). Median of {} round(s). \
+         Kernel socket buffers are not part of RSS.",
         o.threads,
         SETTLE.as_millis(),
         SETTLE.as_millis(),
+        IDLE.as_secs(),
         plan.rounds
     ));
     t.note(format!(
@@ -201,9 +226,44 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
     ));
     if let Some(&largest) = plan.mem_conns.iter().max() {
         t.note(verdict(o, largest));
+        t.fact("idle_verdict", idle_verdict(o, largest));
     }
     t.note(conditions_note(&o.conditions));
     t
+}
+
+/// How the models' steady idle cost compares with Redis's, at `conns`.
+fn idle_verdict(o: &Outcome, conns: usize) -> String {
+    let idle = |s: Target| {
+        o.cells
+            .iter()
+            .find(|c| c.server == s && c.conns == conns && c.error().is_none())
+            .map(|c| med(&c.per_conn_idle(), |x| *x))
+    };
+    let Some(redis) = idle(Target::Redis) else {
+        return "redis-server could not be measured, so there is no comparison".to_owned();
+    };
+    let models: Vec<(Target, f64)> = Target::ALL
+        .iter()
+        .filter(|&&s| s != Target::Redis)
+        .filter_map(|&s| idle(s).map(|b| (s, b)))
+        .collect();
+    let list = models
+        .iter()
+        .map(|(s, b)| format!("{} {} bytes", s.name(), fmt_int(*b)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let worst = models.iter().map(|(_, b)| *b).fold(0.0, f64::max);
+    let relation = if worst <= redis * 1.1 {
+        "no model costs more than Redis"
+    } else {
+        "at least one model costs more than Redis"
+    };
+    format!(
+        "after {} s idle, {relation}: {list}, against redis-server's {} bytes",
+        IDLE.as_secs(),
+        fmt_int(redis)
+    )
 }
 
 /// "Measured: at 10,000 idle connections, each cost …".

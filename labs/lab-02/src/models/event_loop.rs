@@ -332,6 +332,8 @@ fn write_out(c: &mut Client) -> io::Result<bool> {
             Err(e) => return Err(e),
         }
     }
+    // All sent: an idle client keeps only small buffers.
+    c.conn.release_idle();
     Ok(true)
 }
 

@@ -39,16 +39,23 @@ impl Keyspace {
     }
 
     /// Applies one command from the append-only file, logging nothing.
-    pub fn replay(&mut self, args: &[&[u8]]) {
+    /// Replays one logged command. A record this server cannot replay (an
+    /// unknown command, a wrong number of arguments, a server command) is
+    /// an error: skipping it would start without its data while reporting
+    /// the file loaded, as Redis refuses to do.
+    pub fn replay(&mut self, args: &[&[u8]]) -> Result<(), String> {
+        let name = String::from_utf8_lossy(args[0]);
         let Some(spec) = cmd::lookup(args[0]) else {
-            tracing::warn!(
-                "append-only file: skipping unknown command {:?}",
-                String::from_utf8_lossy(args[0])
-            );
-            return;
+            return Err(format!("unknown command '{name}'"));
         };
-        if !cmd::arity_ok(spec, args.len()) || spec.route == cmd::Route::Server {
-            return;
+        if !cmd::arity_ok(spec, args.len()) {
+            return Err(format!(
+                "wrong number of arguments for '{name}' ({} given)",
+                args.len() - 1
+            ));
+        }
+        if spec.route == cmd::Route::Server {
+            return Err(format!("'{name}' is a server command, never logged"));
         }
         let mut out = Vec::new();
         match self {
@@ -61,6 +68,7 @@ impl Keyspace {
                 route::dispatch(&mut parts, spec, args, &mut out);
             }
         }
+        Ok(())
     }
 }
 

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::keyspace::{Keyspace, part_of};
 use super::tokio_conn::{self, Batch};
 use crate::cmd::{self, Log, Merge, Route, Spec};
-use crate::conn::{self, Conn, Next};
+use crate::conn::{self, Conn, MAX_DEFERRED, Next};
 use crate::db::{Db, Hasher, Store};
 use crate::route::{self, ScanStep};
 use crate::shared::Shared;
@@ -358,47 +358,62 @@ async fn serve_conn(
 /// and its reply goes straight to the output, with no copy of its
 /// arguments; a piece for another core is sent off, and the place its
 /// reply belongs in the output is remembered. Once the batch is parsed,
-/// the remote replies are awaited and spliced into their places (last
-/// first, so earlier places stay valid): the client sees its replies in
-/// request order. Returns what to do next and where the log ends.
+/// the remote replies are awaited and put into their places in one pass:
+/// the client sees its replies in request order. A batch leaves at most
+/// `MAX_DEFERRED` replies to other cores, so a client that pipelines
+/// large remote reads and never reads the replies holds that many, not a
+/// whole read buffer's worth. Returns what to do next and where the log
+/// ends.
 async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> (Next, u64) {
     let mut waiting: Vec<(usize, Slot)> = Vec::new();
     let mut logged = 0u64;
-    let next = conn::process(conn, limits, &core.shared, |spec, args, out| {
-        let at = out.len();
-        match spec.route {
-            Route::Key => {
-                let part = core.owner(args[1]);
-                if part == core.id {
-                    logged = logged.max(core.run_local(spec, args, out));
-                } else {
-                    waiting.push((at, Slot::One(core.send(part, spec, args))));
+    let next = conn::process_deferring(
+        conn,
+        limits,
+        &core.shared,
+        MAX_DEFERRED,
+        |spec, args, out| {
+            let at = out.len();
+            let before = waiting.len();
+            match spec.route {
+                Route::Key => {
+                    let part = core.owner(args[1]);
+                    if part == core.id {
+                        logged = logged.max(core.run_local(spec, args, out));
+                    } else {
+                        waiting.push((at, Slot::One(core.send(part, spec, args))));
+                    }
+                }
+                Route::EachKey(m) | Route::AllShards(m) => {
+                    let pieces = route::split(spec, args, core.cores, |k| core.owner(k));
+                    let subs = pieces
+                        .iter()
+                        .map(|p| core.submit(p.part, spec, &p.args))
+                        .collect();
+                    waiting.push((at, Slot::Many(m, subs)));
+                }
+                Route::Scan => match ScanStep::parse(args, core.cores) {
+                    Err(e) => crate::reply::error(out, e),
+                    Ok(step) if step.is_done() => step.finish(&[], out),
+                    Ok(step) => {
+                        let inner = step.inner_args(args);
+                        let refs: Vec<&[u8]> = inner.iter().map(Vec::as_slice).collect();
+                        let sub = core.submit(step.part, spec, &refs);
+                        waiting.push((at, Slot::Scan(step, sub)));
+                    }
+                },
+                Route::Server => {
+                    crate::reply::error(out, "ERR internal: server command routed to the keyspace")
                 }
             }
-            Route::EachKey(m) | Route::AllShards(m) => {
-                let pieces = route::split(spec, args, core.cores, |k| core.owner(k));
-                let subs = pieces
-                    .iter()
-                    .map(|p| core.submit(p.part, spec, &p.args))
-                    .collect();
-                waiting.push((at, Slot::Many(m, subs)));
-            }
-            Route::Scan => match ScanStep::parse(args, core.cores) {
-                Err(e) => crate::reply::error(out, e),
-                Ok(step) if step.is_done() => step.finish(&[], out),
-                Ok(step) => {
-                    let inner = step.inner_args(args);
-                    let refs: Vec<&[u8]> = inner.iter().map(Vec::as_slice).collect();
-                    let sub = core.submit(step.part, spec, &refs);
-                    waiting.push((at, Slot::Scan(step, sub)));
-                }
-            },
-            Route::Server => {
-                crate::reply::error(out, "ERR internal: server command routed to the keyspace")
-            }
-        }
-    });
-    for (at, slot) in waiting.into_iter().rev() {
+            waiting.len() > before
+        },
+    );
+    if waiting.is_empty() {
+        return (next, logged);
+    }
+    let mut replies = Vec::with_capacity(waiting.len());
+    for (at, slot) in waiting {
         let mut reply = Vec::new();
         match slot {
             Slot::One(sub) => {
@@ -420,8 +435,21 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
                 step.finish(&b, &mut reply);
             }
         }
-        conn.output.splice(at..at, reply);
+        replies.push((at, reply));
     }
+    // One pass, in order: local replies between the places, remote ones
+    // in them. (Splicing each into place would move the tail every time,
+    // quadratic in the number of replies.)
+    let extra: usize = replies.iter().map(|(_, r)| r.len()).sum();
+    let mut output = Vec::with_capacity(conn.output.len() + extra);
+    let mut from = 0;
+    for (at, reply) in replies {
+        output.extend_from_slice(&conn.output[from..at]);
+        output.extend_from_slice(&reply);
+        from = at;
+    }
+    output.extend_from_slice(&conn.output[from..]);
+    conn.output = output;
     (next, logged)
 }
 // ANCHOR_END: thread-per-core

@@ -7,12 +7,17 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::conn::{self, Conn, Next, READ_CHUNK};
 use crate::shared::{MAX_CLIENTS_REPLY, Shared};
+
+std::thread_local! {
+    /// Each worker thread's read buffer, shared by its connections.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
 
 /// A watch channel that flips to `true` when shutdown is requested.
 pub(crate) fn stop_signal(shared: &Shared) -> watch::Receiver<bool> {
@@ -129,12 +134,29 @@ pub(crate) async fn serve_async(
         }
         conn.shrink_input();
         conn.compact_input();
-        // At most one chunk per read, as the event loop does, so the query
-        // buffer limit is checked between reads whatever the client sends.
-        conn.input.reserve(READ_CHUNK);
+        // Waiting for the client holds no read buffer: an idle connection
+        // costs its small buffers only. Readiness first, then at most one
+        // chunk into this thread's scratch buffer, as the event loop does,
+        // so the query buffer limit is checked between reads whatever the
+        // client sends; only the bytes that came are kept.
+        conn.release_idle();
         let read = async {
-            let mut chunk = (&mut *stream).take(READ_CHUNK as u64);
-            let read = chunk.read_buf(&mut conn.input);
+            loop {
+                stream.readable().await?;
+                let got = SCRATCH.with_borrow_mut(|buf| match stream.try_read(buf) {
+                    Ok(n) => {
+                        conn.input.extend_from_slice(&buf[..n]);
+                        Ok(Some(n))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+                    Err(e) => Err(e),
+                });
+                if let Some(n) = got? {
+                    return Ok::<usize, std::io::Error>(n);
+                }
+            }
+        };
+        let read = async {
             match idle {
                 Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(0)),
                 None => read.await,
