@@ -24,6 +24,17 @@ fn duration(s: &str) -> Result<Duration, kit::duration::DurationError> {
 
 /// Far beyond what one machine can send: a typo, not a test.
 const MAX_RATE: f64 = 10_000_000.0;
+/// More connections than one machine's loopback ports and descriptors
+/// allow: refused at parse time, not after eating the memory.
+const MAX_CONNECTIONS: usize = 50_000;
+/// Generator threads: far more than any machine has cores.
+const MAX_THREADS: usize = 256;
+/// Requests in flight per connection.
+const MAX_PIPELINE: usize = 10_000;
+/// The longest a run, a think time, a timeout may be.
+const MAX_SPAN: Duration = Duration::from_secs(24 * 3600);
+/// The most CPU a simulated script may burn per request.
+const MAX_SCRIPT_COST: Duration = Duration::from_secs(1);
 /// Redis's own limit on a bulk string.
 const MAX_VALUE: usize = 512 * 1024 * 1024;
 
@@ -189,6 +200,31 @@ impl LoadArgs {
         if self.connections == 0 || self.threads == 0 {
             bail!("--connections and --threads must be at least 1");
         }
+        if self.connections > MAX_CONNECTIONS {
+            bail!(
+                "--connections {} is more than one machine can hold open to one target (at most {MAX_CONNECTIONS})",
+                self.connections
+            );
+        }
+        if self.threads > MAX_THREADS {
+            bail!(
+                "--threads {} is over the limit of {MAX_THREADS}",
+                self.threads
+            );
+        }
+        for (name, d, max) in [
+            ("--duration", self.duration.unwrap_or_default(), MAX_SPAN),
+            ("--think", self.think, MAX_SPAN),
+            ("--timeout", self.timeout, MAX_SPAN),
+            ("--script-cost", self.script_cost, MAX_SCRIPT_COST),
+        ] {
+            if d > max {
+                bail!("{name} {d:?} is over the limit of {max:?}");
+            }
+        }
+        for path in [&self.json, &self.hdr_log, &self.svg].into_iter().flatten() {
+            check_writable(path)?;
+        }
         if self.connections < self.threads {
             bail!(
                 "--connections ({}) must be at least --threads ({})",
@@ -208,12 +244,31 @@ impl LoadArgs {
             timeout: self.timeout,
             drain: self.timeout.min(Duration::from_secs(10)),
             script_cost: self.script_cost,
+            max_response: crate::engine::MAX_RESPONSE,
         })
     }
 }
 
+/// An output path that cannot be written fails before the run, not after
+/// it: the directory must exist and the file be creatable (`-` is stdout).
+fn check_writable(path: &std::path::Path) -> Result<()> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Checks what `resp_workload` cannot: sizes a server would refuse.
 pub fn check_resp(a: &RespArgs) -> Result<()> {
+    if a.pipeline == 0 || a.pipeline > MAX_PIPELINE {
+        bail!("-P/--pipeline must be between 1 and {MAX_PIPELINE}");
+    }
     if a.value_size > MAX_VALUE {
         bail!(
             "--value-size {} is over Redis's 512 MiB bulk limit",
@@ -267,7 +322,8 @@ pub fn execute(
     target: String,
     workload: &(dyn Fn(usize) -> Box<dyn Workload> + Sync),
 ) -> Result<Summary> {
-    let plan = load.plan()?;
+    let mut plan = load.plan()?;
+    plan.max_response = workload(0).max_response();
     let description = workload(0).describe();
     let schedules = match load.rate {
         Some(rate) => schedule::split(load.arrival, rate, plan.threads, load.seed),

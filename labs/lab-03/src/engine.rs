@@ -67,7 +67,14 @@ pub struct Plan {
     /// CPU time the generator burns per request before sending it: a
     /// stand-in for a k6 virtual user's script.
     pub script_cost: Duration,
+    /// The largest response a connection buffers; a peer that sends more
+    /// without completing one (a stream of garbage) is a protocol error.
+    pub max_response: usize,
 }
+
+/// The default for [`Plan::max_response`]: 16 connections streaming
+/// garbage hold at most this much each.
+pub const MAX_RESPONSE: usize = 8 << 20;
 
 /// A worker thread's view of itself.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -102,9 +109,6 @@ const RECONNECT_BACKOFF_NS: u64 = 10_000_000;
 /// Housekeeping (timeouts, the end of the run) runs at least this often.
 const TICK: Duration = Duration::from_millis(20);
 const TIMER: Token = Token(usize::MAX - 1);
-/// Largest response a connection buffers (a guard against a peer that
-/// streams without end).
-const MAX_INBUF: usize = 64 * 1024 * 1024;
 /// Open model: at most this many due requests wait for a connection per
 /// worker (8 MB of intended times); later ones are dropped and counted, so
 /// a dead or stalled server cannot make the generator eat the machine.
@@ -797,8 +801,8 @@ impl<'a> Worker<'a> {
                     conn.inbuf.copy_within(conn.in_start..conn.in_end, 0);
                     conn.in_end -= conn.in_start;
                     conn.in_start = 0;
-                } else if conn.inbuf.len() < MAX_INBUF {
-                    let n = conn.inbuf.len() * 2;
+                } else if conn.inbuf.len() < self.plan.max_response {
+                    let n = (conn.inbuf.len() * 2).min(self.plan.max_response);
                     conn.inbuf.resize(n, 0);
                 } else {
                     let now = self.now();

@@ -66,6 +66,11 @@ pub trait Workload: Send {
     fn pipeline(&self) -> usize {
         1
     }
+    /// The largest response this workload expects, to bound what one
+    /// connection buffers (see `engine::Plan::max_response`).
+    fn max_response(&self) -> usize {
+        crate::engine::MAX_RESPONSE
+    }
     /// A short description for the summary.
     fn describe(&self) -> String;
 }
@@ -328,6 +333,12 @@ impl Workload for Resp {
 
     fn pipeline(&self) -> usize {
         self.spec.pipeline.max(1)
+    }
+
+    fn max_response(&self) -> usize {
+        // A GET's reply holds one value; leave room for its framing and a
+        // read's worth of the replies after it.
+        crate::engine::MAX_RESPONSE.max(self.spec.value_size.saturating_mul(2) + (64 << 10))
     }
 
     fn describe(&self) -> String {

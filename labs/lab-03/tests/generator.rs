@@ -349,6 +349,61 @@ fn resets_and_garbage_are_errors_by_kind() {
 }
 
 #[test]
+fn a_peer_streaming_garbage_costs_bounded_memory() {
+    // Accepts 16 connections and sends each an endless reply with no CRLF.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s2 = stop.clone();
+    let h = thread::spawn(move || {
+        l.set_nonblocking(true).unwrap();
+        let mut peers = Vec::new();
+        let junk = vec![b'x'; 1 << 16];
+        while !s2.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Ok((s, _)) = l.accept() {
+                s.set_nonblocking(true).unwrap();
+                peers.push(s);
+            }
+            for p in &mut peers {
+                let _ = p.write(&junk);
+            }
+            thread::sleep(Duration::from_micros(200));
+        }
+    });
+    let mut child = Command::new(BIN)
+        .args([
+            "resp",
+            &addr,
+            "-c",
+            "16",
+            "-d",
+            "3s",
+            "--timeout",
+            "5s",
+            "--quiet",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut peak = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(b) = kit::procfs::rss_of_pid(child.id()) {
+            peak = peak.max(b);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    h.join().unwrap();
+    assert!(
+        peak < 256 << 20,
+        "16 connections to a garbage stream took the generator to {} MiB",
+        peak >> 20
+    );
+}
+
+#[test]
 fn timeouts_end_a_silent_peer() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -394,9 +449,39 @@ fn unsafe_or_unbounded_runs_are_refused() {
             "999999999999",
         ],
         &["http", "http://127.0.0.1:1/", "-d", "1s", "-H", "no colon"],
+        // Beyond what one machine can do: refused before anything runs.
+        &["resp", "127.0.0.1:1", "-d", "1s", "-c", "1000000"],
+        &[
+            "resp",
+            "127.0.0.1:1",
+            "-d",
+            "1s",
+            "-t",
+            "3000",
+            "-c",
+            "3000",
+        ],
+        &["resp", "127.0.0.1:1", "-d", "1s", "-P", "0"],
+        &["resp", "127.0.0.1:1", "-d", "1s", "-P", "100000000"],
+        &["resp", "127.0.0.1:1", "-d", "1s", "--think", "25h"],
+        &["resp", "127.0.0.1:1", "-d", "1s", "--script-cost", "1h"],
+        &[
+            "resp",
+            "127.0.0.1:1",
+            "-d",
+            "10s",
+            "--json",
+            "/nonexistent-dir/x.json",
+        ],
     ] {
+        let began = std::time::Instant::now();
         let out = run(bad);
         assert_ne!(out.status.code(), Some(0), "{bad:?} must fail");
+        assert!(
+            began.elapsed() < Duration::from_secs(3),
+            "{bad:?} must be refused at once, not after a run ({:?})",
+            began.elapsed()
+        );
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("error"),
             "{bad:?}: {}",

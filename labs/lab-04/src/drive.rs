@@ -64,6 +64,7 @@ impl Drive {
             timeout: Duration::from_secs(5),
             drain: Duration::from_secs(2),
             script_cost: Duration::ZERO,
+            max_response: lab_03::engine::MAX_RESPONSE,
         };
         let spec = |seed: u64| RespSpec {
             mix: mix.clone(),
