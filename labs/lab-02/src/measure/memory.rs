@@ -27,9 +27,9 @@ use kit::stats::{med, spread};
 
 /// Pause before reading RSS, so the server finishes its per-connection work.
 const SETTLE: Duration = Duration::from_millis(200);
-/// Then how long the connections stay idle before the last reading: Redis
-/// frees an idle client's query buffer after two seconds (`clientsCron`),
-/// so the steady cost of an idle connection shows only after that.
+/// Then how long the connections stay idle before the last reading: long
+/// enough for a periodic cleanup of idle clients (Redis resizes their query
+/// buffers in `clientsCron`) to show in RSS, if it gives memory back.
 const IDLE: Duration = Duration::from_secs(3);
 
 /// One measurement.
@@ -210,8 +210,9 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
         "A fresh server per cell (nothing pinned, `--threads {}` for the multi-threaded models); \
          RSS is `VmRSS` from `/proc/PID/status`, read {} ms after start and {} ms after the last \
          of the connections answered PING; bytes per connection = (after − before) / \
-         connections. The last column reads RSS again after the connections sat idle {} s more \
-         (Redis frees an idle client's query buffer after two seconds). Median of {} round(s). \
+         connections. The last column reads RSS again after the connections sat idle {} s more, \
+         time for a periodic cleanup of idle clients to show if it returns memory. Median of {} \
+         round(s). \
          Kernel socket buffers are not part of RSS.",
         o.threads,
         SETTLE.as_millis(),
