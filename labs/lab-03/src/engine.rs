@@ -681,6 +681,7 @@ impl<'a> Worker<'a> {
             now = self.now();
         }
         self.issued += 1;
+        self.rec.started += 1;
         self.last_dispatch = now;
         if now <= self.end_ns {
             self.rec.sent_in_window += 1;
@@ -973,14 +974,20 @@ impl<'a> Worker<'a> {
     }
 
     fn abandon_outstanding(&mut self) {
-        let mut n = self.pending.len();
+        // Due but never sent, and sent but never answered: two different
+        // failures, and only the second is one of the requests started.
+        let unsent = self.pending.len();
         self.pending.clear();
+        let mut unfinished = 0;
         for c in 0..self.conns.len() {
-            n += self.conns[c].inflight.len();
+            unfinished += self.conns[c].inflight.len();
             self.conns[c].inflight.clear();
             self.drop_stream(c);
         }
-        for _ in 0..n {
+        for _ in 0..unsent {
+            self.fail_one(ErrorKind::Unsent);
+        }
+        for _ in 0..unfinished {
             self.fail_one(ErrorKind::Unfinished);
         }
     }

@@ -46,8 +46,11 @@ pub enum ErrorKind {
     ServerError,
     /// An HTTP 4xx.
     ClientError,
-    /// Still unanswered when the run's drain time ran out.
+    /// Sent, and still unanswered when the run's drain time ran out.
     Unfinished,
+    /// Open model: due, but no connection was free before the run ended,
+    /// so never sent.
+    Unsent,
     /// Open model: due while a million earlier requests already waited for
     /// a connection, so never sent (k6's `dropped_iterations`).
     Dropped,
@@ -67,6 +70,7 @@ impl ErrorKind {
             Self::ServerError => "server-error",
             Self::ClientError => "client-error",
             Self::Unfinished => "unfinished",
+            Self::Unsent => "unsent",
             Self::Dropped => "dropped",
             Self::Io => "io",
         }
@@ -167,6 +171,9 @@ pub struct Recorder {
     pub errors: BTreeMap<ErrorKind, u64>,
     /// Requests sent (written out) before the end of the run's window.
     pub sent_in_window: u64,
+    /// Requests started in all, the window's and the drain's: every error
+    /// but `unsent` and `dropped` belongs to one of them.
+    pub started: u64,
     /// Zeros not yet recorded into blocked, connecting, receiving and lag:
     /// most requests have them, and counting is cheaper than recording
     /// (see [`Recorder::finish`]).
@@ -194,6 +201,7 @@ impl Recorder {
             ok: 0,
             errors: BTreeMap::new(),
             sent_in_window: 0,
+            started: 0,
             zeros: [0; RARE],
         }
     }
@@ -269,6 +277,7 @@ impl Recorder {
             *self.errors.entry(*k).or_insert(0) += v;
         }
         self.sent_in_window += other.sent_in_window;
+        self.started += other.started;
     }
 }
 

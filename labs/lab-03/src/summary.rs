@@ -40,6 +40,9 @@ pub struct Summary {
     pub elapsed_s: f64,
     pub scheduled: u64,
     pub sent: u64,
+    /// Requests started in all (after the window too): every error but
+    /// `unsent` and `dropped` is one of them.
+    pub started: u64,
     pub ok: u64,
     pub errors: BTreeMap<&'static str, u64>,
     /// Requests sent in the window per second of the window.
@@ -88,6 +91,7 @@ impl Summary {
             elapsed_s: out.elapsed.as_secs_f64(),
             scheduled: out.scheduled,
             sent: r.sent_in_window,
+            started: r.started,
             ok: r.ok,
             errors: r.errors.iter().map(|(k, v)| (k.name(), *v)).collect(),
             sent_rate: r.sent_in_window as f64 / window,
@@ -122,6 +126,15 @@ impl Summary {
         self.errors.values().sum()
     }
 
+    /// Errors of requests that were never started (due in the open model,
+    /// but no connection was free): the rest are at most `started`.
+    pub fn never_started(&self) -> u64 {
+        ["unsent", "dropped"]
+            .iter()
+            .filter_map(|k| self.errors.get(k))
+            .sum()
+    }
+
     /// When no request got a good reply: the one line to say so, naming
     /// the errors (a table of zeros would read like a measurement).
     pub fn nothing_succeeded(&self) -> Option<String> {
@@ -145,9 +158,9 @@ impl Summary {
             String::new()
         };
         Some(format!(
-            "no request succeeded against {}: {} sent, {} failed ({}){hint}",
+            "no request succeeded against {}: {} started, {} failed ({}){hint}",
             self.target,
-            self.sent,
+            self.started,
             self.error_count(),
             if kinds.is_empty() {
                 "none answered".to_string()
@@ -173,9 +186,14 @@ impl Summary {
         );
         let _ = writeln!(
             s,
-            "requests   {} sent ({} req/s), {} ok ({} req/s), {} errors{}",
+            "requests   {} sent ({} req/s){}, {} ok ({} req/s), {} errors{}",
             self.sent,
             fmt_int(self.sent_rate),
+            if self.started > self.sent {
+                format!(" and {} more after the window", self.started - self.sent)
+            } else {
+                String::new()
+            },
             self.ok,
             fmt_int(self.ok_rate),
             self.error_count(),

@@ -394,6 +394,39 @@ fn a_peer_streaming_garbage_costs_bounded_memory() {
         }
         thread::sleep(Duration::from_millis(20));
     }
+    // The counts add up, in the open model too, where most requests are
+    // due while every connection is stuck: those are `unsent`, the rest
+    // failed among the requests actually started.
+    let (j, _) = run_json(&[
+        "resp",
+        &addr,
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "--rate",
+        "50000",
+        "--timeout",
+        "1s",
+    ]);
+    let started = j["started"].as_u64().unwrap();
+    let total: u64 = j["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    let never = errors(&j, "unsent") + errors(&j, "dropped");
+    assert!(
+        total - never <= started,
+        "{total} errors, {never} of them never started, but only {started} started: {}",
+        j["errors"]
+    );
+    assert!(
+        never > 0,
+        "requests due with every connection stuck are unsent: {}",
+        j["errors"]
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     h.join().unwrap();
     assert!(
