@@ -412,8 +412,10 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
     if waiting.is_empty() {
         return (next, logged);
     }
+    // Awaited last first: by the time the last reply is in, the earlier
+    // ones usually are too, so the task wakes once, not once per reply.
     let mut replies = Vec::with_capacity(waiting.len());
-    for (at, slot) in waiting {
+    for (at, slot) in waiting.into_iter().rev() {
         let mut reply = Vec::new();
         match slot {
             Slot::One(sub) => {
@@ -437,19 +439,34 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
         }
         replies.push((at, reply));
     }
+    replies.reverse();
     // One pass, in order: local replies between the places, remote ones
     // in them. (Splicing each into place would move the tail every time,
-    // quadratic in the number of replies.)
+    // quadratic in the number of replies.) Built in this thread's spare
+    // buffer, which then trades places with the output, so a batch
+    // allocates nothing once both have grown.
     let extra: usize = replies.iter().map(|(_, r)| r.len()).sum();
-    let mut output = Vec::with_capacity(conn.output.len() + extra);
-    let mut from = 0;
-    for (at, reply) in replies {
-        output.extend_from_slice(&conn.output[from..at]);
-        output.extend_from_slice(&reply);
-        from = at;
-    }
-    output.extend_from_slice(&conn.output[from..]);
-    conn.output = output;
+    SPARE.with_borrow_mut(|output| {
+        output.clear();
+        output.reserve(conn.output.len() + extra);
+        let mut from = 0;
+        for (at, reply) in &replies {
+            output.extend_from_slice(&conn.output[from..*at]);
+            output.extend_from_slice(reply);
+            from = *at;
+        }
+        output.extend_from_slice(&conn.output[from..]);
+        std::mem::swap(output, &mut conn.output);
+        // A huge batch should not pin its buffer in the spare.
+        if output.capacity() > 4 * conn::OUTPUT_SOFT_LIMIT {
+            *output = Vec::new();
+        }
+    });
     (next, logged)
+}
+
+std::thread_local! {
+    /// Each core's spare output buffer, for building a batch's output.
+    static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 // ANCHOR_END: thread-per-core

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -135,27 +135,27 @@ pub(crate) async fn serve_async(
         conn.shrink_input();
         conn.compact_input();
         // Waiting for the client holds no read buffer: an idle connection
-        // costs its small buffers only. Readiness first, then at most one
-        // chunk into this thread's scratch buffer, as the event loop does,
-        // so the query buffer limit is checked between reads whatever the
-        // client sends; only the bytes that came are kept.
+        // costs its small buffers only. Each poll reads at most one chunk
+        // into this thread's scratch buffer, as the event loop does, so the
+        // query buffer limit is checked between reads whatever the client
+        // sends, and only the bytes that came are kept. (`poll_read`, not
+        // `readable()` then `try_read`: a pending `readable()` queues a
+        // waiter behind a lock, `poll_read` keeps the waker in the socket's
+        // own slot.)
         conn.release_idle();
-        let read = async {
-            loop {
-                stream.readable().await?;
-                let got = SCRATCH.with_borrow_mut(|buf| match stream.try_read(buf) {
-                    Ok(n) => {
-                        conn.input.extend_from_slice(&buf[..n]);
-                        Ok(Some(n))
+        let read = std::future::poll_fn(|cx| {
+            SCRATCH.with_borrow_mut(|buf| {
+                let mut rb = tokio::io::ReadBuf::new(buf);
+                match std::pin::Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                    std::task::Poll::Ready(Ok(())) => {
+                        conn.input.extend_from_slice(rb.filled());
+                        std::task::Poll::Ready(Ok::<usize, std::io::Error>(rb.filled().len()))
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-                    Err(e) => Err(e),
-                });
-                if let Some(n) = got? {
-                    return Ok::<usize, std::io::Error>(n);
+                    std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(e)),
+                    std::task::Poll::Pending => std::task::Poll::Pending,
                 }
-            }
-        };
+            })
+        });
         let read = async {
             match idle {
                 Some(t) => tokio::time::timeout(t, read).await.unwrap_or(Ok(0)),
