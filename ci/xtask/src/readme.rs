@@ -303,6 +303,51 @@ pub fn readmes(root: &Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Counts over the whole step.
+#[derive(Default)]
+struct Tally {
+    /// Commands started, for the log file names.
+    n: usize,
+    ran: usize,
+    kept: usize,
+    skipped: usize,
+}
+
+/// Runs one README's or one card's commands in order; those still running
+/// after [`SETTLE`] stay up until the group's last command has run.
+fn run_group(
+    root: &Path,
+    log_dir: &Path,
+    list: Vec<Written>,
+    scope: &str,
+    t: &mut Tally,
+) -> Result<()> {
+    let mut background: Vec<Running> = Vec::new();
+    for w in list {
+        if let Some(why) = not_run(&w.command) {
+            crate::sh::say(&format!("not run: {} ({why})", w.command));
+            t.skipped += 1;
+            continue;
+        }
+        crate::sh::say(&format!("$ {}   ({}:{})", w.command, w.file, w.line));
+        t.n += 1;
+        t.ran += 1;
+        if let Some(r) = run_one(root, &w, log_dir, t.n)? {
+            crate::sh::say(&format!(
+                "  still running after {}: started; kept until the end of {scope}",
+                kit::fmt::fmt_duration(SETTLE)
+            ));
+            t.kept += 1;
+            background.push(r);
+        }
+    }
+    for r in background.drain(..).rev() {
+        crate::sh::say(&format!("  stopping `{}`", r.what));
+        drop(r);
+    }
+    Ok(())
+}
+
 /// The suite step: every README command, run as written. Returns a summary.
 pub fn run(root: &Path) -> Result<String> {
     // Build first, so the settle time measures the command, not cargo.
@@ -316,33 +361,10 @@ pub fn run(root: &Path) -> Result<String> {
     ]))?;
     let log_dir = root.join("target/readme-commands");
     std::fs::create_dir_all(&log_dir)?;
-    let (mut ran, mut kept, mut skipped) = (0, 0, 0);
-    let mut n = 0;
+    let mut t = Tally::default();
     for file in readmes(root)? {
         let text = std::fs::read_to_string(root.join(&file))?;
-        let mut background: Vec<Running> = Vec::new();
-        for w in commands(&file, &text) {
-            if let Some(why) = not_run(&w.command) {
-                crate::sh::say(&format!("not run: {} ({why})", w.command));
-                skipped += 1;
-                continue;
-            }
-            crate::sh::say(&format!("$ {}", w.command));
-            n += 1;
-            ran += 1;
-            if let Some(r) = run_one(root, &w, &log_dir, n)? {
-                crate::sh::say(&format!(
-                    "  still running after {}: started; kept until the end of {file}",
-                    kit::fmt::fmt_duration(SETTLE)
-                ));
-                kept += 1;
-                background.push(r);
-            }
-        }
-        for r in background.drain(..).rev() {
-            crate::sh::say(&format!("  stopping `{}`", r.what));
-            drop(r);
-        }
+        run_group(root, &log_dir, commands(&file, &text), &file, &mut t)?;
     }
     // The lab cards: each distinct card once (two chapters may show the
     // same lab's card).
@@ -359,25 +381,17 @@ pub fn run(root: &Path) -> Result<String> {
             continue;
         }
         cards += 1;
-        let mut background: Vec<Running> = Vec::new();
-        for w in list {
-            crate::sh::say(&format!("$ {}   ({}, lab card)", w.command, w.file));
-            n += 1;
-            ran += 1;
-            if let Some(r) = run_one(root, &w, &log_dir, n)? {
-                crate::sh::say(&format!(
-                    "  still running after {}: started; kept until the end of the card",
-                    kit::fmt::fmt_duration(SETTLE)
-                ));
-                kept += 1;
-                background.push(r);
-            }
-        }
-        for r in background.drain(..).rev() {
-            crate::sh::say(&format!("  stopping `{}`", r.what));
-            drop(r);
-        }
+        run_group(
+            root,
+            &log_dir,
+            list,
+            &format!("the lab card of {page}"),
+            &mut t,
+        )?;
     }
+    let Tally {
+        ran, kept, skipped, ..
+    } = t;
     Ok(format!(
         "{ran} README and lab-card commands ran as written ({cards} cards; {kept} long-running), {skipped} not run by design"
     ))
