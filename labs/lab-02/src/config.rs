@@ -3,8 +3,10 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::panic::Location;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -190,6 +192,49 @@ pub struct Config {
     /// When the append-only file is synced to disk.
     #[arg(long, value_enum, default_value = "everysec")]
     pub appendfsync: FsyncPolicy,
+
+    /// Who is told when the tokio models spawn a task (Part VI's leak
+    /// detector); nobody by default. Set in code, never on the command line.
+    #[arg(skip)]
+    pub task_hook: TaskHooks,
+}
+
+// ANCHOR: task-hook
+/// An observer of the tasks the tokio models spawn. At each spawn the
+/// server calls [`TaskHook::spawned`] with the spawn's source location and
+/// moves the token it returns into the task, so the token is dropped when
+/// the task ends, whether it finished, was aborted or its runtime shut
+/// down. Part VI's leak detector keeps its registry this way.
+pub trait TaskHook: Send + Sync {
+    fn spawned(&self, site: &'static Location<'static>) -> TaskToken;
+}
+
+/// What a task carries for its [`TaskHook`] until it ends.
+pub type TaskToken = Box<dyn Send>;
+// ANCHOR_END: task-hook
+
+/// The optional [`TaskHook`] of a [`Config`].
+#[derive(Clone, Default)]
+pub struct TaskHooks(pub Option<Arc<dyn TaskHook>>);
+
+impl TaskHooks {
+    /// The token for a task spawned at the caller's location, if anyone
+    /// is watching.
+    #[track_caller]
+    pub fn token(&self) -> Option<TaskToken> {
+        let site = Location::caller();
+        self.0.as_ref().map(|h| h.spawned(site))
+    }
+}
+
+impl fmt::Debug for TaskHooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "TaskHooks(set)"
+        } else {
+            "TaskHooks(none)"
+        })
+    }
 }
 
 impl Default for Config {
@@ -211,6 +256,7 @@ impl Default for Config {
             task_metrics: false,
             appendfilename: PathBuf::from("appendonly.aof"),
             appendfsync: FsyncPolicy::Everysec,
+            task_hook: TaskHooks::default(),
         }
     }
 }

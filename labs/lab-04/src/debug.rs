@@ -215,6 +215,9 @@ Under Load debug port (lab-04)
     go tool pprof -top http://HOST/debug/pprof/profile?seconds=10
 /debug/runtime?seconds=1
     tokio runtime and task metrics over the window, as JSON.
+/debug/tasks?format=text|json   (also /debug/pprof/goroutine)
+    live tasks by spawn site, with counts and ages, when a task tracker
+    is installed (lab-06 serve).
 ";
 
 // ANCHOR: route
@@ -256,6 +259,18 @@ fn serve_one(stream: &mut TcpStream, sources: &Sources) -> std::io::Result<()> {
                 respond(stream, 200, "application/json", json.as_bytes())
             }
             Err(e) => respond(stream, 400, "text/plain", format!("{e}\n").as_bytes()),
+        },
+        "/debug/tasks" | "/debug/pprof/goroutine" => match &sources.task_profile {
+            Some(profile) => match profile(&head.query) {
+                Ok((content_type, body)) => respond(stream, 200, content_type, body.as_bytes()),
+                Err(e) => respond(stream, 400, "text/plain", format!("{e}\n").as_bytes()),
+            },
+            None => respond(
+                stream,
+                404,
+                "text/plain",
+                b"no task tracker in this server (lab-06 serve has one)\n",
+            ),
         },
         _ => respond(
             stream,

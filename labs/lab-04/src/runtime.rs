@@ -22,12 +22,19 @@ pub const MAX_WINDOW_SECONDS: u64 = 10;
 
 type RuntimeList = Box<dyn Fn() -> Vec<(String, Handle)> + Send + Sync>;
 
+/// A live task profile (`/debug/tasks`, Go's `/debug/pprof/goroutine`):
+/// given the query string, the content type and body, or a message for a
+/// bad query. A later lab that tracks tasks provides it.
+pub type TaskProfile = Box<dyn Fn(&str) -> Result<(&'static str, String), String> + Send + Sync>;
+
 /// Where the metrics come from: the runtimes (looked up when asked, since
 /// a server publishes them as it starts) and a task monitor, if any.
 #[derive(Default)]
 pub struct Sources {
     pub runtimes: Option<RuntimeList>,
     pub tasks: Option<TaskMonitor>,
+    /// Live tasks by spawn site, if a task tracker is installed.
+    pub task_profile: Option<TaskProfile>,
 }
 
 /// One runtime over the window.
@@ -174,6 +181,7 @@ mod tests {
         let sources = Sources {
             runtimes: Some(Box::new(move || vec![("test".into(), handle.clone())])),
             tasks: Some(monitor),
+            task_profile: None,
         };
         let snap = sources.measure(Duration::from_millis(1000));
         assert_eq!(snap.runtimes.len(), 1);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use lab_02::config::Config;
 
-use crate::runtime::Sources;
+use crate::runtime::{Sources, TaskProfile};
 
 /// The debug port's sources for a running lab-02: its published runtimes,
 /// and its connection-task monitor when `--task-metrics` is on.
@@ -25,6 +25,7 @@ pub fn sources(shared: &Arc<lab_02::shared::Shared>) -> Sources {
                 .unwrap_or_else(|p| p.into_inner().clone())
         })),
         tasks: shared.task_monitor.clone(),
+        task_profile: None,
     }
 }
 
@@ -33,11 +34,25 @@ pub fn sources(shared: &Arc<lab_02::shared::Shared>) -> Sources {
 /// SIGINT or SIGTERM. Prints lab-02's ready line first (what
 /// `lab_02::launch` waits for), then where the debug port listens.
 pub fn serve(config: Config, debug_addr: Option<SocketAddr>) -> Result<()> {
+    serve_with(config, debug_addr, None)
+}
+
+/// [`serve`], with a live task profile on the debug port (`/debug/tasks`)
+/// when a later lab that tracks tasks provides one.
+pub fn serve_with(
+    config: Config,
+    debug_addr: Option<SocketAddr>,
+    task_profile: Option<TaskProfile>,
+) -> Result<()> {
     let model = config.model;
     let server = lab_02::server::start(config)?;
     lab_02::server::stop_on_signals(&server)?;
     let debug = match debug_addr {
-        Some(addr) => Some(crate::debug::start(addr, sources(server.shared()))?),
+        Some(addr) => {
+            let mut sources = sources(server.shared());
+            sources.task_profile = task_profile;
+            Some(crate::debug::start(addr, sources)?)
+        }
         None => None,
     };
     println!(

@@ -246,7 +246,9 @@ async fn core_main(
     // Housekeeping.
     {
         let (core, mut stop) = (core.clone(), stop.clone());
+        let token = shared.config.task_hook.token();
         tokio::task::spawn_local(async move {
+            let _token = token;
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
                 tokio::select! {
@@ -308,7 +310,9 @@ async fn core_main(
         };
         let core = core.clone();
         let stop = stop.clone();
+        let token = shared.config.task_hook.token();
         let task = async move {
+            let _token = token;
             let shared = core.shared.clone();
             let mut conn = Conn::new(conn::new_session(&shared, addr));
             if let Ok(mut stream) = TcpStream::from_std(std_stream) {

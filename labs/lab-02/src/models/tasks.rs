@@ -60,7 +60,9 @@ async fn serve(
     let mut stop = tokio_conn::stop_signal(&shared);
     {
         let (cache, shared, mut stop) = (cache.clone(), shared.clone(), stop.clone());
+        let token = shared.config.task_hook.token();
         tokio::spawn(async move {
+            let _token = token;
             use lab_01::Cache;
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
@@ -81,7 +83,9 @@ async fn serve(
     {
         let monitor = shared.task_monitor.clone();
         let (shared, cache, stop) = (shared.clone(), cache.clone(), stop.clone());
+        let token = shared.config.task_hook.token();
         let task = async move {
+            let _token = token;
             let session = conn::new_session(&shared, addr);
             let mut conn = Conn::new(session);
             serve_conn(&mut stream, &mut conn, &shared, &cache, stop).await;

@@ -68,7 +68,9 @@ pub(crate) async fn accept_admitted(
             }
         };
         if !shared.admit() {
+            let token = shared.config.task_hook.token();
             tokio::spawn(async move {
+                let _token = token;
                 let _ = stream.write_all(MAX_CLIENTS_REPLY).await;
             });
             continue;
