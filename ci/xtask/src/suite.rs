@@ -21,7 +21,7 @@ pub struct Options {
     pub only: Vec<String>,
 }
 
-pub const STEPS: [(&str, &str); 14] = [
+pub const STEPS: [(&str, &str); 15] = [
     ("setup", "install pinned tools and Debian packages"),
     ("fmt", "cargo fmt --check"),
     (
@@ -32,6 +32,10 @@ pub const STEPS: [(&str, &str); 14] = [
     (
         "loom",
         "loom model checks of the labs' concurrency invariants",
+    ),
+    (
+        "unstable",
+        "code behind cfg(tokio_unstable): its tests and clippy, in a build of its own",
     ),
     (
         "fuzz",
@@ -136,6 +140,7 @@ fn run_step(
             }
             Ok(format!("{n} lab(s) with loom models"))
         }
+        "unstable" => unstable(root),
         "fuzz" => fuzz(root),
         "exercises" => exercises::verify(root).map(|n| format!("{n} exercises verified")),
         "results" => results::run(root, true, &[], false).map(|_| String::new()),
@@ -298,4 +303,33 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         bail!("{failed} step(s) failed");
     }
     Ok(())
+}
+
+/// The labs with code behind `cfg(tokio_unstable)` (their manifest turns
+/// on tokio features under it): their library tests and clippy, built
+/// with the flag in a target folder of its own so the stable build's
+/// artifacts stay as they are.
+fn unstable(root: &Path) -> Result<String> {
+    let mut n = 0;
+    for lab in project::labs(root)? {
+        let manifest = std::fs::read_to_string(lab.dir.join("Cargo.toml"))?;
+        if !manifest.contains("cfg(tokio_unstable)") {
+            continue;
+        }
+        for args in [
+            vec!["test", "--locked", "-p", &lab.name, "--lib"],
+            vec![
+                "clippy", "--locked", "-p", &lab.name, "--lib", "--", "-D", "warnings",
+            ],
+        ] {
+            sh::run(
+                sh::cargo(root)
+                    .env("RUSTFLAGS", "--cfg tokio_unstable")
+                    .env("CARGO_TARGET_DIR", root.join("target/unstable"))
+                    .args(args),
+            )?;
+        }
+        n += 1;
+    }
+    Ok(format!("{n} lab(s) with a tokio_unstable tier"))
 }

@@ -1,0 +1,67 @@
+use std::time::Duration;
+
+use lab_06::{LeakCheck, Schedule};
+use lab_06_exercises::lookup_service::serve;
+use lab_06_exercises::support::Backend;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn start(backend: Backend) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (addr, tokio::spawn(serve(listener, backend)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_each_request_on_a_connection() {
+    let (addr, server) = start(Backend::AnswersAfter(Duration::from_millis(5))).await;
+    let mut c = BufReader::new(TcpStream::connect(addr).await.expect("connect"));
+    for key in ["a", "b"] {
+        c.get_mut()
+            .write_all(format!("GET {key}\n").as_bytes())
+            .await
+            .expect("send");
+        let mut line = String::new();
+        c.read_line(&mut line).await.expect("reply");
+        assert_eq!(line, format!("value-of-{key}\n"));
+    }
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_while_the_backend_is_stuck_leaves_no_task() {
+    let (addr, server) = start(Backend::Stuck).await;
+    // The accept loop is the test's, not a leak: start the check after it.
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let leaks = LeakCheck::start().schedule(Schedule {
+        budget: Duration::from_millis(500),
+        ..Schedule::default()
+    });
+    for _ in 0..3 {
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        c.write_all(b"GET stuck\n").await.expect("send");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(c);
+    }
+    let outcome = leaks.verify().await;
+    server.abort();
+    if let Err(report) = outcome {
+        panic!("the connection tasks outlived their clients:\n{report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_its_next_request_early_still_gets_both_answers() {
+    let (addr, server) = start(Backend::AnswersAfter(Duration::from_millis(20))).await;
+    let mut c = BufReader::new(TcpStream::connect(addr).await.expect("connect"));
+    c.get_mut()
+        .write_all(b"GET x\nGET y\n")
+        .await
+        .expect("send both");
+    for key in ["x", "y"] {
+        let mut line = String::new();
+        c.read_line(&mut line).await.expect("reply");
+        assert_eq!(line, format!("value-of-{key}\n"));
+    }
+    server.abort();
+}

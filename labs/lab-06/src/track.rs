@@ -1,0 +1,336 @@
+//! Tracked spawns: every task started through this module is in a
+//! registry from the moment it is spawned until its future is dropped,
+//! with the source line that spawned it.
+//!
+//! The registry is written by a token moved into the task's future: the
+//! token is created at the spawn and removed from the registry when it is
+//! dropped, which happens when the future completes, when the task is
+//! aborted, and when its runtime shuts down. Nothing needs tokio's
+//! unstable features, so it works with any stable tokio.
+
+use std::future::Future;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
+
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+/// Where a task was spawned: a file, line and column of the program.
+pub type Site = &'static Location<'static>;
+
+/// How a task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A future on a runtime's workers (`spawn`, `spawn_local`, a
+    /// `JoinSet` or `TaskTracker` through [`track`]).
+    Async,
+    /// A closure on the blocking pool (`spawn_blocking`). tokio's
+    /// `num_alive_tasks` does not count these.
+    Blocking,
+}
+
+/// One live tracked task.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// The tracker's own id (tokio's task ids need its unstable features
+    /// to be read back from a dump).
+    pub id: u64,
+    pub site: Site,
+    pub kind: Kind,
+    /// The runtime it was spawned from, if any.
+    pub runtime: Option<tokio::runtime::Id>,
+    pub spawned: Instant,
+    /// tokio's id of the task, when known (tasks spawned through
+    /// [`spawn`] and [`spawn_on`]); a task dump names tasks by it.
+    pub task_id: Option<tokio::task::Id>,
+}
+
+/// Shards of the registry. Each thread registers its spawns in its own
+/// shard, so spawning threads do not wait for each other.
+const SHARDS: usize = 16;
+
+/// What a task's token shares with its registry entry: alive while the
+/// token is (the entry holds a `Weak`), and tokio's id of the task once
+/// known. Ending a task is then one atomic decrement, with no lock.
+#[derive(Default)]
+struct Alive {
+    task_id: OnceLock<tokio::task::Id>,
+}
+
+/// One tracked task in a shard, live or not yet swept.
+struct Entry {
+    id: u64,
+    site: Site,
+    kind: Kind,
+    runtime: Option<tokio::runtime::Id>,
+    /// The coarse monotonic clock at the spawn, in nanoseconds.
+    spawned_ns: u64,
+    alive: Weak<Alive>,
+}
+
+/// A shard: its entries, the count after the last sweep, and a counter
+/// for the ids it hands out.
+#[derive(Default)]
+struct Shard {
+    entries: Vec<Entry>,
+    kept: usize,
+    next: u64,
+}
+
+impl Shard {
+    /// Drops the entries of ended tasks once they outnumber the live ones
+    /// at the last sweep: amortised, each entry is swept once.
+    fn sweep_if_due(&mut self) {
+        if self.entries.len() >= 2 * self.kept.max(32) {
+            self.entries.retain(|e| e.alive.strong_count() > 0);
+            self.kept = self.entries.len();
+        }
+    }
+}
+
+/// Every live tracked task of the process.
+pub struct Registry {
+    shards: [Mutex<Shard>; SHARDS],
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a shard leaves a consistent list (each
+    // operation is a push or a retain), so keep going.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The coarse monotonic clock (the kernel's last tick: a few ms of
+/// resolution, a fraction of the cost of a precise read), in ns.
+fn coarse_now_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
+}
+
+/// This thread's shard, picked round-robin the first time it spawns.
+fn home_shard() -> usize {
+    use std::cell::Cell;
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static HOME: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    HOME.with(|h| {
+        if h.get() == usize::MAX {
+            h.set(NEXT.fetch_add(1, Ordering::Relaxed) as usize % SHARDS);
+        }
+        h.get()
+    })
+}
+
+impl Registry {
+    fn new() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Mutex::new(Shard::default())),
+        }
+    }
+
+    /// Adds a task; it stays until the returned token is dropped.
+    pub fn register(&self, site: Site, kind: Kind, runtime: Option<&Handle>) -> Token {
+        let shard = home_shard();
+        let runtime = runtime.map(Handle::id);
+        let spawned_ns = coarse_now_ns();
+        let alive = Arc::new(Alive::default());
+        let mut s = lock(&self.shards[shard]);
+        s.sweep_if_due();
+        s.next += 1;
+        // Ids are unique across shards: the shard in the low bits.
+        let id = (s.next << 4) | shard as u64;
+        s.entries.push(Entry {
+            id,
+            site,
+            kind,
+            runtime,
+            spawned_ns,
+            alive: Arc::downgrade(&alive),
+        });
+        Token { alive, id }
+    }
+
+    /// Every live tracked task, oldest first.
+    pub fn live(&self) -> Vec<TaskInfo> {
+        let now_ns = coarse_now_ns();
+        let now = Instant::now();
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            let s = lock(shard);
+            for e in &s.entries {
+                let Some(alive) = e.alive.upgrade() else {
+                    continue;
+                };
+                let age = std::time::Duration::from_nanos(now_ns.saturating_sub(e.spawned_ns));
+                all.push(TaskInfo {
+                    id: e.id,
+                    site: e.site,
+                    kind: e.kind,
+                    runtime: e.runtime,
+                    spawned: now.checked_sub(age).unwrap_or(now),
+                    task_id: alive.task_id.get().copied(),
+                });
+            }
+        }
+        all.sort_by_key(|t| t.spawned);
+        all
+    }
+
+    /// The live tracked tasks spawned from runtime `rt`.
+    pub fn live_on(&self, rt: tokio::runtime::Id) -> Vec<TaskInfo> {
+        let mut v = self.live();
+        v.retain(|t| t.runtime == Some(rt));
+        v
+    }
+}
+
+/// The process's registry.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::new)
+}
+
+/// Keeps a task in the registry; dropped with the task's future.
+pub struct Token {
+    alive: Arc<Alive>,
+    id: u64,
+}
+
+impl Token {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Token({})", self.id)
+    }
+}
+
+// ANCHOR: track
+/// Wraps `fut` so it is tracked as spawned at the caller's line, for
+/// spawners this module does not wrap (a `JoinSet`, a `TaskTracker`,
+/// `spawn_local`): `set.spawn(lab_06::track(work()))`.
+#[track_caller]
+pub fn track<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    let token = registry().register(
+        Location::caller(),
+        Kind::Async,
+        Handle::try_current().ok().as_ref(),
+    );
+    async move {
+        // Moved into the future: dropped when it completes or is dropped.
+        let _token = token;
+        fut.await
+    }
+}
+
+/// `tokio::spawn`, tracked: the task is registered before it can run and
+/// leaves the registry when its future is dropped.
+#[track_caller]
+pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handle = Handle::current();
+    spawn_on(fut, &handle)
+}
+// ANCHOR_END: track
+
+/// `Handle::spawn`, tracked.
+#[track_caller]
+pub fn spawn_on<F>(fut: F, handle: &Handle) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let token = registry().register(Location::caller(), Kind::Async, Some(handle));
+    // tokio's id, for task dumps (only read under `tokio_unstable`).
+    let alive = cfg!(tokio_unstable).then(|| token.alive.clone());
+    let join = handle.spawn(async move {
+        let _token = token;
+        fut.await
+    });
+    if let Some(alive) = alive {
+        let _ = alive.task_id.set(join.id());
+    }
+    join
+}
+
+/// `spawn_blocking`, tracked. A closure on the blocking pool cannot be
+/// aborted once it runs, so a leaked one holds a thread until it returns.
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let handle = Handle::current();
+    let token = registry().register(Location::caller(), Kind::Blocking, Some(&handle));
+    handle.spawn_blocking(move || {
+        let _token = token;
+        f()
+    })
+}
+
+/// A [`lab_02::config::TaskHook`] that puts lab-02's tasks in the
+/// registry, so the leak check and the live profile see them.
+#[derive(Debug, Default)]
+pub struct Lab02Hook;
+
+impl lab_02::config::TaskHook for Lab02Hook {
+    fn spawned(&self, site: Site) -> lab_02::config::TaskToken {
+        Box::new(registry().register(site, Kind::Async, Handle::try_current().ok().as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_is_registered_at_its_spawn_line_until_it_ends() {
+        let rt = Handle::current().id();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let line = line!() + 1;
+        let join = spawn(async move {
+            let _ = rx.await;
+        });
+        let live = registry().live_on(rt);
+        assert_eq!(live.len(), 1, "one live task on this runtime: {live:?}");
+        assert_eq!(live[0].site.line(), line);
+        assert!(live[0].site.file().ends_with("track.rs"));
+        tx.send(()).expect("the task is waiting");
+        join.await.expect("the task ran");
+        assert!(registry().live_on(rt).is_empty(), "gone once finished");
+    }
+
+    #[tokio::test]
+    async fn an_aborted_task_leaves_the_registry() {
+        let rt = Handle::current().id();
+        let join = spawn(std::future::pending::<()>());
+        assert_eq!(registry().live_on(rt).len(), 1);
+        join.abort();
+        assert!(join.await.expect_err("aborted").is_cancelled());
+        assert!(registry().live_on(rt).is_empty());
+    }
+
+    #[test]
+    fn a_runtime_shutting_down_drops_its_tasks_tokens() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let id = rt.handle().id();
+        rt.block_on(async {
+            spawn(std::future::pending::<()>());
+        });
+        assert_eq!(registry().live_on(id).len(), 1);
+        drop(rt);
+        assert!(registry().live_on(id).is_empty());
+    }
+}
