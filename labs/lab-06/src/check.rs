@@ -10,14 +10,14 @@
 //! spawn site and age. It also compares tokio's own count of alive tasks,
 //! which sees tasks spawned without the tracker (with no site).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 
-use crate::track::{self, Kind, Site, TaskInfo};
+use crate::track::{self, Kind, Marks, Site, TaskInfo};
 
 // ANCHOR: schedule
 /// How long a check waits between looks, and how long in all.
@@ -154,7 +154,9 @@ impl Ignore {
 #[must_use = "a leak check does nothing until `verify().await`"]
 pub struct LeakCheck {
     handle: Handle,
-    baseline: HashSet<u64>,
+    /// The registry's marks at the start: tasks registered before are the
+    /// baseline.
+    baseline: Marks,
     /// Untracked tasks alive at the start.
     baseline_untracked: usize,
     ignore: Vec<Ignore>,
@@ -170,16 +172,17 @@ impl LeakCheck {
     pub fn start() -> Self {
         let handle = Handle::try_current()
             .expect("LeakCheck::start needs a tokio runtime (call it inside #[tokio::test])");
-        let live = track::registry().live_on(handle.id());
+        let baseline = track::registry().marks();
+        let (_, tracked_async) = track::registry().since(handle.id(), &baseline);
         let mut check = Self {
-            baseline: live.iter().map(|t| t.id).collect(),
+            baseline,
             baseline_untracked: 0,
             handle,
             ignore: Vec::new(),
             schedule: Schedule::default(),
             dump: cfg!(tokio_unstable),
         };
-        check.baseline_untracked = check.untracked_now(&live);
+        check.baseline_untracked = check.untracked_now(tracked_async);
         check
     }
 
@@ -209,13 +212,12 @@ impl LeakCheck {
 
     /// One look: the leaked tracked tasks and the untracked count.
     pub fn look(&self) -> (Vec<TaskInfo>, usize) {
-        let live = track::registry().live_on(self.handle.id());
+        let (new, tracked_async) = track::registry().since(self.handle.id(), &self.baseline);
         let untracked = self
-            .untracked_now(&live)
+            .untracked_now(tracked_async)
             .saturating_sub(self.baseline_untracked);
-        let leaked = live
+        let leaked = new
             .into_iter()
-            .filter(|t| !self.baseline.contains(&t.id))
             .filter(|t| !self.ignore.iter().any(|i| i.matches(t.site)))
             .collect();
         (leaked, untracked)
@@ -223,8 +225,7 @@ impl LeakCheck {
 
     /// Tasks tokio counts alive that the tracker does not know. tokio
     /// counts async tasks only, so blocking ones are left out of both.
-    fn untracked_now(&self, live: &[TaskInfo]) -> usize {
-        let tracked_async = live.iter().filter(|t| t.kind == Kind::Async).count();
+    fn untracked_now(&self, tracked_async: usize) -> usize {
         self.handle
             .metrics()
             .num_alive_tasks()

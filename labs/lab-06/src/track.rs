@@ -179,6 +179,44 @@ impl Registry {
         all
     }
 
+    /// Where each shard's ids stand now: a task registered later has a
+    /// higher id in its shard.
+    pub fn marks(&self) -> Marks {
+        Marks(std::array::from_fn(|i| lock(&self.shards[i]).next))
+    }
+
+    /// The live tasks of runtime `rt` registered after `marks`, and the
+    /// number of live async tasks of `rt` in all. Only the new ones are
+    /// copied out, so a check stays cheap with many tasks alive.
+    pub fn since(&self, rt: tokio::runtime::Id, marks: &Marks) -> (Vec<TaskInfo>, usize) {
+        let now_ns = coarse_now_ns();
+        let now = Instant::now();
+        let (mut new, mut async_live) = (Vec::new(), 0);
+        for (i, shard) in self.shards.iter().enumerate() {
+            let s = lock(shard);
+            for e in s.entries.iter().filter(|e| e.runtime == Some(rt)) {
+                if e.alive.strong_count() == 0 {
+                    continue;
+                }
+                if e.kind == Kind::Async {
+                    async_live += 1;
+                }
+                if e.id >> 4 > marks.0[i] {
+                    let age = std::time::Duration::from_nanos(now_ns.saturating_sub(e.spawned_ns));
+                    new.push(TaskInfo {
+                        id: e.id,
+                        site: e.site,
+                        kind: e.kind,
+                        runtime: e.runtime,
+                        spawned: now.checked_sub(age).unwrap_or(now),
+                        task_id: e.alive.upgrade().and_then(|a| a.task_id.get().copied()),
+                    });
+                }
+            }
+        }
+        (new, async_live)
+    }
+
     /// The live tracked tasks spawned from runtime `rt`.
     pub fn live_on(&self, rt: tokio::runtime::Id) -> Vec<TaskInfo> {
         let mut v = self.live();
@@ -186,6 +224,10 @@ impl Registry {
         v
     }
 }
+
+/// Each shard's last id at one moment (see [`Registry::marks`]).
+#[derive(Debug, Clone)]
+pub struct Marks([u64; SHARDS]);
 
 /// The process's registry.
 pub fn registry() -> &'static Registry {
