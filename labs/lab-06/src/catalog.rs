@@ -94,6 +94,26 @@ pub fn cases() -> Vec<Case> {
             close_wait: 0,
         },
         Case {
+            name: "lock-held",
+            go: "goroutines queued on a mutex whose holder never unlocks",
+            what: "a task holds a lock while it waits for a value that never comes; every task that wants the lock queues behind it",
+            fix: "wait first (with a deadline), then hold the lock only to update",
+            leak: || Box::pin(lock_held_leak()),
+            fixed: || Box::pin(lock_held_fixed()),
+            tasks: 3,
+            close_wait: 0,
+        },
+        Case {
+            name: "sibling-failed",
+            go: "a fan-out that returns on the first error and cancels nothing",
+            what: "one of three tasks fails; the caller returns the error at once and drops the other handles, which detaches them",
+            fix: "a JoinSet: returning drops it, and dropping aborts what is still running",
+            leak: || Box::pin(sibling_leak()),
+            fixed: || Box::pin(sibling_fixed()),
+            tasks: 2,
+            close_wait: 0,
+        },
+        Case {
             name: "lost-waker",
             go: "Rust only",
             what: "a hand-written future returns Pending without keeping the waker, so nothing ever polls it again",
@@ -279,11 +299,89 @@ async fn select_fixed() -> Keep {
 }
 // ANCHOR_END: select-closed
 
+// ANCHOR: lock-held
+async fn lock_held_leak() -> Keep {
+    let total = Arc::new(tokio::sync::Mutex::new(0u64));
+    let (value_tx, value) = oneshot::channel::<u64>();
+    // Taken before the others are spawned, so they really queue behind it.
+    let mut guard = total.clone().lock_owned().await;
+    spawn(async move {
+        // Holds the lock across a wait that never ends.
+        if let Ok(v) = value.await {
+            *guard += v;
+        }
+    });
+    for _ in 0..2 {
+        let total = total.clone();
+        spawn(async move { *total.lock().await += 1 });
+    }
+    // Whoever should send the value keeps its Sender and never does.
+    Box::new(value_tx)
+}
+
+async fn lock_held_fixed() -> Keep {
+    let total = Arc::new(tokio::sync::Mutex::new(0u64));
+    let (value_tx, value) = oneshot::channel::<u64>();
+    let t = total.clone();
+    spawn(async move {
+        // The wait first, bounded; the lock only for the update.
+        if let Ok(Ok(v)) = tokio::time::timeout(Duration::from_millis(50), value).await {
+            *t.lock().await += v;
+        }
+    });
+    for _ in 0..2 {
+        let total = total.clone();
+        spawn(async move { *total.lock().await += 1 });
+    }
+    Box::new(value_tx)
+}
+// ANCHOR_END: lock-held
+
+/// One part of a fan-out: part 0 fails at once, the others take an hour.
+async fn fetch_part(part: u64) -> Result<u64, String> {
+    if part == 0 {
+        return Err("part 0: backend refused".into());
+    }
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    Ok(part)
+}
+
+// ANCHOR: sibling-failed
+async fn sibling_leak() -> Keep {
+    let handles: Vec<_> = (0..3).map(|p| spawn(fetch_part(p))).collect();
+    for h in handles {
+        if let Ok(Err(e)) = h.await {
+            // Returns with the error; the other handles are dropped,
+            // which detaches their tasks.
+            return Box::new(e);
+        }
+    }
+    Box::new(())
+}
+
+async fn sibling_fixed() -> Keep {
+    let mut set = JoinSet::new();
+    for p in 0..3 {
+        set.spawn(track(fetch_part(p)));
+    }
+    while let Some(done) = set.join_next().await {
+        if let Ok(Err(e)) = done {
+            // Returning drops the set, which aborts the other two.
+            return Box::new(e);
+        }
+    }
+    Box::new(())
+}
+// ANCHOR_END: sibling-failed
+
 /// A flag a task can wait for.
 #[derive(Default)]
 struct Flag {
     set: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    /// Polled once: the scenario raises the flag only after, so the
+    /// first poll cannot already see it set on a slow machine.
+    polled: AtomicBool,
 }
 
 // ANCHOR: lost-waker
@@ -293,6 +391,7 @@ struct Forgetful(Arc<Flag>);
 impl Future for Forgetful {
     type Output = ();
     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        self.0.polled.store(true, Ordering::Release);
         if self.0.set.load(Ordering::Acquire) {
             Poll::Ready(())
         } else {
@@ -310,6 +409,7 @@ impl Future for Waiting {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Store first, then check: a set() between the two still wakes us.
         *self.0.waker.lock().unwrap_or_else(|p| p.into_inner()) = Some(cx.waker().clone());
+        self.0.polled.store(true, Ordering::Release);
         if self.0.set.load(Ordering::Acquire) {
             Poll::Ready(())
         } else {
@@ -328,10 +428,20 @@ impl Flag {
 }
 // ANCHOR_END: lost-waker
 
+impl Flag {
+    /// Waits (up to 5 s) until the waiting task has been polled once.
+    async fn until_polled(&self) {
+        let until = Instant::now() + Duration::from_secs(5);
+        while !self.polled.load(Ordering::Acquire) && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
 async fn lost_waker_leak() -> Keep {
     let flag = Arc::new(Flag::default());
     spawn(Forgetful(flag.clone()));
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    flag.until_polled().await;
     flag.raise();
     Box::new(flag)
 }
@@ -339,7 +449,7 @@ async fn lost_waker_leak() -> Keep {
 async fn lost_waker_fixed() -> Keep {
     let flag = Arc::new(Flag::default());
     spawn(Waiting(flag.clone()));
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    flag.until_polled().await;
     flag.raise();
     Box::new(flag)
 }
@@ -439,7 +549,8 @@ pub fn run(case: &Case, side: Side, schedule: Schedule) -> anyhow::Result<Outcom
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let resources = ResourceCheck::start()?;
+    // Threads are the runtime's own and leave with it.
+    let resources = ResourceCheck::start()?.without_threads();
     let scenario = match side {
         Side::Leak => case.leak,
         Side::Fixed => case.fixed,
@@ -451,10 +562,8 @@ pub fn run(case: &Case, side: Side, schedule: Schedule) -> anyhow::Result<Outcom
         let tasks = check.verify().await;
         (tasks, started.elapsed(), keep)
     });
-    // Sockets, before the runtime's shutdown closes them. Threads are
-    // the runtime's own and leave with it, so they are not counted here.
+    // Sockets, before the runtime's shutdown closes them.
     let mut held = resources.look()?;
-    held.threads.clear();
     held.fds.retain(|(_, t)| !t.starts_with("anon_inode:"));
     drop(keep);
     rt.shutdown_timeout(Duration::from_secs(1));

@@ -173,7 +173,6 @@ impl LeakCheck {
         let handle = Handle::try_current()
             .expect("LeakCheck::start needs a tokio runtime (call it inside #[tokio::test])");
         let baseline = track::registry().marks();
-        let (_, tracked_async) = track::registry().since(handle.id(), &baseline);
         let mut check = Self {
             baseline,
             baseline_untracked: 0,
@@ -182,8 +181,28 @@ impl LeakCheck {
             schedule: Schedule::default(),
             dump: cfg!(tokio_unstable),
         };
-        check.baseline_untracked = check.untracked_now(tracked_async);
+        check.baseline_untracked = check.steady_untracked();
         check
+    }
+
+    /// The untracked count, read until tokio's count is the same before
+    /// and after the registry's: a task between its registration and its
+    /// spawn (or between waking its joiner and leaving tokio's count)
+    /// would otherwise shift the baseline by one for the whole check.
+    fn steady_untracked(&self) -> usize {
+        let registry = track::registry();
+        let mut last = 0;
+        for _ in 0..100 {
+            let before = self.handle.metrics().num_alive_tasks();
+            let tracked_async = registry.count_async(self.handle.id());
+            let after = self.handle.metrics().num_alive_tasks();
+            last = before.saturating_sub(tracked_async);
+            if before == after {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        last
     }
 
     /// Forgives tasks spawned in a file whose path ends with `file`, at

@@ -11,7 +11,7 @@
 //!
 //! The component, the detector (read these first):
 //! - [`track`]: tracked spawns and the registry of live tasks, with each
-//!   task's spawn site and age; the hook lab-02 calls.
+//!   task's spawn site and age.
 //! - [`check`]: the leak check: baseline, retries on a growing schedule,
 //!   ignore lists, and the report.
 //! - [`resources`]: descriptors, CLOSE_WAIT sockets and threads, checked
@@ -20,8 +20,8 @@
 //! - [`unstable`]: task dumps and spawn hooks, under `cfg(tokio_unstable)`
 //!   only (a no-op otherwise).
 //! - [`catalog`]: every leak pattern the chapter shows, each beside its fix.
-//! - [`serve`]: lab-02 with its tasks tracked, the profile on lab-04's
-//!   debug port, and a leak to plant for the experiment.
+//! - [`serve`]: lab-02 with its tasks tracked (the hook lab-02 calls), the
+//!   profile on lab-04's debug port, and a leak to plant for the experiment.
 //!
 //! How it is measured (the harness; other labs never import it):
 //! - [`measure`]: the chapter's experiments (cost of tracking, the catalog

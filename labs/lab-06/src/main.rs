@@ -17,6 +17,13 @@ struct Cli {
     command: Command,
 }
 
+/// How `tasks` prints the profile.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the leak catalog: each leak through the check (its report), and
@@ -48,9 +55,8 @@ enum Command {
     Tasks {
         /// The debug port, e.g. 127.0.0.1:6060.
         debug_addr: SocketAddr,
-        /// text or json.
-        #[arg(long, default_value = "text")]
-        format: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Run the chapter's measurements and write a report for the results
     /// pipeline (`cargo xtask results --only lab-06`).
@@ -97,6 +103,10 @@ fn main() -> Result<()> {
             config,
         } => lab_06::serve::serve(config, debug_addr, untracked, plant)?,
         Command::Tasks { debug_addr, format } => {
+            let format = match format {
+                Format::Text => "text",
+                Format::Json => "json",
+            };
             let path = format!("/debug/tasks?format={format}");
             let r = lab_04::debug::get(debug_addr, &path, Duration::from_secs(5))?;
             if r.status != 200 {

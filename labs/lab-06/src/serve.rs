@@ -1,5 +1,6 @@
-//! lab-02 with its tasks tracked: every task the tokio models spawn is in
-//! the registry, the debug port (lab-04's) serves the live task profile at
+//! lab-02 with its tasks tracked: every connection and housekeeping task
+//! the tokio models spawn is in the registry (thread-per-core's mailbox
+//! and acceptor, one each per core for the server's life, are not), the debug port (lab-04's) serves the live task profile at
 //! `/debug/tasks`, and, for the chapter's leak-over-time experiment, a
 //! planted leak can be switched on.
 //!

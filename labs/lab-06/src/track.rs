@@ -43,8 +43,8 @@ pub struct TaskInfo {
     /// The runtime it was spawned from, if any.
     pub runtime: Option<tokio::runtime::Id>,
     pub spawned: Instant,
-    /// tokio's id of the task, when known (tasks spawned through
-    /// [`spawn`] and [`spawn_on`]); a task dump names tasks by it.
+    /// tokio's id of the task, recorded by [`spawn`] and [`spawn_on`] in a
+    /// `tokio_unstable` build only, where a task dump names tasks by it.
     pub task_id: Option<tokio::task::Id>,
 }
 
@@ -85,9 +85,15 @@ impl Shard {
     /// at the last sweep: amortised, each entry is swept once.
     fn sweep_if_due(&mut self) {
         if self.entries.len() >= 2 * self.kept.max(32) {
-            self.entries.retain(|e| e.alive.strong_count() > 0);
-            self.kept = self.entries.len();
+            self.sweep();
         }
+    }
+
+    /// Drops the entries of ended tasks (a look does this too, so a
+    /// shard whose thread stopped spawning does not keep them).
+    fn sweep(&mut self) {
+        self.entries.retain(|e| e.alive.strong_count() > 0);
+        self.kept = self.entries.len();
     }
 }
 
@@ -159,7 +165,8 @@ impl Registry {
         let now = Instant::now();
         let mut all = Vec::new();
         for shard in &self.shards {
-            let s = lock(shard);
+            let mut s = lock(shard);
+            s.sweep();
             for e in &s.entries {
                 let Some(alive) = e.alive.upgrade() else {
                     continue;
@@ -193,11 +200,9 @@ impl Registry {
         let now = Instant::now();
         let (mut new, mut async_live) = (Vec::new(), 0);
         for (i, shard) in self.shards.iter().enumerate() {
-            let s = lock(shard);
+            let mut s = lock(shard);
+            s.sweep();
             for e in s.entries.iter().filter(|e| e.runtime == Some(rt)) {
-                if e.alive.strong_count() == 0 {
-                    continue;
-                }
                 if e.kind == Kind::Async {
                     async_live += 1;
                 }
@@ -215,6 +220,21 @@ impl Registry {
             }
         }
         (new, async_live)
+    }
+
+    /// The number of live async tasks of runtime `rt`.
+    pub fn count_async(&self, rt: tokio::runtime::Id) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| {
+                let mut s = lock(shard);
+                s.sweep();
+                s.entries
+                    .iter()
+                    .filter(|e| e.runtime == Some(rt) && e.kind == Kind::Async)
+                    .count()
+            })
+            .sum()
     }
 
     /// The live tracked tasks spawned from runtime `rt`.
@@ -256,7 +276,10 @@ impl std::fmt::Debug for Token {
 // ANCHOR: track
 /// Wraps `fut` so it is tracked as spawned at the caller's line, for
 /// spawners this module does not wrap (a `JoinSet`, a `TaskTracker`,
-/// `spawn_local`): `set.spawn(lab_06::track(work()))`.
+/// `spawn_local`): `set.spawn(lab_06::track(work()))`. It records the
+/// runtime current where `track` is called, so call it where the task is
+/// spawned. tokio's alive count leaves out `LocalSet` tasks, so a tracked
+/// `spawn_local` task can hide one untracked task from the check's count.
 #[track_caller]
 pub fn track<F: Future>(fut: F) -> impl Future<Output = F::Output> {
     let token = registry().register(
@@ -318,17 +341,6 @@ where
         let _token = token;
         f()
     })
-}
-
-/// A [`lab_02::config::TaskHook`] that puts lab-02's tasks in the
-/// registry, so the leak check and the live profile see them.
-#[derive(Debug, Default)]
-pub struct Lab02Hook;
-
-impl lab_02::config::TaskHook for Lab02Hook {
-    fn spawned(&self, site: Site) -> lab_02::config::TaskToken {
-        Box::new(registry().register(site, Kind::Async, Handle::try_current().ok().as_ref()))
-    }
 }
 
 #[cfg(test)]

@@ -66,18 +66,26 @@ mod hooks {
     /// whoever spawned it.
     #[derive(Debug, Clone, Default)]
     pub struct SiteCounts {
-        inner: Arc<Mutex<(HashMap<tokio::task::Id, Site>, HashMap<Site, usize>)>>,
+        inner: Arc<Mutex<Live>>,
+    }
+
+    /// Each live task's site, and the live count per site.
+    #[derive(Debug, Default)]
+    struct Live {
+        by_task: HashMap<tokio::task::Id, Site>,
+        by_site: HashMap<Site, usize>,
     }
 
     impl SiteCounts {
         /// Live tasks per site, most first.
         pub fn live(&self) -> Vec<(Site, usize)> {
             let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            let mut v: Vec<(Site, usize)> =
-                g.1.iter()
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(s, n)| (*s, *n))
-                    .collect();
+            let mut v: Vec<(Site, usize)> = g
+                .by_site
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(s, n)| (*s, *n))
+                .collect();
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.line().cmp(&b.0.line())));
             v
         }
@@ -92,13 +100,13 @@ mod hooks {
         builder
             .on_task_spawn(move |meta| {
                 let mut g = on_spawn.lock().unwrap_or_else(|p| p.into_inner());
-                g.0.insert(meta.id(), meta.spawned_at());
-                *g.1.entry(meta.spawned_at()).or_default() += 1;
+                g.by_task.insert(meta.id(), meta.spawned_at());
+                *g.by_site.entry(meta.spawned_at()).or_default() += 1;
             })
             .on_task_terminate(move |meta| {
                 let mut g = on_end.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(site) = g.0.remove(&meta.id())
-                    && let Some(n) = g.1.get_mut(site)
+                if let Some(site) = g.by_task.remove(&meta.id())
+                    && let Some(n) = g.by_site.get_mut(site)
                 {
                     *n -= 1;
                 }

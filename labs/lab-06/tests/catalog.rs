@@ -79,6 +79,16 @@ fn select_closed_branch() {
 }
 
 #[test]
+fn lock_held() {
+    check_case("lock-held");
+}
+
+#[test]
+fn sibling_failed() {
+    check_case("sibling-failed");
+}
+
+#[test]
 fn lost_waker() {
     check_case("lost-waker");
 }

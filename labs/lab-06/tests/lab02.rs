@@ -19,27 +19,37 @@ fn tracked(model: Model, plant: Plant) -> lab_02::server::Server {
     lab_02::server::start(config).expect("lab-02 starts")
 }
 
-/// Live tasks spawned in `file` (a suffix), from any runtime.
-fn live_in(file: &str) -> Vec<TaskInfo> {
+/// Live tasks spawned in `file` (a suffix) on `server`'s runtimes: the
+/// tests run in parallel, each with its own server.
+fn live_in(server: &lab_02::server::Server, file: &str) -> Vec<TaskInfo> {
+    let runtimes: Vec<tokio::runtime::Id> = server
+        .shared()
+        .runtimes
+        .lock()
+        .map(|r| r.iter().map(|(_, h)| h.id()).collect())
+        .unwrap_or_default();
     registry()
         .live()
         .into_iter()
         .filter(|t| t.site.file().ends_with(file))
+        .filter(|t| t.runtime.is_some_and(|r| runtimes.contains(&r)))
         .collect()
 }
 
 fn connection_task_comes_and_goes(model: Model, file: &str) {
     let server = tracked(model, Plant::None);
-    let before = live_in(file).len();
+    let before = live_in(&server, file).len();
     let mut c = Client::connect(server.addr()).expect("connect");
     c.cmd(&[b"PING"]).expect("PONG");
     assert!(
-        wait_until(Duration::from_secs(5), || live_in(file).len() == before + 1),
+        wait_until(Duration::from_secs(5), || live_in(&server, file).len()
+            == before + 1),
         "a connection task at {file} while the client is connected"
     );
     drop(c);
     assert!(
-        wait_until(Duration::from_secs(5), || live_in(file).len() == before),
+        wait_until(Duration::from_secs(5), || live_in(&server, file).len()
+            == before),
         "gone once the client left"
     );
 }
@@ -58,16 +68,17 @@ fn a_thread_per_core_connection_is_tracked_too() {
 fn the_planted_leak_leaves_a_watchdog_per_connection_and_the_fix_does_not() {
     for (plant, left) in [(Plant::Leak, 3), (Plant::Fixed, 0)] {
         let server = tracked(Model::TaskPerConnection, plant);
-        let before = live_in("src/serve.rs").len();
+        let before = live_in(&server, "src/serve.rs").len();
         for _ in 0..3 {
             let mut c = Client::connect(server.addr()).expect("connect");
             c.cmd(&[b"PING"]).expect("PONG");
         }
         assert!(
-            wait_until(Duration::from_secs(5), || live_in("src/serve.rs").len()
+            wait_until(Duration::from_secs(5), || live_in(&server, "src/serve.rs")
+                .len()
                 == before + left),
             "{plant:?}: expected {left} watchdogs left, found {}",
-            live_in("src/serve.rs").len() - before
+            live_in(&server, "src/serve.rs").len() - before
         );
         // The leaked ones end with the server's runtime.
         server.shutdown();

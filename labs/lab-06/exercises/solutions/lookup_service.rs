@@ -2,7 +2,7 @@
 //! `src/lookup_service.rs`; `read_request` and `Backend` are in
 //! `labs/lab-06/exercises/src/support.rs`.)
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::{Backend, read_request};
@@ -14,13 +14,16 @@ pub async fn serve(listener: TcpListener, backend: Backend) {
 }
 
 // ANCHOR: solution
-/// Resolves when the client has closed its side (or the socket failed);
-/// never, once it has sent more bytes (the next request is waiting).
-async fn hung_up(sock: &TcpStream) {
-    let mut one = [0u8; 1];
-    match sock.peek(&mut one).await {
-        Ok(0) | Err(_) => {}
-        Ok(_) => std::future::pending().await,
+/// Reads whatever the client sends into `buf` (its next requests, kept
+/// for later) and returns once the client has closed its side or the
+/// socket failed.
+async fn hung_up(sock: &mut TcpStream, buf: &mut Vec<u8>) {
+    let mut chunk = [0u8; 512];
+    loop {
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
     }
 }
 
@@ -29,7 +32,7 @@ async fn connection(mut sock: TcpStream, backend: Backend) {
     while let Some(key) = read_request(&mut sock, &mut buf).await {
         let value = tokio::select! {
             v = backend.lookup(&key) => v,
-            _ = hung_up(&sock) => return,
+            _ = hung_up(&mut sock, &mut buf) => return,
         };
         if sock
             .write_all(format!("{value}\n").as_bytes())

@@ -16,7 +16,7 @@ impl Backoff {
         if waited >= self.budget {
             return None;
         }
-        // 2^attempt, saturating: attempt 40 must not overflow.
+        // 2^attempt, saturating: attempt 200 must not overflow.
         let factor = 1u32.checked_shl(attempt).unwrap_or(u32::MAX);
         let grown = self.first.saturating_mul(factor).min(self.cap);
         Some(grown.min(self.budget - waited))

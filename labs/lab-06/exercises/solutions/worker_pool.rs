@@ -15,6 +15,7 @@ pub type Job = u64;
 pub struct Pool {
     tx: mpsc::Sender<Job>,
     done: Arc<AtomicU64>,
+    taken: Arc<AtomicU64>,
     stop: CancellationToken,
     workers: TaskTracker,
 }
@@ -24,10 +25,12 @@ impl Pool {
         let (tx, rx) = mpsc::channel::<Job>(64);
         let rx = Arc::new(Mutex::new(rx));
         let done = Arc::new(AtomicU64::new(0));
+        let taken = Arc::new(AtomicU64::new(0));
         let stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         for _ in 0..workers {
-            let (rx, done, stop) = (rx.clone(), done.clone(), stop.clone());
+            let (rx, done, taken) = (rx.clone(), done.clone(), taken.clone());
+            let stop = stop.clone();
             tracker.spawn(lab_06::track(async move {
                 loop {
                     // Wait for a job or the stop, whichever comes first...
@@ -36,6 +39,7 @@ impl Pool {
                         _ = stop.cancelled() => return,
                     };
                     let Some(ms) = job else { return };
+                    taken.fetch_add(1, Ordering::Relaxed);
                     // ...but a job once taken runs to the end.
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     done.fetch_add(1, Ordering::Relaxed);
@@ -45,6 +49,7 @@ impl Pool {
         Self {
             tx,
             done,
+            taken,
             stop,
             workers: tracker,
         }
@@ -62,6 +67,10 @@ impl Pool {
         Submitter {
             tx: self.tx.clone(),
         }
+    }
+
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     pub fn done(&self) -> u64 {

@@ -5,8 +5,9 @@
 //! its socket in CLOSE_WAIT, outlive the client. The leak check fails.
 //!
 //! Make the connection task end when its client has gone, while it waits
-//! for the backend. A tokio `TcpStream` can `peek` without taking bytes
-//! off the stream, and `tokio::select!` waits for whichever comes first.
+//! for the backend, however long the backend takes for a client that is
+//! still there, and even when the client sent its next request before
+//! hanging up. `tokio::select!` waits for whichever comes first.
 //! `read_request` and `Backend` are in `labs/lab-06/exercises/src/support.rs`.
 
 use tokio::io::AsyncWriteExt;

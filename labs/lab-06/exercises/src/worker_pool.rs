@@ -22,6 +22,7 @@ pub type Job = u64;
 pub struct Pool {
     tx: mpsc::Sender<Job>,
     done: Arc<AtomicU64>,
+    taken: Arc<AtomicU64>,
 }
 
 /// Submits jobs to a pool; cheap to clone and hand out.
@@ -41,24 +42,31 @@ impl Pool {
         let (tx, rx) = mpsc::channel::<Job>(64);
         let rx = Arc::new(Mutex::new(rx));
         let done = Arc::new(AtomicU64::new(0));
+        let taken = Arc::new(AtomicU64::new(0));
         for _ in 0..workers {
-            let (rx, done) = (rx.clone(), done.clone());
+            let (rx, done, taken) = (rx.clone(), done.clone(), taken.clone());
             lab_06::spawn(async move {
                 loop {
                     let job = rx.lock().await.recv().await;
                     let Some(ms) = job else { return };
+                    taken.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }
-        Self { tx, done }
+        Self { tx, done, taken }
     }
 
     pub fn submitter(&self) -> Submitter {
         Submitter {
             tx: self.tx.clone(),
         }
+    }
+
+    /// Jobs a worker has taken so far.
+    pub fn taken(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
     }
 
     /// Jobs finished so far.
@@ -69,7 +77,7 @@ impl Pool {
     /// Stops the workers, waits until every one has ended, and returns
     /// how many jobs were finished.
     pub async fn shutdown(self) -> u64 {
-        let Pool { tx, done } = self;
+        let Pool { tx, done, .. } = self;
         drop(tx);
         done.load(Ordering::Relaxed)
     }

@@ -65,3 +65,37 @@ async fn a_client_that_sends_its_next_request_early_still_gets_both_answers() {
     }
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_waits_gets_an_answer_from_a_slow_backend() {
+    // Slower than any short deadline: a client still there is served.
+    let (addr, server) = start(Backend::AnswersAfter(Duration::from_millis(700))).await;
+    let mut c = BufReader::new(TcpStream::connect(addr).await.expect("connect"));
+    c.get_mut().write_all(b"GET slow\n").await.expect("send");
+    let mut line = String::new();
+    c.read_line(&mut line).await.expect("reply");
+    assert_eq!(line, "value-of-slow\n");
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sent_its_next_request_and_hung_up_leaves_no_task() {
+    let (addr, server) = start(Backend::Stuck).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let leaks = LeakCheck::start().schedule(Schedule {
+        budget: Duration::from_millis(500),
+        ..Schedule::default()
+    });
+    let mut c = TcpStream::connect(addr).await.expect("connect");
+    c.write_all(b"GET a\n").await.expect("send");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // The next request, early, then gone.
+    c.write_all(b"GET b\n").await.expect("send");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    drop(c);
+    let outcome = leaks.verify().await;
+    server.abort();
+    if let Err(report) = outcome {
+        panic!("a client that pipelined and left still holds its task:\n{report}");
+    }
+}

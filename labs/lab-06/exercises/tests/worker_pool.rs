@@ -27,19 +27,23 @@ async fn shutdown_ends_every_worker_while_a_submitter_is_still_held() {
 async fn a_job_already_taken_finishes_before_shutdown_returns() {
     let pool = Pool::start(2);
     let submitter = pool.submitter();
-    assert!(submitter.submit(60).await);
-    assert!(submitter.submit(60).await);
-    // Let both workers take a job.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(pool.done(), 0, "the jobs are still running");
+    assert!(submitter.submit(300).await);
+    assert!(submitter.submit(300).await);
+    // Wait until both workers have taken a job (not a fixed sleep: a
+    // loaded machine may take longer).
+    let until = Instant::now() + Duration::from_secs(5);
+    while pool.taken() < 2 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(pool.taken(), 2, "both jobs were taken");
     let started = Instant::now();
     let finished = pool.shutdown().await;
     assert_eq!(
         finished, 2,
-        "both taken jobs ran to the end before shutdown returned"
+        "both taken jobs ran to the end before shutdown returned (waiting for the workers, not for a while)"
     );
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "and shutdown did not hang"
     );
 }
