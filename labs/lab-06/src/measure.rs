@@ -175,6 +175,7 @@ fn cost(quick: bool) -> Result<Table> {
         }
     }
     t.fact("goal", fmt_pct(SPAWN_GOAL));
+    t.fact("tasks", fmt_int(n as f64));
     t.fact(
         "goal_verdict",
         if met_with_state {
@@ -240,15 +241,12 @@ fn check_cost(quick: bool) -> Result<Table> {
         let ms = clean_check(alive, rounds)?;
         let m = median(&ms);
         worst = worst.max(m);
-        t.row(vec![
-            fmt_int(alive as f64),
-            kit::fmt::fmt_ms(m),
-            spread(&ms),
-        ]);
-        t.fact(&format!("check_{alive}"), kit::fmt::fmt_ms(m));
+        let shown = fmt_duration(Duration::from_secs_f64(m / 1e3));
+        t.row(vec![fmt_int(alive as f64), shown.clone(), spread(&ms)]);
+        t.fact(&format!("check_{alive}"), shown);
     }
     t.fact("goal", fmt_duration(CHECK_GOAL));
-    t.fact("worst", format!("{} ms", kit::fmt::fmt_ms(worst)));
+    t.fact("worst", fmt_duration(Duration::from_secs_f64(worst / 1e3)));
     t.fact(
         "goal_verdict",
         if worst < CHECK_GOAL.as_secs_f64() * 1e3 {
@@ -729,7 +727,7 @@ fn leak_over_time(quick: bool) -> Result<(Vec<Plot>, Table)> {
     }
     t.fact(
         "watchdog_state",
-        fmt_mib(crate::serve::WATCHDOG_STATE as f64),
+        format!("{} KiB", crate::serve::WATCHDOG_STATE >> 10),
     );
     t.note(format!(
         "lab-02 (task-per-connection, 1 worker) served lab-03's open model at 1,000 req/s on 4 connections while a client connected, sent PING and closed {rate} times a second, for {seconds} s; live tasks read from /debug/tasks and RSS from /proc every second. The planted leak: a watchdog task per lab-02 task with its JoinHandle dropped; the fix cancels it from a guard the connection's task holds."

@@ -11,7 +11,7 @@
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use tokio::runtime::Handle;
@@ -52,13 +52,20 @@ pub struct TaskInfo {
 /// shard, so spawning threads do not wait for each other.
 const SHARDS: usize = 16;
 
-/// What a task's token shares with its registry entry: alive while the
-/// token is (the entry holds a `Weak`), and tokio's id of the task once
-/// known. Ending a task is then one atomic decrement, with no lock.
+/// Where a task's liveness lives: the task's id while its token exists,
+/// 0 once it is dropped. Ending a task is then one atomic store, with no
+/// lock and no allocation. One slot per cache line, so tasks ending on
+/// different threads do not fight over a line.
+#[repr(align(64))]
 #[derive(Default)]
-struct Alive {
-    task_id: OnceLock<tokio::task::Id>,
+struct Slot {
+    alive: AtomicU64,
 }
+
+/// Slots are allocated this many at a time, and kept for the process's
+/// life (reused, never freed): memory bounded by the most tasks ever
+/// alive at once, and a token can hold a plain `&'static` reference.
+const CHUNK: usize = 1024;
 
 /// One tracked task in a shard, live or not yet swept.
 struct Entry {
@@ -68,14 +75,35 @@ struct Entry {
     runtime: Option<tokio::runtime::Id>,
     /// The coarse monotonic clock at the spawn, in nanoseconds.
     spawned_ns: u64,
-    alive: Weak<Alive>,
+    slot: &'static Slot,
+    task_id: Option<tokio::task::Id>,
 }
 
-/// A shard: its entries, the count after the last sweep, and a counter
-/// for the ids it hands out.
+impl Entry {
+    fn is_alive(&self) -> bool {
+        self.slot.alive.load(Ordering::Acquire) == self.id
+    }
+
+    /// What the outside sees, with the age measured on `now_ns`.
+    fn info(&self, now: Instant, now_ns: u64) -> TaskInfo {
+        let age = std::time::Duration::from_nanos(now_ns.saturating_sub(self.spawned_ns));
+        TaskInfo {
+            id: self.id,
+            site: self.site,
+            kind: self.kind,
+            runtime: self.runtime,
+            spawned: now.checked_sub(age).unwrap_or(now),
+            task_id: self.task_id,
+        }
+    }
+}
+
+/// A shard: its entries, its free slots, the count after the last sweep,
+/// and a counter for the ids it hands out.
 #[derive(Default)]
 struct Shard {
     entries: Vec<Entry>,
+    free: Vec<&'static Slot>,
     kept: usize,
     next: u64,
 }
@@ -89,11 +117,28 @@ impl Shard {
         }
     }
 
-    /// Drops the entries of ended tasks (a look does this too, so a
-    /// shard whose thread stopped spawning does not keep them).
+    /// Drops the entries of ended tasks and frees their slots (a look
+    /// does this too, so a shard whose thread stopped spawning does not
+    /// keep them).
     fn sweep(&mut self) {
-        self.entries.retain(|e| e.alive.strong_count() > 0);
+        let Shard { entries, free, .. } = self;
+        entries.retain(|e| {
+            let alive = e.is_alive();
+            if !alive {
+                free.push(e.slot);
+            }
+            alive
+        });
         self.kept = self.entries.len();
+    }
+
+    fn take_slot(&mut self) -> &'static Slot {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        let chunk: &'static [Slot] = Box::leak((0..CHUNK).map(|_| Slot::default()).collect());
+        self.free.extend(chunk.iter().rev());
+        self.free.pop().unwrap_or(&chunk[0])
     }
 }
 
@@ -142,21 +187,32 @@ impl Registry {
         let shard = home_shard();
         let runtime = runtime.map(Handle::id);
         let spawned_ns = coarse_now_ns();
-        let alive = Arc::new(Alive::default());
         let mut s = lock(&self.shards[shard]);
         s.sweep_if_due();
         s.next += 1;
-        // Ids are unique across shards: the shard in the low bits.
+        // Ids are unique across shards (the shard in the low bits) and
+        // never 0, the value of a free slot.
         let id = (s.next << 4) | shard as u64;
+        let slot = s.take_slot();
+        slot.alive.store(id, Ordering::Release);
         s.entries.push(Entry {
             id,
             site,
             kind,
             runtime,
             spawned_ns,
-            alive: Arc::downgrade(&alive),
+            slot,
+            task_id: None,
         });
-        Token { alive, id }
+        Token { slot, id }
+    }
+
+    /// Notes tokio's id of task `id`, registered by this thread.
+    fn note_task_id(&self, id: u64, task_id: tokio::task::Id) {
+        let mut s = lock(&self.shards[(id & 0xf) as usize]);
+        if let Some(e) = s.entries.iter_mut().rev().find(|e| e.id == id) {
+            e.task_id = Some(task_id);
+        }
     }
 
     /// Every live tracked task, oldest first.
@@ -167,20 +223,12 @@ impl Registry {
         for shard in &self.shards {
             let mut s = lock(shard);
             s.sweep();
-            for e in &s.entries {
-                let Some(alive) = e.alive.upgrade() else {
-                    continue;
-                };
-                let age = std::time::Duration::from_nanos(now_ns.saturating_sub(e.spawned_ns));
-                all.push(TaskInfo {
-                    id: e.id,
-                    site: e.site,
-                    kind: e.kind,
-                    runtime: e.runtime,
-                    spawned: now.checked_sub(age).unwrap_or(now),
-                    task_id: alive.task_id.get().copied(),
-                });
-            }
+            all.extend(
+                s.entries
+                    .iter()
+                    .filter(|e| e.is_alive())
+                    .map(|e| e.info(now, now_ns)),
+            );
         }
         all.sort_by_key(|t| t.spawned);
         all
@@ -202,20 +250,16 @@ impl Registry {
         for (i, shard) in self.shards.iter().enumerate() {
             let mut s = lock(shard);
             s.sweep();
-            for e in s.entries.iter().filter(|e| e.runtime == Some(rt)) {
+            for e in s
+                .entries
+                .iter()
+                .filter(|e| e.runtime == Some(rt) && e.is_alive())
+            {
                 if e.kind == Kind::Async {
                     async_live += 1;
                 }
                 if e.id >> 4 > marks.0[i] {
-                    let age = std::time::Duration::from_nanos(now_ns.saturating_sub(e.spawned_ns));
-                    new.push(TaskInfo {
-                        id: e.id,
-                        site: e.site,
-                        kind: e.kind,
-                        runtime: e.runtime,
-                        spawned: now.checked_sub(age).unwrap_or(now),
-                        task_id: e.alive.upgrade().and_then(|a| a.task_id.get().copied()),
-                    });
+                    new.push(e.info(now, now_ns));
                 }
             }
         }
@@ -231,7 +275,7 @@ impl Registry {
                 s.sweep();
                 s.entries
                     .iter()
-                    .filter(|e| e.runtime == Some(rt) && e.kind == Kind::Async)
+                    .filter(|e| e.runtime == Some(rt) && e.kind == Kind::Async && e.is_alive())
                     .count()
             })
             .sum()
@@ -257,13 +301,20 @@ pub fn registry() -> &'static Registry {
 
 /// Keeps a task in the registry; dropped with the task's future.
 pub struct Token {
-    alive: Arc<Alive>,
+    slot: &'static Slot,
     id: u64,
 }
 
 impl Token {
     pub fn id(&self) -> u64 {
         self.id
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        // The slot is this token's until the owner's sweep sees the 0.
+        self.slot.alive.store(0, Ordering::Release);
     }
 }
 
@@ -315,14 +366,14 @@ where
     F::Output: Send + 'static,
 {
     let token = registry().register(Location::caller(), Kind::Async, Some(handle));
-    // tokio's id, for task dumps (only read under `tokio_unstable`).
-    let alive = cfg!(tokio_unstable).then(|| token.alive.clone());
+    let id = token.id();
     let join = handle.spawn(async move {
         let _token = token;
         fut.await
     });
-    if let Some(alive) = alive {
-        let _ = alive.task_id.set(join.id());
+    // tokio's id, for task dumps (only read under `tokio_unstable`).
+    if cfg!(tokio_unstable) {
+        registry().note_task_id(id, join.id());
     }
     join
 }
