@@ -325,6 +325,29 @@ impl std::fmt::Debug for Token {
 }
 
 // ANCHOR: track
+pin_project_lite::pin_project! {
+    /// A future that keeps its task in the registry until it is dropped:
+    /// the future and the token side by side, so the future is stored
+    /// once (an `async` block that awaits a captured future stores it
+    /// twice, and the task's allocation grows with it).
+    pub struct Tracked<F> {
+        #[pin]
+        fut: F,
+        token: Token,
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.project().fut.poll(cx)
+    }
+}
+
 /// Wraps `fut` so it is tracked as spawned at the caller's line, for
 /// spawners this module does not wrap (a `JoinSet`, a `TaskTracker`,
 /// `spawn_local`): `set.spawn(lab_06::track(work()))`. It records the
@@ -332,17 +355,12 @@ impl std::fmt::Debug for Token {
 /// spawned. tokio's alive count leaves out `LocalSet` tasks, so a tracked
 /// `spawn_local` task can hide one untracked task from the check's count.
 #[track_caller]
-pub fn track<F: Future>(fut: F) -> impl Future<Output = F::Output> {
-    let token = registry().register(
-        Location::caller(),
-        Kind::Async,
-        Handle::try_current().ok().as_ref(),
-    );
-    async move {
-        // Moved into the future: dropped when it completes or is dropped.
-        let _token = token;
-        fut.await
-    }
+pub fn track<F: Future>(fut: F) -> Tracked<F> {
+    let rt = Handle::try_current().ok();
+    let token = registry().register(Location::caller(), Kind::Async, rt.as_ref());
+    // The token goes with the future: dropped when it completes (the
+    // task ends) or is dropped (aborted, or its runtime shut down).
+    Tracked { fut, token }
 }
 
 /// `tokio::spawn`, tracked: the task is registered before it can run and
@@ -367,10 +385,7 @@ where
 {
     let token = registry().register(Location::caller(), Kind::Async, Some(handle));
     let id = token.id();
-    let join = handle.spawn(async move {
-        let _token = token;
-        fut.await
-    });
+    let join = handle.spawn(Tracked { fut, token });
     // tokio's id, for task dumps (only read under `tokio_unstable`).
     if cfg!(tokio_unstable) {
         registry().note_task_id(id, join.id());
