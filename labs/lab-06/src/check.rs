@@ -56,6 +56,28 @@ impl Schedule {
             .saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX));
         Some(grown.min(self.cap).min(self.budget - waited))
     }
+
+    /// Looks with `look` until it finds nothing left (`Ok(None)`) or the
+    /// budget is spent, sleeping the calling thread in between; returns
+    /// what the last look found. For checks outside a runtime (resources,
+    /// a server's tasks seen from a test thread).
+    pub fn retry_blocking<T, E>(
+        &self,
+        mut look: impl FnMut() -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            let Some(left) = look()? else {
+                return Ok(None);
+            };
+            match self.next(attempt, started.elapsed()) {
+                Some(d) => std::thread::sleep(d),
+                None => return Ok(Some(left)),
+            }
+            attempt += 1;
+        }
+    }
 }
 // ANCHOR_END: schedule
 

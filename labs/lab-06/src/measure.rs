@@ -437,21 +437,16 @@ fn hunt_model(model: Model, quick: bool) -> Result<(Vec<String>, bool)> {
     opened += burst(addr, 100);
     opened += idle(addr, 16, Duration::from_secs(1));
     // What is left: lab-02's tasks beyond the baseline, and resources.
-    let schedule = Schedule::default();
-    let started = Instant::now();
-    let mut attempt = 0;
-    let left = loop {
-        let left: Vec<_> = track::registry()
-            .live()
-            .into_iter()
-            .filter(|t| !baseline.contains(&t.id) && t.site.file().contains("lab-02"))
-            .collect();
-        match schedule.next(attempt, started.elapsed()) {
-            Some(d) if !left.is_empty() => std::thread::sleep(d),
-            _ => break left,
-        }
-        attempt += 1;
-    };
+    let left = Schedule::default()
+        .retry_blocking(|| {
+            let left: Vec<_> = track::registry()
+                .live()
+                .into_iter()
+                .filter(|t| !baseline.contains(&t.id) && t.site.file().contains("lab-02"))
+                .collect();
+            anyhow::Ok((!left.is_empty()).then_some(left))
+        })?
+        .unwrap_or_default();
     let res = match resources.verify()? {
         Ok(()) => Default::default(),
         Err(r) => r,

@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 
@@ -240,19 +239,11 @@ impl ResourceCheck {
 
     /// Looks until nothing extra is held or the budget is spent.
     pub fn verify(&self) -> Result<std::result::Result<(), ResourceLeaks>> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
+        let left = self.schedule.retry_blocking(|| {
             let leaks = self.look()?;
-            if leaks.is_empty() {
-                return Ok(Ok(()));
-            }
-            match self.schedule.next(attempt, started.elapsed()) {
-                Some(d) => std::thread::sleep(d),
-                None => return Ok(Err(leaks)),
-            }
-            attempt += 1;
-        }
+            anyhow::Ok((!leaks.is_empty()).then_some(leaks))
+        })?;
+        Ok(left.map_or(Ok(()), Err))
     }
 }
 

@@ -12,6 +12,18 @@ async fn start(backend: Backend) -> (std::net::SocketAddr, tokio::task::JoinHand
     (addr, tokio::spawn(serve(listener, backend)))
 }
 
+/// A server whose backend never answers, and a leak check started after
+/// its accept loop (the test's own task, not a leak).
+async fn start_stuck_and_check() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>, LeakCheck) {
+    let (addr, server) = start(Backend::Stuck).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let leaks = LeakCheck::start().schedule(Schedule {
+        budget: Duration::from_millis(500),
+        ..Schedule::default()
+    });
+    (addr, server, leaks)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_each_request_on_a_connection() {
     let (addr, server) = start(Backend::AnswersAfter(Duration::from_millis(5))).await;
@@ -30,13 +42,7 @@ async fn answers_each_request_on_a_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_hangs_up_while_the_backend_is_stuck_leaves_no_task() {
-    let (addr, server) = start(Backend::Stuck).await;
-    // The accept loop is the test's, not a leak: start the check after it.
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    let leaks = LeakCheck::start().schedule(Schedule {
-        budget: Duration::from_millis(500),
-        ..Schedule::default()
-    });
+    let (addr, server, leaks) = start_stuck_and_check().await;
     for _ in 0..3 {
         let mut c = TcpStream::connect(addr).await.expect("connect");
         c.write_all(b"GET stuck\n").await.expect("send");
@@ -80,12 +86,7 @@ async fn a_client_that_waits_gets_an_answer_from_a_slow_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_sent_its_next_request_and_hung_up_leaves_no_task() {
-    let (addr, server) = start(Backend::Stuck).await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    let leaks = LeakCheck::start().schedule(Schedule {
-        budget: Duration::from_millis(500),
-        ..Schedule::default()
-    });
+    let (addr, server, leaks) = start_stuck_and_check().await;
     let mut c = TcpStream::connect(addr).await.expect("connect");
     c.write_all(b"GET a\n").await.expect("send");
     tokio::time::sleep(Duration::from_millis(10)).await;
