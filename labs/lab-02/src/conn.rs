@@ -11,7 +11,9 @@ use std::time::Instant;
 use crate::cmd::{self, After, Route, Session, Spec};
 use crate::reply;
 use crate::resp::{Limits, ProtocolError, RequestParser};
+use crate::resp3::{self, Shape};
 use crate::shared::Shared;
+use crate::tx::{Exec, Step, Tx};
 
 /// Stop parsing more requests while this much output waits to be sent: a
 /// client that does not read its replies stops being read from, instead of
@@ -49,6 +51,11 @@ pub struct Conn {
     /// How far into the request at `input_start` parsing got: a request
     /// that arrives in many reads is parsed in time linear in its size.
     parser: RequestParser,
+    /// MULTI's queue and WATCH's keys.
+    pub tx: Tx,
+    /// For each reply the last [`process_deferring`] left to come later,
+    /// in order: how to reshape it for RESP3 (`None`: leave it).
+    pub deferred_shapes: Vec<Option<Shape>>,
 }
 
 /// A new client's session: its id, its address as CLIENT LIST shows it,
@@ -84,6 +91,8 @@ impl Conn {
             closing: false,
             commands: 0,
             parser: RequestParser::new(),
+            tx: Tx::default(),
+            deferred_shapes: Vec::new(),
         }
     }
 
@@ -189,35 +198,59 @@ pub fn check<'a>(
     Some(Request { spec, args })
 }
 
+/// What the request loop asks a model to run.
+pub enum Work<'r, 'a> {
+    /// One keyspace command.
+    Command(&'static Spec, &'r [&'a [u8]]),
+    /// A transaction's keyspace commands (its connection commands have
+    /// run): the model runs them atomically and writes EXEC's reply with
+    /// [`Exec::finish`].
+    Exec(Exec),
+}
+
+/// Whether a model ran a request's work now or left its reply to come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    /// The reply is in the output.
+    No,
+    /// The reply comes later (another core computes it).
+    Yes,
+    /// The reply comes later, and no later request may run before it
+    /// does (a step across cores): parsing stops after this one.
+    Barrier,
+}
+
 /// Parses and runs every complete request in the connection's input,
-/// synchronously, appending replies to its output. `run` executes a
-/// keyspace command (the model routes it); server commands run here.
+/// synchronously, appending replies to its output. `run` executes the
+/// keyspace work (the model routes it); server commands run here.
 /// Stops early when output backs up (see [`OUTPUT_SOFT_LIMIT`]).
 pub fn process(
     conn: &mut Conn,
     limits: &Limits,
     shared: &Shared,
-    mut run: impl FnMut(&'static Spec, &[&[u8]], &mut Vec<u8>),
+    mut run: impl FnMut(Work<'_, '_>, &mut Vec<u8>),
 ) -> Next {
-    process_deferring(conn, limits, shared, usize::MAX, |spec, args, out| {
-        run(spec, args, out);
-        false
+    process_deferring(conn, limits, shared, usize::MAX, |work, out| {
+        run(work, out);
+        Deferral::No
     })
 }
 
 /// [`process`] for a model whose replies may be computed elsewhere: `run`
 /// returns true when it left a request's reply to come later (thread per
 /// core), and parsing stops after `max_deferred` of them, as it stops at
-/// the output limit.
+/// the output limit. [`Conn::deferred_shapes`] then says how to reshape
+/// each for RESP3.
 pub fn process_deferring(
     conn: &mut Conn,
     limits: &Limits,
     shared: &Shared,
     max_deferred: usize,
-    mut run: impl FnMut(&'static Spec, &[&[u8]], &mut Vec<u8>) -> bool,
+    mut run: impl FnMut(Work<'_, '_>, &mut Vec<u8>) -> Deferral,
 ) -> Next {
     let mut next = Next::Continue;
     let mut deferred = 0;
+    conn.deferred_shapes.clear();
     while conn.pending_output() < OUTPUT_SOFT_LIMIT && deferred < max_deferred {
         let buf = &conn.input[conn.input_start..];
         if buf.is_empty() {
@@ -236,16 +269,50 @@ pub fn process_deferring(
                 }
                 conn.commands += 1;
                 let Some(req) = check(args, &conn.session, shared, &mut conn.output) else {
+                    conn.tx.rejected();
                     continue;
                 };
+                let resp3 = conn.session.resp3;
+                let start = conn.output.len();
+                match conn.tx.step(
+                    req.spec,
+                    &req.args,
+                    resp3,
+                    &shared.watches,
+                    &mut conn.output,
+                ) {
+                    Step::Done => continue,
+                    Step::Exec(mut exec) => {
+                        run_server_commands(&mut exec, &mut conn.session, shared);
+                        let ran = run(Work::Exec(exec), &mut conn.output);
+                        if ran != Deferral::No {
+                            deferred += 1;
+                            conn.deferred_shapes.push(None);
+                        }
+                        if ran == Deferral::Barrier {
+                            break;
+                        }
+                        continue;
+                    }
+                    Step::Run => {}
+                }
                 if req.spec.route == Route::Server {
-                    match cmd::execute_server(
+                    let after = cmd::execute_server(
                         req.spec,
                         &mut conn.session,
                         &req.args,
                         shared,
                         &mut conn.output,
-                    ) {
+                    );
+                    // HELLO answers in the protocol it chose.
+                    if conn.session.resp3 {
+                        resp3::convert_tail(
+                            resp3::shape(req.spec, &req.args),
+                            &mut conn.output,
+                            start,
+                        );
+                    }
+                    match after {
                         After::Continue => {}
                         After::Close => {
                             next = Next::Close;
@@ -256,8 +323,21 @@ pub fn process_deferring(
                             break;
                         }
                     }
-                } else if run(req.spec, &req.args, &mut conn.output) {
-                    deferred += 1;
+                } else {
+                    let ran = run(Work::Command(req.spec, &req.args), &mut conn.output);
+                    if ran == Deferral::No {
+                        if resp3 {
+                            let shape = resp3::shape(req.spec, &req.args);
+                            resp3::convert_tail(shape, &mut conn.output, start);
+                        }
+                    } else {
+                        deferred += 1;
+                        conn.deferred_shapes
+                            .push(resp3.then(|| resp3::shape(req.spec, &req.args)));
+                        if ran == Deferral::Barrier {
+                            break;
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -271,6 +351,24 @@ pub fn process_deferring(
         conn.closing = true;
     }
     next
+}
+
+/// A transaction's connection commands (PING, CONFIG SET …) run when EXEC
+/// arrives, in order, before its keyspace commands: they touch no key, so
+/// running them first is indistinguishable from running them in place.
+fn run_server_commands(exec: &mut Exec, session: &mut Session, shared: &Shared) {
+    for q in exec
+        .queued
+        .iter_mut()
+        .filter(|q| q.spec.route == Route::Server)
+    {
+        let args = q.arg_refs();
+        let mut out = Vec::new();
+        // QUIT is not queued and SHUTDOWN is refused inside MULTI, so
+        // nothing here closes the connection.
+        let _ = cmd::execute_server(q.spec, session, &args, shared, &mut out);
+        q.reply = Some(out);
+    }
 }
 
 /// The reply to a protocol error, sent just before the connection closes.

@@ -58,18 +58,38 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// How a key's hash picks its part among `n`: each split keyspace has
+/// its own rule (lab-01's shard bits, or thread-per-core's high bits).
+pub type Pick = fn(u64, usize) -> usize;
+
 /// The keyspace one command runs against.
 pub struct Db<'a> {
-    store: &'a mut Store,
+    stores: Stores<'a>,
     hasher: &'a Hasher,
     whole: bool,
+}
+
+enum Stores<'a> {
+    /// One store: the whole keyspace, or the one part that holds every key
+    /// of the command.
+    One(&'a mut Store),
+    /// Several parts held at once, for a command whose keys live in more
+    /// than one (RENAME, SMOVE, SUNIONSTORE …): each key goes to its part.
+    Span {
+        parts: Vec<(usize, &'a mut Store)>,
+        count: usize,
+        pick: Pick,
+        /// A key whose part is not held: a routing bug, reported by
+        /// [`Db::misrouted`] (the key is then served from the first part).
+        misrouted: bool,
+    },
 }
 
 impl<'a> Db<'a> {
     /// The whole keyspace in one store (the event loop).
     pub fn new(store: &'a mut Store, hasher: &'a Hasher) -> Self {
         Self {
-            store,
+            stores: Stores::One(store),
             hasher,
             whole: true,
         }
@@ -79,10 +99,43 @@ impl<'a> Db<'a> {
     /// or cores).
     pub fn part(store: &'a mut Store, hasher: &'a Hasher) -> Self {
         Self {
-            store,
+            stores: Stores::One(store),
             hasher,
             whole: false,
         }
+    }
+
+    /// Several parts of a keyspace split over `count` stores, held at once:
+    /// `(part number, store)` pairs, and the rule that picks a key's part.
+    /// The caller holds the part of every key the command names.
+    pub fn span(
+        parts: Vec<(usize, &'a mut Store)>,
+        count: usize,
+        pick: Pick,
+        hasher: &'a Hasher,
+    ) -> Self {
+        Self {
+            stores: Stores::Span {
+                parts,
+                count,
+                pick,
+                misrouted: false,
+            },
+            hasher,
+            whole: false,
+        }
+    }
+
+    /// Whether a key was looked for in a part the caller did not hold (a
+    /// bug in the router, which tests assert never happens).
+    pub fn misrouted(&self) -> bool {
+        matches!(
+            self.stores,
+            Stores::Span {
+                misrouted: true,
+                ..
+            }
+        )
     }
 
     /// Whether this store holds the whole keyspace. A keyspace-wide write
@@ -98,19 +151,75 @@ impl<'a> Db<'a> {
         self.hasher.hash_one(key)
     }
 
+    fn index(
+        parts: &[(usize, &'a mut Store)],
+        count: usize,
+        pick: Pick,
+        hash: u64,
+    ) -> Option<usize> {
+        let want = pick(hash, count);
+        parts.iter().position(|(p, _)| *p == want)
+    }
+
+    /// The store that holds the key with `hash`.
+    fn at(&self, hash: u64) -> &Store {
+        match &self.stores {
+            Stores::One(s) => s,
+            Stores::Span {
+                parts, count, pick, ..
+            } => {
+                let i = Self::index(parts, *count, *pick, hash).unwrap_or(0);
+                &*parts[i].1
+            }
+        }
+    }
+
+    fn at_mut(&mut self, hash: u64) -> &mut Store {
+        match &mut self.stores {
+            Stores::One(s) => s,
+            Stores::Span {
+                parts,
+                count,
+                pick,
+                misrouted,
+            } => {
+                let i = match Self::index(parts, *count, *pick, hash) {
+                    Some(i) => i,
+                    None => {
+                        *misrouted = true;
+                        0
+                    }
+                };
+                &mut *parts[i].1
+            }
+        }
+    }
+
+    /// Every store this command holds.
+    fn all(&self) -> impl Iterator<Item = &Store> {
+        let (one, many) = match &self.stores {
+            Stores::One(s) => (Some(&**s), None),
+            Stores::Span { parts, .. } => (None, Some(parts.iter().map(|(_, s)| &**s))),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
     /// Runs `f` on the live value for `key`.
     pub fn read<R>(&self, key: &[u8], f: impl FnOnce(&Value) -> R) -> Option<R> {
-        self.store.read(self.hash(key), key, f)
+        let hash = self.hash(key);
+        self.at(hash).read(hash, key, f)
     }
 
     /// Whether `key` holds a live value.
     pub fn contains(&self, key: &[u8]) -> bool {
-        self.store.contains(self.hash(key), key)
+        let hash = self.hash(key);
+        self.at(hash).contains(hash, key)
     }
 
     /// `PTTL`.
     pub fn ttl(&self, key: &[u8]) -> TtlState {
-        self.store.ttl(self.hash(key), key)
+        let hash = self.hash(key);
+        self.at(hash).ttl(hash, key)
     }
 
     /// `SET` with NX/XX, a relative TTL or KEEPTTL. When the condition stops
@@ -124,7 +233,7 @@ impl<'a> Db<'a> {
         want_previous: bool,
     ) -> SetOutcome<Value> {
         let hash = self.hash(key);
-        self.store.set_ref(
+        self.at_mut(hash).set_ref(
             hash,
             key,
             || key.to_vec(),
@@ -136,18 +245,21 @@ impl<'a> Db<'a> {
 
     /// `DEL` of one key: its live value, if there was one.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        self.store.remove(self.hash(key), key)
+        let hash = self.hash(key);
+        self.at_mut(hash).remove(hash, key)
     }
 
     /// `PEXPIRE` (`Some`; zero removes the key) or `PERSIST` (`None`).
     /// Returns whether the key exists.
     pub fn expire(&mut self, key: &[u8], ttl: Option<Duration>) -> bool {
-        self.store.expire(self.hash(key), key, ttl)
+        let hash = self.hash(key);
+        self.at_mut(hash).expire(hash, key, ttl)
     }
 
     /// `PERSIST`: whether a TTL was removed.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        self.store.persist(self.hash(key), key)
+        let hash = self.hash(key);
+        self.at_mut(hash).persist(hash, key)
     }
 
     /// Atomic read-modify-write of one key: `f` sees `Some` for a live key,
@@ -155,32 +267,36 @@ impl<'a> Db<'a> {
     /// stores it (an existing key keeps its TTL).
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Option<Value>) -> R) -> R {
         let hash = self.hash(key);
-        self.store.update_ref(hash, key, || key.to_vec(), f)
+        self.at_mut(hash).update_ref(hash, key, || key.to_vec(), f)
     }
 
     /// Keys physically held (may include expired keys not yet reclaimed).
     pub fn len(&self) -> usize {
-        self.store.len()
+        self.all().map(Store::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.store.is_empty()
+        self.all().all(Store::is_empty)
     }
 
     /// `FLUSHDB` of this shard.
     pub fn clear(&mut self) {
-        self.store.clear()
+        match &mut self.stores {
+            Stores::One(s) => s.clear(),
+            Stores::Span { parts, .. } => parts.iter_mut().for_each(|(_, s)| s.clear()),
+        }
     }
 
     /// One step of a scan: walks down from `upper` (exclusive; `None` = the
     /// end) until `out` holds `want` keys; returns the new upper bound, 0
     /// when done. See lab-01's `Shard::scan` for the guarantee.
     pub fn scan(&self, upper: Option<usize>, want: usize, out: &mut Vec<Key>) -> usize {
-        self.store.scan(upper, want, out)
+        // SCAN is routed one part at a time: it never runs on a span.
+        self.all().next().map_or(0, |s| s.scan(upper, want, out))
     }
 
     /// Calls `f` on every live entry.
-    pub fn for_each(&self, f: impl FnMut(&Key, &Value)) {
-        self.store.for_each(f)
+    pub fn for_each(&self, mut f: impl FnMut(&Key, &Value)) {
+        self.all().for_each(|s| s.for_each(&mut f))
     }
 }

@@ -2,7 +2,8 @@
 //! models, sharing one command implementation.
 //!
 //! Real Redis tools work with it (`redis-cli`, `redis-benchmark`, client
-//! libraries): it speaks RESP2, inline and multibulk, pipelined.
+//! libraries): it speaks RESP2 and, after `HELLO 3`, RESP3; inline and
+//! multibulk, pipelined; with MULTI/EXEC transactions and WATCH.
 //!
 //! # Module map
 //!
@@ -23,11 +24,16 @@
 //!   combinations refused.
 //! - [`aof`]: the append-only file, its fsync policies and group commit,
 //!   and replay at start-up.
+//! - [`resp3`]: reshaping a reply for a connection that chose RESP3.
+//! - [`watch`]: WATCH's table of watched keys and their versions.
 //! - [`shared`]: the state all of a server's threads see (settings,
-//!   counters, shutdown signal), below everything that runs connections.
-//! - [`conn`]: one connection's buffers and the request loop all models share.
+//!   counters, shutdown signal, watched keys), below everything that runs
+//!   connections.
 //! - [`route`]: splitting multi-key commands across shards or cores, and
 //!   merging the replies.
+//! - [`tx`]: MULTI/EXEC/DISCARD/WATCH: a connection's queue, and running
+//!   it on the parts of the keyspace it touches, held at once.
+//! - [`conn`]: one connection's buffers and the request loop all models share.
 //! - [`models`]: the three concurrency models ([`models::event_loop`],
 //!   [`models::tasks`], [`models::per_core`]), which never import one
 //!   another, plus the keyspace they start from and the tokio connection
@@ -71,10 +77,13 @@ pub mod measure;
 pub mod models;
 pub mod reply;
 pub mod resp;
+pub mod resp3;
 pub mod route;
 pub mod server;
 pub mod shared;
+pub mod tx;
 pub mod value;
+pub mod watch;
 
 /// Logs to stderr; `RUST_LOG` overrides the default level (`info`).
 pub fn init_tracing() {

@@ -11,9 +11,14 @@
 //! high bits. What differs between the models is only how a piece gets to
 //! its part: by taking a lock ([`Shards`]) or by a message to another core.
 //!
-//! A multi-key write that spans parts is applied part by part, so another
+//! A command that must see several keys at once (RENAME, SMOVE,
+//! SUNIONSTORE: [`Route::Keys`]) is not split: it runs once, with the
+//! parts of all its keys held together. MSET, DEL and MGET are split,
+//! and a split write that spans parts is applied part by part, so another
 //! client can observe it half done (Redis Cluster refuses such commands
-//! with CROSSSLOT instead). The event loop has one part and is atomic.
+//! with CROSSSLOT instead); inside MULTI … EXEC they are atomic, as every
+//! part the transaction touches is held (see `tx`). The event loop has
+//! one part and is atomic.
 
 use crate::cmd::{Merge, Route, Spec};
 use crate::reply;
@@ -31,6 +36,21 @@ pub trait Shards {
     /// and logs what it changed to the append-only file before the part is
     /// released.
     fn run(&mut self, part: usize, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>);
+    /// Runs one command with every part in `parts` (ascending, no
+    /// repeats) held at once, as [`run`](Shards::run) does with one.
+    fn run_span(&mut self, parts: &[usize], spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>);
+}
+
+/// The parts holding the keys of a [`Route::Keys`] command, ascending,
+/// no repeats.
+pub fn parts_of(spec: &Spec, args: &[&[u8]], owner: impl Fn(&[u8]) -> usize) -> Vec<usize> {
+    let mut parts: Vec<usize> = crate::watch::key_args(spec, args)
+        .into_iter()
+        .map(owner)
+        .collect();
+    parts.sort_unstable();
+    parts.dedup();
+    parts
 }
 
 /// One piece of a routed command: the part it runs on and its arguments.
@@ -53,6 +73,8 @@ pub fn split<'a>(
             part: owner(args[1]),
             args: args.to_vec(),
         }],
+        // Not split: see `parts_of`.
+        Route::Keys => Vec::new(),
         Route::EachKey(_) => {
             let step = spec.step.max(1) as usize;
             args[1..]
@@ -122,6 +144,10 @@ pub fn dispatch(shards: &mut dyn Shards, spec: &'static Spec, args: &[&[u8]], ou
             let part = shards.owner(args[1]);
             shards.run(part, spec, args, out);
         }
+        Route::Keys => match parts_of(spec, args, |k| shards.owner(k)).as_slice() {
+            [one] => shards.run(*one, spec, args, out),
+            parts => shards.run_span(parts, spec, args, out),
+        },
         Route::EachKey(m) | Route::AllShards(m) => {
             let pieces = split(spec, args, count, |k| shards.owner(k));
             if let [one] = pieces.as_slice() {

@@ -80,6 +80,8 @@ pub struct Shared {
     /// Times every poll of every connection task when `--task-metrics` is
     /// on; the tokio models wrap each connection task in it.
     pub task_monitor: Option<tokio_metrics::TaskMonitor>,
+    /// WATCH's table of watched keys.
+    pub watches: Arc<crate::watch::Watches>,
 }
 
 impl Shared {
@@ -109,6 +111,7 @@ impl Shared {
             keys: AtomicU64::new(0),
             runtimes: Mutex::new(Vec::new()),
             task_monitor: config_task_monitor,
+            watches: Arc::default(),
         }
     }
 

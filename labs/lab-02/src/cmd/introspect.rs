@@ -27,6 +27,7 @@ fn categories(spec: &Spec) -> Vec<&'static str> {
         "sorted-set" => cats.push("@sortedset"),
         "generic" => cats.push("@keyspace"),
         "connection" => cats.push("@connection"),
+        "transactions" => cats.push("@transaction"),
         _ => {}
     }
     cats.push(if spec.has(flags::FAST) {
@@ -66,7 +67,7 @@ fn tips(spec: &Spec) -> &'static [&'static str] {
             "request_policy:special",
             "response_policy:special",
         ],
-        Route::Key | Route::Server => &[],
+        Route::Key | Route::Keys | Route::Server => &[],
     }
 }
 

@@ -1,4 +1,5 @@
-//! Keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, and
+//! Keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, RENAME,
+//! RENAMENX, COPY, and
 //! the TTL family (EXPIRE and friends, TTL, PERSIST).
 //!
 //! Times are kept by the keyspace as durations on a monotonic clock; the
@@ -9,7 +10,7 @@
 use super::Log;
 use std::time::Duration;
 
-use lab_01::TtlState;
+use lab_01::{SetOptions, TtlState};
 
 use super::glob::Glob;
 use super::parse::{NOT_INT, SYNTAX, is, parse_i64};
@@ -344,4 +345,119 @@ pub(crate) fn persist(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &
     if removed {
         log_args(log, args);
     }
+}
+
+// ANCHOR: rename
+/// `RENAME src dst` (`nx`: `RENAMENX`): moves the value and its time to
+/// live. The two keys may live in different parts of the keyspace: the
+/// command is routed [`Route::Keys`](super::Route::Keys), so both parts
+/// are held while it runs, and no client sees the value in both places or
+/// in neither.
+fn rename_generic(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log, nx: bool) {
+    let (src, dst) = (args[1], args[2]);
+    let ttl = match db.ttl(src) {
+        TtlState::Missing => {
+            reply::error(out, "ERR no such key");
+            return;
+        }
+        TtlState::Persistent => None,
+        TtlState::Remaining(d) => Some(d),
+    };
+    if src == dst {
+        if nx {
+            reply::int(out, 0);
+        } else {
+            reply::ok(out);
+        }
+        return;
+    }
+    if nx && db.contains(dst) {
+        reply::int(out, 0);
+        return;
+    }
+    let Some(value) = db.remove(src) else {
+        reply::error(out, "ERR no such key");
+        return;
+    };
+    let options = match ttl {
+        Some(d) => SetOptions::default().ttl(d),
+        None => SetOptions::default(),
+    };
+    db.set(dst, value, options, false);
+    log_args(log, args);
+    if nx {
+        reply::int(out, 1);
+    } else {
+        reply::ok(out);
+    }
+}
+// ANCHOR_END: rename
+
+/// `RENAME src dst`.
+pub(crate) fn rename(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    rename_generic(db, args, out, log, false);
+}
+
+/// `RENAMENX src dst`: 1 if renamed, 0 if `dst` exists.
+pub(crate) fn renamenx(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    rename_generic(db, args, out, log, true);
+}
+
+/// `COPY src dst [DB n] [REPLACE]`: 1 if copied (value and time to
+/// live), 0 if `src` is missing or `dst` exists without REPLACE. This
+/// server has one database: `DB 0` is accepted, any other is out of
+/// range.
+pub(crate) fn copy(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let (src, dst) = (args[1], args[2]);
+    let mut replace = false;
+    let mut j = 3;
+    while j < args.len() {
+        if is(args[j], "replace") {
+            replace = true;
+            j += 1;
+        } else if is(args[j], "db") && j + 1 < args.len() {
+            match parse_i64(args[j + 1]) {
+                None => {
+                    reply::error(out, NOT_INT);
+                    return;
+                }
+                Some(0) => {}
+                Some(_) => {
+                    reply::error(out, "ERR DB index is out of range");
+                    return;
+                }
+            }
+            j += 2;
+        } else {
+            reply::error(out, SYNTAX);
+            return;
+        }
+    }
+    if src == dst {
+        reply::error(out, "ERR source and destination objects are the same");
+        return;
+    }
+    let ttl = match db.ttl(src) {
+        TtlState::Missing => {
+            reply::int(out, 0);
+            return;
+        }
+        TtlState::Persistent => None,
+        TtlState::Remaining(d) => Some(d),
+    };
+    if !replace && db.contains(dst) {
+        reply::int(out, 0);
+        return;
+    }
+    let Some(value) = db.read(src, Clone::clone) else {
+        reply::int(out, 0);
+        return;
+    };
+    let options = match ttl {
+        Some(d) => SetOptions::default().ttl(d),
+        None => SetOptions::default(),
+    };
+    db.set(dst, value, options, false);
+    log_args(log, args);
+    reply::int(out, 1);
 }

@@ -84,6 +84,9 @@ pub enum Route {
     Server,
     /// Exactly one key, `args[1]`; runs whole on the shard that owns it.
     Key,
+    /// Several keys that one run must see together (RENAME, SMOVE,
+    /// SUNIONSTORE …): runs whole, with every key's part held at once.
+    Keys,
     /// DEL, UNLINK, EXISTS, TOUCH, MGET, MSET: split into one command per
     /// key (per key-value pair for MSET, see [`Spec::step`]), each run on
     /// its owner, the replies merged.
@@ -417,6 +420,9 @@ pub(crate) fn log_args(log: &mut Log, args: &[&[u8]]) {
 pub struct Log {
     buf: Vec<u8>,
     on: bool,
+    /// On for this command because a client watches keys: the record says
+    /// whether the command changed anything (see `crate::watch`).
+    watching: bool,
 }
 
 impl Log {
@@ -425,15 +431,28 @@ impl Log {
         Self {
             buf: Vec::new(),
             on,
+            watching: false,
         }
     }
 
     /// The buffer to append a record to, or `None` when the log is off:
     /// every writer asks first, so an off log costs one branch a write.
     pub fn record(&mut self) -> Option<&mut Vec<u8>> {
-        self.on.then_some(&mut self.buf)
+        (self.on || self.watching).then_some(&mut self.buf)
     }
     // ANCHOR_END: log
+
+    /// Records even when off, while `watching`: a write to a watched key
+    /// must be seen, and the record is how a command says it wrote. The
+    /// caller drops the record when no file reads it ([`Log::is_on`]).
+    pub fn watching(&mut self, watching: bool) {
+        self.watching = watching;
+    }
+
+    /// Whether an append-only file (or `--log-without-aof`) reads it.
+    pub fn is_on(&self) -> bool {
+        self.on
+    }
 
     /// The records appended since the last [`clear`](Log::clear).
     pub fn bytes(&self) -> &[u8] {

@@ -29,6 +29,8 @@ pub struct Session {
     /// The peer's address, `ip:port`.
     pub addr: String,
     pub created: Instant,
+    /// Replies in RESP3 (after `HELLO 3`).
+    pub resp3: bool,
 }
 
 impl Session {
@@ -43,6 +45,7 @@ impl Session {
             lib_ver: None,
             addr: addr.into(),
             created: Instant::now(),
+            resp3: false,
         }
     }
 }
@@ -250,6 +253,7 @@ pub(crate) fn hello(
     out: &mut Vec<u8>,
 ) -> After {
     let mut next = 1;
+    let mut resp3 = session.resp3;
     if let Some(ver) = args.get(1) {
         let Some(ver) = parse_i64(ver) else {
             reply::error(
@@ -258,10 +262,11 @@ pub(crate) fn hello(
             );
             return After::Continue;
         };
-        if ver != 2 {
+        if ver != 2 && ver != 3 {
             reply::error(out, "NOPROTO unsupported protocol version");
             return After::Continue;
         }
+        resp3 = ver == 3;
         next = 2;
     }
     let mut credentials: Option<(&[u8], &[u8])> = None;
@@ -306,13 +311,16 @@ pub(crate) fn hello(
     if let Some(name) = name {
         session.name = (!name.is_empty()).then(|| name.to_vec());
     }
+    // The protocol switches now: the connection writes this reply (a map
+    // in RESP3) and every later one in it.
+    session.resp3 = resp3;
     reply::array(out, 14);
     reply::bulk(out, b"server");
     reply::bulk(out, b"redis");
     reply::bulk(out, b"version");
     reply::bulk(out, VERSION.as_bytes());
     reply::bulk(out, b"proto");
-    reply::int(out, 2);
+    reply::int(out, if resp3 { 3 } else { 2 });
     reply::bulk(out, b"id");
     reply::int(out, session.id as i64);
     reply::bulk(out, b"mode");
@@ -321,6 +329,27 @@ pub(crate) fn hello(
     reply::bulk(out, b"master");
     reply::bulk(out, b"modules");
     reply::array(out, 0);
+    After::Continue
+}
+
+/// MULTI, EXEC, DISCARD, WATCH, UNWATCH: the connection answers them
+/// (see `crate::tx`) before they get here. Only UNWATCH queued inside a
+/// transaction runs here, at EXEC, where it has nothing left to do (EXEC
+/// unwatches everything), as in Redis.
+pub(crate) fn transaction(
+    _session: &mut Session,
+    args: &[&[u8]],
+    _ctx: &dyn ServerCtx,
+    out: &mut Vec<u8>,
+) -> After {
+    if is(args[0], "unwatch") {
+        reply::ok(out);
+    } else {
+        reply::error(
+            out,
+            "ERR this transaction command is answered by the connection",
+        );
+    }
     After::Continue
 }
 
@@ -334,8 +363,9 @@ fn client_line(session: &Session, cmd: &str) -> Vec<u8> {
         format!(
             " age={} idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 \
              argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} \
-             user=default redir=-1 resp=2 lib-name=",
-            session.created.elapsed().as_secs()
+             user=default redir=-1 resp={} lib-name=",
+            session.created.elapsed().as_secs(),
+            if session.resp3 { 3 } else { 2 }
         )
         .into_bytes(),
     );

@@ -1,5 +1,6 @@
 //! Set commands: SADD, SREM, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD,
-//! SPOP, SRANDMEMBER.
+//! SPOP, SRANDMEMBER, SMOVE, and the set algebra (SINTER, SUNION, SDIFF and
+//! their STORE forms, which see several keys at once).
 //!
 //! A set is an `IndexSet`, so a random member is one index away and SPOP
 //! removes it with `swap_remove_index` in O(1). SPOP is logged as SREM of
@@ -271,4 +272,180 @@ pub(crate) fn srandmember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _l
             Some(_) => reply::array(out, 0),
         },
     );
+}
+
+/// `SMOVE src dst member`: 1 if moved. Routed
+/// [`Route::Keys`](super::Route::Keys): the member is never in both sets
+/// or in neither for another client.
+pub(crate) fn smove(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let (src, dst, member) = (args[1], args[2], args[3]);
+    let src_kind = db.read(src, |v| matches!(v, Value::Set(_)));
+    let Some(src_is_set) = src_kind else {
+        reply::int(out, 0);
+        return;
+    };
+    let dst_ok = db.read(dst, |v| matches!(v, Value::Set(_))).unwrap_or(true);
+    if !src_is_set || !dst_ok {
+        reply::error(out, WRONGTYPE);
+        return;
+    }
+    if src == dst {
+        let here = db
+            .read(src, |v| matches!(v, Value::Set(s) if s.contains(member)))
+            .unwrap_or(false);
+        reply::int(out, i64::from(here));
+        return;
+    }
+    let removed = db.update(src, |slot| {
+        let Some(Value::Set(s)) = slot else {
+            return false;
+        };
+        let removed = s.swap_remove(member);
+        if s.is_empty() {
+            *slot = None;
+        }
+        removed
+    });
+    if !removed {
+        reply::int(out, 0);
+        return;
+    }
+    db.update(dst, |slot| {
+        if slot.is_none() {
+            *slot = Some(Value::new_set());
+        }
+        if let Some(Value::Set(s)) = slot {
+            s.insert(member.to_vec());
+        }
+    });
+    super::log_args(log, args);
+    reply::int(out, 1);
+}
+
+/// Which set algebra.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Algebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// The sets at `keys` (a missing key is the empty set), or WRONGTYPE.
+fn sets_at(db: &Db<'_>, keys: &[&[u8]]) -> Result<Vec<Option<Members>>, &'static str> {
+    keys.iter()
+        .map(|k| {
+            match db.read(k, |v| match v {
+                Value::Set(s) => Ok(s.clone()),
+                _ => Err(WRONGTYPE),
+            }) {
+                None => Ok(None),
+                Some(r) => r.map(Some),
+            }
+        })
+        .collect()
+}
+
+/// SINTER, SUNION, SDIFF of the sets at `keys`, in the order of the first
+/// set's members (Redis leaves the order unspecified).
+fn algebra(db: &Db<'_>, keys: &[&[u8]], op: Algebra) -> Result<Members, &'static str> {
+    let sets = sets_at(db, keys)?;
+    let mut result = Members::default();
+    match op {
+        Algebra::Union => {
+            for s in sets.iter().flatten() {
+                result.extend(s.iter().cloned());
+            }
+        }
+        Algebra::Inter => {
+            if sets.iter().any(Option::is_none) {
+                return Ok(result);
+            }
+            let sets: Vec<&Members> = sets.iter().flatten().collect();
+            if let Some((first, rest)) = sets.split_first() {
+                result.extend(
+                    first
+                        .iter()
+                        .filter(|m| rest.iter().all(|s| s.contains(*m)))
+                        .cloned(),
+                );
+            }
+        }
+        Algebra::Diff => {
+            if let Some(Some(first)) = sets.first() {
+                result.extend(
+                    first
+                        .iter()
+                        .filter(|m| sets[1..].iter().flatten().all(|s| !s.contains(*m)))
+                        .cloned(),
+                );
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn algebra_reply(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, op: Algebra) {
+    match algebra(db, &args[1..], op) {
+        Err(e) => reply::error(out, e),
+        Ok(members) => reply::bulk_array(out, members.iter().map(Vec::as_slice)),
+    }
+}
+
+/// `…STORE dst key [key …]`: stores the result at `dst` (whatever was
+/// there goes; an empty result deletes it) and replies its size. Logged
+/// verbatim: replayed in order, the sources hold the same members.
+fn algebra_store(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log, op: Algebra) {
+    let members = match algebra(db, &args[2..], op) {
+        Err(e) => {
+            reply::error(out, e);
+            return;
+        }
+        Ok(m) => m,
+    };
+    let n = members.len();
+    let changed = if members.is_empty() {
+        db.remove(args[1]).is_some()
+    } else {
+        db.set(
+            args[1],
+            Value::Set(members),
+            lab_01::SetOptions::default(),
+            false,
+        );
+        true
+    };
+    if changed {
+        super::log_args(log, args);
+    }
+    reply::int(out, n as i64);
+}
+
+/// `SINTER key [key …]`.
+pub(crate) fn sinter(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
+    algebra_reply(db, args, out, Algebra::Inter);
+}
+
+/// `SUNION key [key …]`.
+pub(crate) fn sunion(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
+    algebra_reply(db, args, out, Algebra::Union);
+}
+
+/// `SDIFF key [key …]`.
+pub(crate) fn sdiff(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
+    algebra_reply(db, args, out, Algebra::Diff);
+}
+
+/// `SINTERSTORE dst key [key …]`.
+pub(crate) fn sinterstore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    algebra_store(db, args, out, log, Algebra::Inter);
+}
+
+/// `SUNIONSTORE dst key [key …]`.
+pub(crate) fn sunionstore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    algebra_store(db, args, out, log, Algebra::Union);
+}
+
+/// `SDIFFSTORE dst key [key …]`.
+pub(crate) fn sdiffstore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    algebra_store(db, args, out, log, Algebra::Diff);
 }

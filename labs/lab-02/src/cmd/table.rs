@@ -24,6 +24,8 @@ const CONN_NOAUTH: u32 = NOSCRIPT | LOADING_OK | STALE | FAST | NOAUTH | SENTINE
 const K1: (i32, i32, i32) = (1, 1, 1);
 /// Every argument from 1 is a key.
 const KN: (i32, i32, i32) = (1, -1, 1);
+/// Two keys, at 1 and 2.
+const K2: (i32, i32, i32) = (1, 2, 1);
 /// Key-value pairs from 1.
 const KV: (i32, i32, i32) = (1, -1, 2);
 /// No keys.
@@ -124,6 +126,7 @@ const fn sub(
 }
 
 const CONN: &str = "connection";
+const TRANSACTIONS: &str = "transactions";
 const SERVER: &str = "server";
 const STR: &str = "string";
 const GEN: &str = "generic";
@@ -133,6 +136,7 @@ const SET: &str = "set";
 const ZSET: &str = "sorted-set";
 
 const KEY: Route = Route::Key;
+const KEYS: Route = Route::Keys;
 
 const CLIENT_SUBS: &[Spec] = &[
     sub(
@@ -331,11 +335,14 @@ pub(crate) static TABLE: &[Spec] = &[
     s("client", -2, SENTINEL, CONN, "2.4.0", "Depends on subcommand.", "A container for client connection commands.", CLIENT_SUBS, server::client),
     s("command", -1, LOADING_OK | STALE | SENTINEL, SERVER, "2.8.13", ON, "Returns detailed information about all commands.", COMMAND_SUBS, introspect::command),
     s("config", -2, 0, SERVER, "2.0.0", "Depends on subcommand.", "A container for server configuration commands.", CONFIG_SUBS, introspect::config),
+    k("copy", -3, WD, K2, KEYS, GEN, "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values.", "Copies the value of a key to a new key.", keys::copy),
     k("dbsize", 1, RF, K0, Route::AllShards(Merge::SumInts), SERVER, "1.0.0", O1, "Returns the number of keys in the database.", keys::dbsize),
     k("decr", 2, WDF, K1, KEY, STR, "1.0.0", O1, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::decr),
     k("decrby", 3, WDF, K1, KEY, STR, "1.0.0", O1, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
     k("del", -2, W, KN, Route::EachKey(Merge::SumInts), GEN, "1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys.", keys::del),
+    s("discard", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction.", &[], server::transaction),
     s("echo", 2, FAST, CONN, "1.0.0", O1, "Returns the given string.", &[], server::echo),
+    s("exec", 1, NOSCRIPT | LOADING_OK | STALE, TRANSACTIONS, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction.", &[], server::transaction),
     k("exists", -2, RF, KN, Route::EachKey(Merge::SumInts), GEN, "1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist.", keys::exists),
     k("expire", -3, WF, K1, KEY, GEN, "1.0.0", O1, "Sets the expiration time of a key in seconds.", keys::expire),
     k("expireat", -3, WF, K1, KEY, GEN, "1.2.0", O1, "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
@@ -377,6 +384,7 @@ pub(crate) static TABLE: &[Spec] = &[
     k("ltrim", 4, W, K1, KEY, LIST, "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", lists::ltrim),
     k("mget", -2, RF, KN, Route::EachKey(Merge::ConcatArrays), STR, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys.", strings::mget),
     k("mset", -3, WD, KV, Route::EachKey(Merge::AllOk), STR, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
+    s("multi", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "1.2.0", O1, "Starts a transaction.", &[], server::transaction),
     k("persist", 2, WF, K1, KEY, GEN, "2.2.0", O1, "Removes the expiration time of a key.", keys::persist),
     k("pexpire", -3, WF, K1, KEY, GEN, "2.6.0", O1, "Sets the expiration time of a key in milliseconds.", keys::pexpire),
     k("pexpireat", -3, WF, K1, KEY, GEN, "2.6.0", O1, "Sets the expiration time of a key to a Unix milliseconds timestamp.", keys::pexpireat),
@@ -385,30 +393,41 @@ pub(crate) static TABLE: &[Spec] = &[
     k("psetex", 4, WD, K1, KEY, STR, "2.6.0", O1, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", strings::psetex),
     k("pttl", 2, RF, K1, KEY, GEN, "2.6.0", O1, "Returns the expiration time in milliseconds of a key.", keys::pttl),
     s("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING_OK | STALE | FAST | NOAUTH, CONN, "1.0.0", O1, "Closes the connection.", &[], server::quit),
+    k("rename", 3, W, K2, KEYS, GEN, "1.0.0", O1, "Renames a key and overwrites the destination.", keys::rename),
+    k("renamenx", 3, WF, K2, KEYS, GEN, "1.0.0", O1, "Renames a key only when the target key name doesn't exist.", keys::renamenx),
     k("rpop", -2, WF, K1, KEY, LIST, "1.0.0", "O(N) where N is the number of elements returned", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", lists::rpop),
     k("rpush", -3, WDF, K1, KEY, LIST, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends one or more elements to a list. Creates the key if it doesn't exist.", lists::rpush),
     k("rpushx", -3, WDF, K1, KEY, LIST, "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Appends an element to a list only when the list exists.", lists::rpushx),
     k("sadd", -3, WDF, K1, KEY, SET, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Adds one or more members to a set. Creates the key if it doesn't exist.", sets::sadd),
     k("scan", -2, R, K0, Route::Scan, GEN, "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", "Iterates over the key names in the database.", keys::scan),
     k("scard", 2, RF, K1, KEY, SET, "1.0.0", O1, "Returns the number of members in a set.", sets::scard),
+    k("sdiff", -2, R, KN, KEYS, SET, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the difference of multiple sets.", sets::sdiff),
+    k("sdiffstore", -3, WD, KN, KEYS, SET, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the difference of multiple sets in a key.", sets::sdiffstore),
     s("select", 2, LOADING_OK | STALE | FAST, CONN, "1.0.0", O1, "Changes the selected database.", &[], server::select),
     k("set", -3, WD, K1, KEY, STR, "1.0.0", O1, "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", strings::set),
     k("setex", 4, WD, K1, KEY, STR, "2.0.0", O1, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", strings::setex),
     k("setnx", 3, WDF, K1, KEY, STR, "1.0.0", O1, "Set the string value of a key only when the key doesn't exist.", strings::setnx),
     k("setrange", 4, WD, K1, KEY, STR, "2.2.0", "O(1), not counting the time taken to copy the new string in place.", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", strings::setrange),
     s("shutdown", -1, ADMIN | NOSCRIPT | LOADING_OK | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, SERVER, "1.0.0", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", "Synchronously saves the database(s) to disk and shuts down the Redis server.", &[], server::shutdown),
+    k("sinter", -2, R, KN, KEYS, SET, "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Returns the intersect of multiple sets.", sets::sinter),
+    k("sinterstore", -3, WD, KN, KEYS, SET, "1.0.0", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", "Stores the intersect of multiple sets in a key.", sets::sinterstore),
     k("sismember", 3, RF, K1, KEY, SET, "1.0.0", O1, "Determines whether a member belongs to a set.", sets::sismember),
     k("smembers", 2, R, K1, KEY, SET, "1.0.0", "O(N) where N is the set cardinality.", "Returns all members of a set.", sets::smembers),
     k("smismember", -3, RF, K1, KEY, SET, "6.2.0", "O(N) where N is the number of elements being checked for membership", "Determines whether multiple members belong to a set.", sets::smismember),
+    k("smove", 4, WF, K2, KEYS, SET, "1.0.0", O1, "Moves a member from one set to another.", sets::smove),
     k("spop", -2, WF, K1, KEY, SET, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", sets::spop),
     k("srandmember", -2, R, K1, KEY, SET, "1.0.0", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", "Get one or multiple random members from a set", sets::srandmember),
     k("srem", -3, WF, K1, KEY, SET, "1.0.0", "O(N) where N is the number of members to be removed.", "Removes one or more members from a set. Deletes the set if the last member was removed.", sets::srem),
     k("strlen", 2, RF, K1, KEY, STR, "2.2.0", O1, "Returns the length of a string value.", strings::strlen),
+    k("sunion", -2, R, KN, KEYS, SET, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Returns the union of multiple sets.", sets::sunion),
+    k("sunionstore", -3, WD, KN, KEYS, SET, "1.0.0", "O(N) where N is the total number of elements in all given sets.", "Stores the union of multiple sets in a key.", sets::sunionstore),
     s("time", 1, LOADING_OK | STALE | FAST, SERVER, "2.6.0", O1, "Returns the server time.", &[], server::time),
     k("touch", -2, RF, KN, Route::EachKey(Merge::SumInts), GEN, "3.2.1", "O(N) where N is the number of keys that will be touched.", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", keys::exists),
     k("ttl", 2, RF, K1, KEY, GEN, "1.0.0", O1, "Returns the expiration time in seconds of a key.", keys::ttl),
     k("type", 2, RF, K1, KEY, GEN, "1.0.0", O1, "Determines the type of value stored at a key.", keys::type_),
     k("unlink", -2, WF, KN, Route::EachKey(Merge::SumInts), GEN, "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "Asynchronously deletes one or more keys.", keys::del),
+    s("unwatch", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "2.2.0", O1, "Forgets about watched keys of a transaction.", &[], server::transaction),
+    s("watch", -2, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", &[], server::transaction),
     k("zadd", -4, WDF, K1, KEY, ZSET, "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zsets::zadd),
     k("zcard", 2, RF, K1, KEY, ZSET, "1.2.0", O1, "Returns the number of members in a sorted set.", zsets::zcard),
     k("zcount", 4, RF, K1, KEY, ZSET, "2.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Returns the count of members in a sorted set that have scores within a range.", zsets::zcount),

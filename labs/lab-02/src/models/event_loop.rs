@@ -19,7 +19,6 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::keyspace::{Keyspace, OwnedParts};
 use crate::conn::{self, Conn, Next, READ_CHUNK};
-use crate::route;
 use crate::shared::{MAX_CLIENTS_REPLY, Shared};
 
 const LISTENER: Token = Token(0);
@@ -86,7 +85,13 @@ pub fn run(
             }
             return Err(e.into());
         }
-        let mut parts = OwnedParts::new(&mut stores, &hasher, aof.as_deref(), shared.log());
+        let mut parts = OwnedParts::new(
+            &mut stores,
+            &hasher,
+            aof.as_deref(),
+            shared.log(),
+            Some(&shared.watches),
+        );
         for event in events.iter() {
             match event.token() {
                 LISTENER => accept_all(&shared, &poll, &mut listener, &mut clients, &mut free),
@@ -267,8 +272,8 @@ fn read_and_run(
             // Nothing new in the socket, but requests may wait in the
             // buffer (a pipeline paused by backpressure): run them.
             if c.conn.pending_input() > 0 {
-                next = conn::process(&mut c.conn, limits, shared, |spec, args, out| {
-                    route::dispatch(parts, spec, args, out)
+                next = conn::process(&mut c.conn, limits, shared, |work, out| {
+                    parts.work(work, out)
                 });
             }
             break;
@@ -301,8 +306,8 @@ fn read_and_run(
                 // Run what did arrive before stopping.
             }
         }
-        next = conn::process(&mut c.conn, limits, shared, |spec, args, out| {
-            route::dispatch(parts, spec, args, out)
+        next = conn::process(&mut c.conn, limits, shared, |work, out| {
+            parts.work(work, out)
         });
         if next != Next::Continue {
             break;

@@ -7,6 +7,12 @@
 //! back the same way: a *hop*, counted in INFO as `lab02_cross_core_hops`.
 //! Within a pipeline, all hops are sent before any is awaited, and the
 //! replies are put back in request order.
+//!
+//! A command that needs keys on several cores at once (RENAME across
+//! cores, a transaction) takes a *step across cores*: its core borrows
+//! the other cores' stores (each stops, blocked, until it gets its store
+//! back), runs the command on all of them, and returns them. One step
+//! runs at a time, so two steps cannot wait for each other.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -20,21 +26,31 @@ use anyhow::{Result, bail};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::keyspace::{Keyspace, part_of};
+use super::keyspace::{HeldParts, Keyspace, owned_pick, part_of, run_logged};
 use super::tokio_conn::{self, Batch};
-use crate::cmd::{self, Log, Merge, Route, Spec};
-use crate::conn::{self, Conn, MAX_DEFERRED, Next};
-use crate::db::{Db, Hasher, Store};
-use crate::route::{self, ScanStep};
+use crate::cmd::{Log, Merge, Route, Spec};
+use crate::conn::{self, Conn, Deferral, MAX_DEFERRED, Next, Work};
+use crate::db::{self, Db, Hasher, Store};
+use crate::route::{self, ScanStep, Shards};
 use crate::shared::Shared;
+use crate::tx::Exec;
 
 const EXPIRE_BUDGET: usize = 200;
 
-/// A command (or one key's piece of one) for another core.
-struct Job {
-    spec: &'static Spec,
-    args: Vec<Vec<u8>>,
-    reply: oneshot::Sender<Reply>,
+/// What one core asks of another.
+enum Job {
+    /// Run a command (or one key's piece of one) on your data.
+    Run {
+        spec: &'static Spec,
+        args: Vec<Vec<u8>>,
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Lend me your store for a step across cores, and stop until it
+    /// comes back on `back`.
+    Lend {
+        give: oneshot::Sender<Store>,
+        back: std::sync::mpsc::Receiver<Store>,
+    },
 }
 
 /// A reply, and where its log record ends in the append-only file.
@@ -51,6 +67,8 @@ struct Core {
     hasher: Hasher,
     mailboxes: Vec<mpsc::UnboundedSender<Job>>,
     shared: Arc<Shared>,
+    /// Held for the length of a step across cores: one at a time.
+    steps: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Core {
@@ -61,18 +79,135 @@ impl Core {
     /// Runs a command on this core's data. Returns where its log ends.
     fn run_local(&self, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) -> u64 {
         let mut log = self.log.borrow_mut();
-        log.clear();
         let mut store = self.store.borrow_mut();
         let mut db = if self.cores == 1 {
             Db::new(&mut store, &self.hasher)
         } else {
             Db::part(&mut store, &self.hasher)
         };
-        cmd::execute(&mut db, spec, args, out, &mut log);
-        match &self.shared.aof {
-            Some(aof) if !log.is_empty() => aof.append(log.bytes()),
-            _ => 0,
+        let aof = self.shared.aof.as_deref();
+        run_logged(
+            &mut db,
+            spec,
+            args,
+            out,
+            &mut log,
+            aof,
+            Some(&self.shared.watches),
+        )
+        .unwrap_or(0)
+    }
+
+    /// Runs `f` on this core's store and `lent` ones, as parts `parts`.
+    fn with_held<R>(
+        &self,
+        lent: &mut [(usize, Store)],
+        f: impl FnOnce(&mut HeldParts<'_>) -> R,
+    ) -> (R, u64) {
+        let mut own = self.store.borrow_mut();
+        let mut held: Vec<(usize, &mut Store)> = vec![(self.id, &mut *own)];
+        held.extend(lent.iter_mut().map(|(p, s)| (*p, s)));
+        held.sort_by_key(|(p, _)| *p);
+        let mut h = HeldParts::new(held, self.cores, owned_pick, &self.hasher);
+        h.aof = self.shared.aof.as_deref();
+        h.watches = Some(&self.shared.watches);
+        h.log = std::mem::take(&mut *self.log.borrow_mut());
+        let r = f(&mut h);
+        *self.log.borrow_mut() = std::mem::take(&mut h.log);
+        (r, h.logged_upto)
+    }
+
+    // ANCHOR: step
+    /// A step across cores: borrows the stores of `parts` other than this
+    /// core's, runs `f` on them all, gives them back. The lenders stop
+    /// meanwhile; commands they had been sent before run first, since
+    /// their mailbox is in order.
+    async fn step<R>(
+        &self,
+        parts: &[usize],
+        f: impl FnOnce(&mut HeldParts<'_>) -> R,
+    ) -> Option<(R, u64)> {
+        let _one_at_a_time = self.steps.lock().await;
+        let mut asked = Vec::new();
+        for &p in parts.iter().filter(|&&p| p != self.id) {
+            let (give, given) = oneshot::channel();
+            let (back_tx, back) = std::sync::mpsc::channel();
+            self.shared.hops.fetch_add(1, Relaxed);
+            if self.mailboxes[p].send(Job::Lend { give, back }).is_ok() {
+                asked.push((p, given, back_tx));
+            }
         }
+        // Every answer is awaited, even after a failure, so that no lent
+        // store is left in a channel nobody reads.
+        let mut lent = Vec::new();
+        let mut returns = Vec::new();
+        let mut complete = asked.len() == parts.iter().filter(|&&p| p != self.id).count();
+        for (p, given, back) in asked {
+            match given.await {
+                Ok(store) => {
+                    lent.push((p, store));
+                    returns.push(back);
+                }
+                Err(_) => complete = false,
+            }
+        }
+        let result = complete.then(|| self.with_held(&mut lent, f));
+        for ((_, store), back) in lent.into_iter().zip(returns) {
+            let _ = back.send(store);
+        }
+        result
+    }
+    // ANCHOR_END: step
+
+    /// Lends this core's store to a step on another core, and blocks this
+    /// core's thread until it comes back: nothing else may touch the data
+    /// meanwhile, and nothing else here could run without it.
+    fn lend(&self, give: oneshot::Sender<Store>, back: std::sync::mpsc::Receiver<Store>) {
+        let empty = db::new_store(&self.hasher, 0);
+        let store = std::mem::replace(&mut *self.store.borrow_mut(), empty);
+        match give.send(store) {
+            // The step gave up: keep the store.
+            Err(store) => *self.store.borrow_mut() = store,
+            Ok(()) => match back.recv() {
+                Ok(store) => *self.store.borrow_mut() = store,
+                Err(_) => tracing::error!(
+                    "core {}: a step across cores ended without returning the store",
+                    self.id
+                ),
+            },
+        }
+    }
+
+    /// Runs a command whose keys live on several cores, in a step.
+    async fn step_command(&self, parts: &[usize], spec: &'static Spec, args: &[Vec<u8>]) -> Reply {
+        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        let mut out = Vec::new();
+        match self
+            .step(parts, |held| held.run_span(parts, spec, &refs, &mut out))
+            .await
+        {
+            Some(((), upto)) => (out, upto),
+            None => (b"-ERR server is shutting down\r\n".to_vec(), 0),
+        }
+    }
+
+    /// Runs a transaction: at once if every key it touches is on this
+    /// core, else in a step across cores.
+    async fn exec(&self, mut exec: Exec, parts: Vec<usize>) -> Reply {
+        let watches = Some(&*self.shared.watches);
+        let mut out = Vec::new();
+        let upto = match self.step(&parts, |held| exec.run(held, watches)).await {
+            Some((ran, upto)) => {
+                exec.finish(ran, watches, &mut out);
+                upto
+            }
+            None => {
+                exec.finish(false, watches, &mut out);
+                out = b"-ERR server is shutting down\r\n".to_vec();
+                0
+            }
+        };
+        (out, upto)
     }
 
     /// Runs `args` on `part`: here, or by a message to its core.
@@ -89,7 +224,7 @@ impl Core {
     /// wait for.
     fn send(&self, part: usize, spec: &'static Spec, args: &[&[u8]]) -> Sub {
         let (tx, rx) = oneshot::channel();
-        let job = Job {
+        let job = Job::Run {
             spec,
             args: args.iter().map(|a| a.to_vec()).collect(),
             reply: tx,
@@ -123,6 +258,11 @@ enum Slot {
     One(Sub),
     Many(Merge, Vec<Sub>),
     Scan(ScanStep, Sub),
+    /// A command that needs a step across cores, taken when the batch's
+    /// other work has been sent.
+    Step(Vec<usize>, &'static Spec, Vec<Vec<u8>>),
+    /// A transaction that needs a step across cores.
+    Exec(Exec, Vec<usize>),
 }
 
 pub fn run(
@@ -151,6 +291,7 @@ pub fn run(
     let mut listener = Some(listener);
     let mut threads = Vec::new();
     let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<()>>();
+    let steps = Arc::new(tokio::sync::Mutex::new(()));
     for (id, ((store, jobs), conns)) in stores.into_iter().zip(job_rxs).zip(conn_rxs).enumerate() {
         let core = Core {
             id,
@@ -160,6 +301,7 @@ pub fn run(
             hasher: hasher.clone(),
             mailboxes: mailboxes.clone(),
             shared: shared.clone(),
+            steps: steps.clone(),
         };
         let acceptor = if id == 0 {
             listener.take().map(|l| (l, conn_txs.clone()))
@@ -236,10 +378,15 @@ async fn core_main(
         let core = core.clone();
         tokio::task::spawn_local(async move {
             while let Some(job) = jobs.recv().await {
-                let args: Vec<&[u8]> = job.args.iter().map(|a| a.as_slice()).collect();
-                let mut out = Vec::new();
-                let upto = core.run_local(job.spec, &args, &mut out);
-                let _ = job.reply.send((out, upto));
+                match job {
+                    Job::Run { spec, args, reply } => {
+                        let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                        let mut out = Vec::new();
+                        let upto = core.run_local(spec, &args, &mut out);
+                        let _ = reply.send((out, upto));
+                    }
+                    Job::Lend { give, back } => core.lend(give, back),
+                }
             }
         })
     };
@@ -371,48 +518,71 @@ async fn serve_conn(
 async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> (Next, u64) {
     let mut waiting: Vec<(usize, Slot)> = Vec::new();
     let mut logged = 0u64;
-    let next = conn::process_deferring(
-        conn,
-        limits,
-        &core.shared,
-        MAX_DEFERRED,
-        |spec, args, out| {
-            let at = out.len();
-            let before = waiting.len();
-            match spec.route {
-                Route::Key => {
-                    let part = core.owner(args[1]);
-                    if part == core.id {
-                        logged = logged.max(core.run_local(spec, args, out));
-                    } else {
-                        waiting.push((at, Slot::One(core.send(part, spec, args))));
-                    }
+    let next = conn::process_deferring(conn, limits, &core.shared, MAX_DEFERRED, |work, out| {
+        let at = out.len();
+        let before = waiting.len();
+        let (spec, args) = match work {
+            Work::Command(spec, args) => (spec, args),
+            Work::Exec(exec) => {
+                let parts = exec.parts(core.cores, |k| core.owner(k));
+                if parts == [core.id] || parts.is_empty() {
+                    let watches = Some(&*core.shared.watches);
+                    let mut exec = exec;
+                    let (ran, upto) = core.with_held(&mut [], |held| exec.run(held, watches));
+                    logged = logged.max(upto);
+                    exec.finish(ran, watches, out);
+                    return Deferral::No;
                 }
-                Route::EachKey(m) | Route::AllShards(m) => {
-                    let pieces = route::split(spec, args, core.cores, |k| core.owner(k));
-                    let subs = pieces
-                        .iter()
-                        .map(|p| core.submit(p.part, spec, &p.args))
-                        .collect();
-                    waiting.push((at, Slot::Many(m, subs)));
+                waiting.push((at, Slot::Exec(exec, parts)));
+                return Deferral::Barrier;
+            }
+        };
+        match spec.route {
+            Route::Keys => match route::parts_of(spec, args, |k| core.owner(k)).as_slice() {
+                [p] if *p == core.id => logged = logged.max(core.run_local(spec, args, out)),
+                [p] => waiting.push((at, Slot::One(core.send(*p, spec, args)))),
+                parts => {
+                    let args = args.iter().map(|a| a.to_vec()).collect();
+                    waiting.push((at, Slot::Step(parts.to_vec(), spec, args)));
+                    return Deferral::Barrier;
                 }
-                Route::Scan => match ScanStep::parse(args, core.cores) {
-                    Err(e) => crate::reply::error(out, e),
-                    Ok(step) if step.is_done() => step.finish(&[], out),
-                    Ok(step) => {
-                        let inner = step.inner_args(args);
-                        let refs: Vec<&[u8]> = inner.iter().map(Vec::as_slice).collect();
-                        let sub = core.submit(step.part, spec, &refs);
-                        waiting.push((at, Slot::Scan(step, sub)));
-                    }
-                },
-                Route::Server => {
-                    crate::reply::error(out, "ERR internal: server command routed to the keyspace")
+            },
+            Route::Key => {
+                let part = core.owner(args[1]);
+                if part == core.id {
+                    logged = logged.max(core.run_local(spec, args, out));
+                } else {
+                    waiting.push((at, Slot::One(core.send(part, spec, args))));
                 }
             }
-            waiting.len() > before
-        },
-    );
+            Route::EachKey(m) | Route::AllShards(m) => {
+                let pieces = route::split(spec, args, core.cores, |k| core.owner(k));
+                let subs = pieces
+                    .iter()
+                    .map(|p| core.submit(p.part, spec, &p.args))
+                    .collect();
+                waiting.push((at, Slot::Many(m, subs)));
+            }
+            Route::Scan => match ScanStep::parse(args, core.cores) {
+                Err(e) => crate::reply::error(out, e),
+                Ok(step) if step.is_done() => step.finish(&[], out),
+                Ok(step) => {
+                    let inner = step.inner_args(args);
+                    let refs: Vec<&[u8]> = inner.iter().map(Vec::as_slice).collect();
+                    let sub = core.submit(step.part, spec, &refs);
+                    waiting.push((at, Slot::Scan(step, sub)));
+                }
+            },
+            Route::Server => {
+                crate::reply::error(out, "ERR internal: server command routed to the keyspace")
+            }
+        }
+        if waiting.len() > before {
+            Deferral::Yes
+        } else {
+            Deferral::No
+        }
+    });
     if waiting.is_empty() {
         return (next, logged);
     }
@@ -440,10 +610,28 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
                 let (b, _) = sub.get().await;
                 step.finish(&b, &mut reply);
             }
+            Slot::Step(parts, spec, args) => {
+                let (b, upto) = core.step_command(&parts, spec, &args).await;
+                logged = logged.max(upto);
+                reply = b;
+            }
+            Slot::Exec(exec, parts) => {
+                let (b, upto) = core.exec(exec, parts).await;
+                logged = logged.max(upto);
+                reply = b;
+            }
         }
         replies.push((at, reply));
     }
     replies.reverse();
+    // RESP3: each deferred reply reshaped as its request decided.
+    for ((_, reply), shape) in replies.iter_mut().zip(&conn.deferred_shapes) {
+        if let Some(shape) = shape {
+            let mut converted = Vec::with_capacity(reply.len());
+            crate::resp3::convert(*shape, reply, &mut converted);
+            *reply = converted;
+        }
+    }
     // One pass, in order: local replies between the places, remote ones
     // in them. (Splicing each into place would move the tail every time,
     // quadratic in the number of replies.) Built in this thread's spare

@@ -19,7 +19,6 @@ use super::keyspace::{Keyspace, LockedParts};
 use super::tokio_conn::{self, Batch};
 use crate::conn::{self, Conn, Next};
 use crate::db::SharedStore;
-use crate::route;
 use crate::shared::Shared;
 
 /// Keys active expiry may look at per round (every 100 ms).
@@ -113,8 +112,8 @@ struct TaskBatch<'a> {
 impl Batch for TaskBatch<'_> {
     async fn run(&mut self, conn: &mut Conn) -> (Next, u64) {
         let parts = &mut self.parts;
-        let next = conn::process(conn, &self.limits, self.shared, |spec, args, out| {
-            route::dispatch(parts, spec, args, out)
+        let next = conn::process(conn, &self.limits, self.shared, |work, out| {
+            parts.work(work, out)
         });
         (next, self.parts.logged_upto)
     }
@@ -129,7 +128,12 @@ async fn serve_conn(
     stop: watch::Receiver<bool>,
 ) {
     let mut batch = TaskBatch {
-        parts: LockedParts::new(cache, shared.aof.as_deref(), shared.log()),
+        parts: LockedParts::new(
+            cache,
+            shared.aof.as_deref(),
+            shared.log(),
+            Some(&shared.watches),
+        ),
         shared,
         limits: shared.config.limits(),
     };
