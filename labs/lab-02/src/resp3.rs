@@ -38,9 +38,6 @@ pub enum Shape {
     /// `member score` (ZPOPMIN without a count) keeps its flat form, with
     /// a double for the score.
     FlatScore,
-    /// `field value field value …` becomes `[[field, value], …]`
-    /// (HRANDFIELD WITHVALUES).
-    Pairs,
     /// A bulk string becomes verbatim text (`=len\r\ntxt:…`).
     Verbatim,
 }
@@ -65,14 +62,13 @@ pub fn shape(spec: &Spec, args: &[&[u8]]) -> Shape {
         "spop" if args.len() > 2 => Shape::Set,
         "zscore" | "zincrby" | "zmscore" => Shape::Double,
         "zadd" if has_arg(args, "incr") => Shape::Double,
-        "zrange" | "zrangebyscore" | "zrevrange" | "zrevrangebyscore" | "zrandmember"
+        "zrange" | "zrangebyscore" | "zrevrange" | "zrevrangebyscore"
             if has_arg(args, "withscores") =>
         {
             Shape::ScorePairs
         }
         "zpopmin" | "zpopmax" if args.len() > 2 => Shape::ScorePairs,
         "zpopmin" | "zpopmax" => Shape::FlatScore,
-        "hrandfield" if has_arg(args, "withvalues") => Shape::Pairs,
         "info" => Shape::Verbatim,
         "client" if sub_is(args, &["info", "list"]) => Shape::Verbatim,
         _ => Shape::Plain,
@@ -245,16 +241,12 @@ impl<'a> Reshape<'a, '_> {
                 }
                 Some(next)
             }
-            (Shape::ScorePairs | Shape::Pairs, Some((Some(n), mut next))) if n % 2 == 0 => {
+            (Shape::ScorePairs, Some((Some(n), mut next))) if n % 2 == 0 => {
                 self.header(b'*', n / 2);
                 for _ in 0..n / 2 {
                     self.header(b'*', 2);
                     next = self.plain(next)?;
-                    next = if shape == Shape::ScorePairs {
-                        self.double(next)?
-                    } else {
-                        self.plain(next)?
-                    };
+                    next = self.double(next)?;
                 }
                 Some(next)
             }
