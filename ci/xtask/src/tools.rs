@@ -58,15 +58,65 @@ pub const BOOK_TOOLS: [Pinned; 2] = [MDBOOK, LINKCHECK];
 /// server, which lab-02's compatibility tests and measurements run against;
 /// wrk, which lab-03's measurements compare the generator with; Go, whose
 /// `go tool pprof` must read lab-04's profiles; Linux perf, lab-04's
-/// out-of-process profiler.
-pub const DEBIAN: [(&str, &str); 6] = [
+/// out-of-process profiler; Python's venv, for the client libraries of
+/// lab-02's client matrix ([`PYPI`]).
+pub const DEBIAN: [(&str, &str); 7] = [
     ("chromium", "/usr/bin/chromium"),
     ("redis-tools", "/usr/bin/redis-benchmark"),
     ("redis-server", "/usr/bin/redis-server"),
     ("wrk", "/usr/bin/wrk"),
     ("golang-go", "/usr/bin/go"),
     ("linux-perf", "/usr/bin/perf"),
+    ("python3-venv", "/usr/bin/python3"),
 ];
+
+/// Python packages from PyPI, at fixed versions, installed into a virtual
+/// environment in `.tools/py`: redis-py, the client most Redis users
+/// install, for lab-02's client matrix (`tests/clients.rs`). Version 8
+/// speaks RESP3 by default.
+pub const PYPI: [(&str, &str); 1] = [("redis", "8.1.0")];
+
+/// The virtual environment's Python.
+pub fn python(root: &Path) -> PathBuf {
+    tools_dir(root).join("py").join("bin").join("python")
+}
+
+/// Creates `.tools/py` with Debian's Python and installs [`PYPI`] into it,
+/// unless those exact versions are there already.
+pub fn ensure_pypi(root: &Path) -> Result<()> {
+    let python = python(root);
+    let have = |name: &str, version: &str| {
+        Command::new(&python)
+            .args(["-c", &format!("import {name}; print({name}.__version__)")])
+            .output()
+            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == version)
+            .unwrap_or(false)
+    };
+    if PYPI.iter().all(|(n, v)| have(n, v)) {
+        sh::say(&format!(
+            "Python packages present: {}",
+            PYPI.iter()
+                .map(|(n, v)| format!("{n} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(());
+    }
+    let venv = tools_dir(root).join("py");
+    sh::run(
+        Command::new("/usr/bin/python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+    )
+    .context("creating the Python environment in .tools/py (Debian's python3-venv)")?;
+    let mut pip = Command::new(venv.join("bin").join("pip"));
+    pip.args(["install", "--quiet", "--disable-pip-version-check"]);
+    for (n, v) in PYPI {
+        pip.arg(format!("{n}=={v}"));
+    }
+    sh::run(&mut pip).context("pip install from PyPI into .tools/py")?;
+    Ok(())
+}
 
 /// The names of the [`DEBIAN`] packages (`cargo xtask setup --list-debian`
 /// prints them for CI, which installs them with sudo).
@@ -196,6 +246,7 @@ pub fn setup(root: &Path, with_debian: bool) -> Result<()> {
     ensure_pinned(root, &PINNED)?;
     if with_debian {
         ensure_debian(&DEBIAN)?;
+        ensure_pypi(root)?;
     }
     Ok(())
 }
