@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::aof::{Aof, Loaded};
-use crate::cmd::{Log, ServerCtx};
+use crate::cmd::{Log, ServerCtx, Tunables};
 use crate::config::Config;
 
 type Waker = Box<dyn Fn() + Send + Sync>;
@@ -80,6 +80,9 @@ pub struct Shared {
     /// Times every poll of every connection task when `--task-metrics` is
     /// on; the tokio models wrap each connection task in it.
     pub task_monitor: Option<tokio_metrics::TaskMonitor>,
+    /// The Redis parameters CONFIG SET stores without using them
+    /// (encoding thresholds, maxmemory and friends).
+    pub tunables: Tunables,
 }
 
 impl Shared {
@@ -109,6 +112,7 @@ impl Shared {
             keys: AtomicU64::new(0),
             runtimes: Mutex::new(Vec::new()),
             task_monitor: config_task_monitor,
+            tunables: Tunables::new(),
         }
     }
 
@@ -290,6 +294,10 @@ impl ServerCtx for Shared {
 
     fn client_count(&self) -> usize {
         self.clients.load(Relaxed)
+    }
+
+    fn tunables(&self) -> Option<&Tunables> {
+        Some(&self.tunables)
     }
 }
 

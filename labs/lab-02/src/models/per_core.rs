@@ -381,7 +381,7 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
             let before = waiting.len();
             match spec.route {
                 Route::Key => {
-                    let part = core.owner(args[1]);
+                    let part = core.owner(spec.routing_key(args));
                     if part == core.id {
                         logged = logged.max(core.run_local(spec, args, out));
                     } else {
