@@ -70,7 +70,7 @@ pub fn split<'a>(
     let name = args[0];
     match spec.route {
         Route::Key => vec![Piece {
-            part: owner(args[1]),
+            part: owner(spec.routing_key(args)),
             args: args.to_vec(),
         }],
         // Not split: see `parts_of`.
@@ -141,7 +141,7 @@ pub fn dispatch(shards: &mut dyn Shards, spec: &'static Spec, args: &[&[u8]], ou
     }
     match spec.route {
         Route::Key => {
-            let part = shards.owner(args[1]);
+            let part = shards.owner(spec.routing_key(args));
             shards.run(part, spec, args, out);
         }
         Route::Keys => match parts_of(spec, args, |k| shards.owner(k)).as_slice() {

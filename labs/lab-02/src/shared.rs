@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::aof::{Aof, Loaded};
-use crate::cmd::{Log, ServerCtx};
+use crate::cmd::{Log, ServerCtx, Tunables};
 use crate::config::Config;
 
 type Waker = Box<dyn Fn() + Send + Sync>;
@@ -82,6 +82,9 @@ pub struct Shared {
     pub task_monitor: Option<tokio_metrics::TaskMonitor>,
     /// WATCH's table of watched keys.
     pub watches: Arc<crate::watch::Watches>,
+    /// The Redis parameters CONFIG SET stores without using them
+    /// (encoding thresholds, maxmemory and friends).
+    pub tunables: Tunables,
 }
 
 impl Shared {
@@ -112,6 +115,7 @@ impl Shared {
             runtimes: Mutex::new(Vec::new()),
             task_monitor: config_task_monitor,
             watches: Arc::default(),
+            tunables: Tunables::new(),
         }
     }
 
@@ -293,6 +297,10 @@ impl ServerCtx for Shared {
 
     fn client_count(&self) -> usize {
         self.clients.load(Relaxed)
+    }
+
+    fn tunables(&self) -> Option<&Tunables> {
+        Some(&self.tunables)
     }
 }
 

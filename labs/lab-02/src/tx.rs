@@ -199,6 +199,7 @@ impl Exec {
             match q.spec.route {
                 Route::AllShards(_) | Route::Scan => return (0..count).collect(),
                 Route::Server => {}
+                Route::Key => parts.push(owner(q.spec.routing_key(&q.arg_refs()))),
                 _ => {
                     let args = q.arg_refs();
                     parts.extend(

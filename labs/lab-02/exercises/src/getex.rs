@@ -7,6 +7,14 @@
 //! (`lab_02::cmd::register`), and the tests then talk to real servers over
 //! TCP, under each model, with the append-only file on.
 //!
+//! lab-02 has its own `GETEX` (in `cmd/strings.rs`: try not to read it
+//! before you are done), so yours is registered as `MYGETEX`. The tests
+//! send `MYGETEX` and the server's `GETEX` the same inputs and expect the
+//! same replies, the same TTLs and the same append-only file records;
+//! they also check yours against Redis's rules directly. Write your error
+//! texts as GETEX's (`'getex' command`), whatever name it is registered
+//! under.
+//!
 //! Your task: implement Redis's `GETEX`,
 //!
 //! ```text

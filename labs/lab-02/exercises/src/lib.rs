@@ -4,7 +4,7 @@
 //! | exercise | file you edit | checked by |
 //! |---|---|---|
 //! | `resp-parser`: parse a RESP request | `src/resp_parser.rs` | `cargo xtask exercise check lab-02 resp-parser` |
-//! | `getex`: add GETEX, end to end | `src/getex.rs` | `cargo xtask exercise check lab-02 getex` |
+//! | `getex`: add GETEX, end to end (as MYGETEX) | `src/getex.rs` | `cargo xtask exercise check lab-02 getex` |
 //! | `global-lock`: one lock for everything | `src/global_lock.rs` | `cargo xtask exercise check lab-02 global-lock` |
 //!
 //! Each starter compiles and panics with `todo!()` until you fill it in.
@@ -29,26 +29,28 @@ pub mod global_lock;
 
 pub mod bench;
 
-/// Adds your [`getex::getex`] to this process's command table as `GETEX`,
-/// so that every server started afterwards (any model) runs it. Safe to
-/// call many times; only the first call registers. Not part of the
-/// exercise: the tests call it before they start a server.
+/// The name your [`getex::getex`] is registered under: lab-02 has GETEX
+/// built in, and a name cannot be registered twice.
+pub const GETEX_NAME: &str = "mygetex";
+
+/// Adds your [`getex::getex`] to this process's command table as
+/// `MYGETEX`, so that every server started afterwards (any model) runs it
+/// beside its own `GETEX`, and the tests can send both the same inputs.
+/// Safe to call many times; only the first call registers. Not part of
+/// the exercise: the tests call it before they start a server.
 pub fn install() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         use lab_02::cmd::{self, flags};
         let registered = cmd::register(
-            "getex",
+            GETEX_NAME,
             -2,
             flags::WRITE | flags::FAST,
-            "Get the value of a key and optionally set its expiration.",
+            "Your GETEX: the value of a key, optionally setting its expiration.",
             getex::getex,
         );
-        match registered {
-            Ok(_) => {}
-            // Already in the table (lab-02 itself may gain GETEX one day).
-            Err(cmd::RegisterError::Exists(_)) => {}
-            Err(e) => panic!("cannot register GETEX: {e}"),
+        if let Err(e) = registered {
+            panic!("cannot register {GETEX_NAME}: {e}");
         }
     });
 }

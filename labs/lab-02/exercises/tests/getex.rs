@@ -1,6 +1,8 @@
 //! Checks exercise `getex`: your function called directly on a keyspace,
-//! then registered in real servers (every model) and driven over TCP, then
-//! across a restart from the append-only file.
+//! then registered in real servers (every model) as `MYGETEX` (lab-02 has
+//! its own `GETEX` built in) and driven over TCP, beside the server's own
+//! GETEX on the same inputs, then across a restart from the append-only
+//! file.
 
 use std::thread;
 use std::time::Duration;
@@ -78,6 +80,63 @@ fn pttl_of(db: &mut Db<'_>, key: &[u8]) -> i64 {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs lab-02's own GETEX with `line`'s words: (reply, log).
+fn builtin(db: &mut Db<'_>, line: &str) -> (Vec<u8>, Vec<u8>) {
+    let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+    let spec = cmd::lookup(b"getex").expect("lab-02 has GETEX built in");
+    let (mut out, mut log) = (Vec::new(), cmd::Log::new(true));
+    cmd::execute(db, spec, &args, &mut out, &mut log);
+    (out, log.bytes().to_vec())
+}
+
+#[test]
+fn replies_and_logs_like_the_servers_own_getex() {
+    // Two keyspaces set up the same way: yours runs on one, lab-02's
+    // GETEX on the other. Only inputs whose log holds no clock reading.
+    let hasher = Hasher::default();
+    let (mut mine, mut theirs) = (db::new_store(&hasher, 1), db::new_store(&hasher, 1));
+    let (mut mine, mut theirs) = (Db::new(&mut mine, &hasher), Db::new(&mut theirs, &hasher));
+    for db in [&mut mine, &mut theirs] {
+        run(db, &[b"SET", b"k", b"hello"]);
+        run(db, &[b"SET", b"t", b"v", b"PX", b"100000"]);
+        run(db, &[b"RPUSH", b"list", b"a"]);
+    }
+    for line in [
+        "GETEX k",
+        "GETEX nosuch",
+        "GETEX nosuch EX abc",
+        "GETEX k PERSIST",
+        "GETEX t PERSIST",
+        "GETEX t PERSIST",
+        "GETEX k EX 10 EX",
+        "GETEX k FOO",
+        "GETEX k PERSIST EX 10",
+        "GETEX k EX 10 PX 10",
+        "GETEX k EX abc",
+        "GETEX k EX 0",
+        "GETEX k PXAT 0",
+        "GETEX k EX 9223372036854775807",
+        "GETEX list",
+        "GETEX list EX abc",
+        "GETEX list FOO",
+        "GETEX k EXAT 1",
+        "GETEX k",
+    ] {
+        let (out, log) = call(&mut mine, line);
+        let (want_out, want_log) = builtin(&mut theirs, line);
+        assert_eq!(
+            text(&out),
+            text(&want_out),
+            "`{line}`: your reply, then lab-02's GETEX's"
+        );
+        assert_eq!(
+            text(&log),
+            text(&want_log),
+            "`{line}`: what you logged, then what lab-02's GETEX logs"
+        );
+    }
 }
 
 #[test]
@@ -253,24 +312,89 @@ fn assert_pttl(
     );
 }
 
+/// The server's PTTL of `key`, with a TTL rounded to whole seconds (the
+/// two commands run a few milliseconds apart).
+fn ttl_class(c: &mut Client, model: &str, key: &str) -> i64 {
+    match pttl(c, model, key) {
+        n if n < 0 => n,
+        n => (n + 500) / 1000,
+    }
+}
+
+#[test]
+fn matches_the_servers_own_getex() {
+    each_model(|m, c| {
+        let at_s = unix_ms() / 1000 + 300;
+        let at_ms = unix_ms() + 40_000;
+        for options in [
+            String::new(),
+            "EX 100".into(),
+            "px 50000".into(),
+            format!("EXAT {at_s}"),
+            format!("PXAT {at_ms}"),
+            "EX 10 EX 20".into(),
+            "PERSIST".into(),
+            "PXAT 1".into(),
+            "EXAT 1".into(),
+            "EX".into(),
+            "FOO".into(),
+            "EX 10 PERSIST".into(),
+            "EX abc".into(),
+            "PX 1.5".into(),
+            "EX 0".into(),
+            "PXAT 0".into(),
+        ] {
+            for setup in ["SET {} v", "SET {} v EX 500", "RPUSH {} a", ""] {
+                for key in ["mine", "theirs"] {
+                    send(c, m, &format!("DEL {key}"));
+                    if !setup.is_empty() {
+                        send(c, m, &setup.replace("{}", key));
+                    }
+                }
+                let yours = send(c, m, &format!("MYGETEX mine {options}"));
+                let server = send(c, m, &format!("GETEX theirs {options}"));
+                let case = format!("after `{setup}`, `GETEX key {options}`");
+                assert_eq!(
+                    yours, server,
+                    "{m}: {case}: your reply (left), the server's GETEX's (right)"
+                );
+                assert_eq!(
+                    send(c, m, "EXISTS mine"),
+                    send(c, m, "EXISTS theirs"),
+                    "{m}: {case}: whether the key still exists"
+                );
+                assert_eq!(
+                    ttl_class(c, m, "mine"),
+                    ttl_class(c, m, "theirs"),
+                    "{m}: {case}: the key's TTL in seconds (-1: none, -2: no key)"
+                );
+            }
+        }
+    });
+}
+
 #[test]
 fn reads_like_get() {
     each_model(|m, c| {
         send(c, m, "SET k hello");
-        assert_eq!(send(c, m, "GETEX k"), Frame::bulk("hello"), "{m}: GETEX k");
         assert_eq!(
-            send(c, m, "getex k"),
+            send(c, m, "MYGETEX k"),
             Frame::bulk("hello"),
-            "{m}: getex k (any case)"
+            "{m}: GETEX k"
+        );
+        assert_eq!(
+            send(c, m, "mygetex k"),
+            Frame::bulk("hello"),
+            "{m}: mygetex k (any case)"
         );
         assert_eq!(pttl(c, m, "k"), -1, "{m}: GETEX k must not give k a TTL");
         assert_eq!(
-            send(c, m, "GETEX nosuch"),
+            send(c, m, "MYGETEX nosuch"),
             Frame::Bulk(None),
             "{m}: GETEX of a missing key is nil"
         );
         send(c, m, "RPUSH list a");
-        for line in ["GETEX list", "GETEX list PX 100"] {
+        for line in ["MYGETEX list", "MYGETEX list PX 100"] {
             let reply = send(c, m, line);
             assert!(
                 reply.as_error().is_some_and(|e| e.starts_with("WRONGTYPE")),
@@ -286,49 +410,49 @@ fn sets_and_removes_the_ttl() {
     each_model(|m, c| {
         send(c, m, "SET k v");
         assert_eq!(
-            send(c, m, "GETEX k EX 100"),
+            send(c, m, "MYGETEX k EX 100"),
             Frame::bulk("v"),
             "{m}: GETEX k EX 100"
         );
-        assert_pttl(c, m, "k", 90_000..=100_000, "GETEX k EX 100");
-        send(c, m, "GETEX k px 50000");
-        assert_pttl(c, m, "k", 40_000..=50_000, "GETEX k px 50000");
-        send(c, m, "GETEX k");
+        assert_pttl(c, m, "k", 90_000..=100_000, "MYGETEX k EX 100");
+        send(c, m, "MYGETEX k px 50000");
+        assert_pttl(c, m, "k", 40_000..=50_000, "MYGETEX k px 50000");
+        send(c, m, "MYGETEX k");
         assert_pttl(
             c,
             m,
             "k",
             40_000..=50_000,
-            "GETEX k (no option keeps the TTL)",
+            "MYGETEX k (no option keeps the TTL)",
         );
         let at_s = unix_ms() / 1000 + 200;
-        send(c, m, &format!("GETEX k EXAT {at_s}"));
+        send(c, m, &format!("MYGETEX k EXAT {at_s}"));
         assert_pttl(
             c,
             m,
             "k",
             190_000..=200_000,
-            &format!("GETEX k EXAT {at_s} (now + 200 s)"),
+            &format!("MYGETEX k EXAT {at_s} (now + 200 s)"),
         );
         let at_ms = unix_ms() + 30_000;
-        send(c, m, &format!("GETEX k PXAT {at_ms}"));
+        send(c, m, &format!("MYGETEX k PXAT {at_ms}"));
         assert_pttl(
             c,
             m,
             "k",
             20_000..=30_000,
-            &format!("GETEX k PXAT {at_ms} (now + 30 s)"),
+            &format!("MYGETEX k PXAT {at_ms} (now + 30 s)"),
         );
-        send(c, m, "GETEX k EX 10 EX 20");
+        send(c, m, "MYGETEX k EX 10 EX 20");
         assert_pttl(
             c,
             m,
             "k",
             10_001..=20_000,
-            "GETEX k EX 10 EX 20 (the last one wins)",
+            "MYGETEX k EX 10 EX 20 (the last one wins)",
         );
         assert_eq!(
-            send(c, m, "GETEX k PERSIST"),
+            send(c, m, "MYGETEX k PERSIST"),
             Frame::bulk("v"),
             "{m}: GETEX k PERSIST"
         );
@@ -338,7 +462,7 @@ fn sets_and_removes_the_ttl() {
             "{m}: after GETEX k PERSIST, k has no TTL"
         );
         assert_eq!(
-            send(c, m, "GETEX k PERSIST"),
+            send(c, m, "MYGETEX k PERSIST"),
             Frame::bulk("v"),
             "{m}: PERSIST again"
         );
@@ -352,7 +476,7 @@ fn past_times_delete_the_key() {
         for option in ["PXAT 1", "EXAT 1"] {
             send(c, m, "SET k v");
             assert_eq!(
-                send(c, m, &format!("GETEX k {option}")),
+                send(c, m, &format!("MYGETEX k {option}")),
                 Frame::bulk("v"),
                 "{m}: GETEX k {option} replies the value"
             );
@@ -363,7 +487,7 @@ fn past_times_delete_the_key() {
             );
         }
         send(c, m, "SET k v");
-        send(c, m, "GETEX k PX 1");
+        send(c, m, "MYGETEX k PX 1");
         thread::sleep(Duration::from_millis(20));
         assert_eq!(
             send(c, m, "GET k"),
@@ -381,20 +505,20 @@ fn errors_like_redis() {
         let not_int = Frame::error("ERR value is not an integer or out of range");
         let invalid = Frame::error("ERR invalid expire time in 'getex' command");
         for (line, want) in [
-            ("GETEX k EX", &syntax),
-            ("GETEX k PERSIST 10", &syntax),
-            ("GETEX k FOO", &syntax),
-            ("GETEX k EX 10 PX 10", &syntax),
-            ("GETEX k PERSIST EX 10", &syntax),
-            ("GETEX k EX 10 PERSIST", &syntax),
-            ("GETEX nosuch EX", &syntax),
-            ("GETEX k EX abc", &not_int),
-            ("GETEX k PX 1.5", &not_int),
-            ("GETEX k EX 0", &invalid),
-            ("GETEX k EX -1", &invalid),
-            ("GETEX k PXAT 0", &invalid),
-            ("GETEX k EX 9223372036854775807", &invalid),
-            ("GETEX k PX 9223372036854775807", &invalid),
+            ("MYGETEX k EX", &syntax),
+            ("MYGETEX k PERSIST 10", &syntax),
+            ("MYGETEX k FOO", &syntax),
+            ("MYGETEX k EX 10 PX 10", &syntax),
+            ("MYGETEX k PERSIST EX 10", &syntax),
+            ("MYGETEX k EX 10 PERSIST", &syntax),
+            ("MYGETEX nosuch EX", &syntax),
+            ("MYGETEX k EX abc", &not_int),
+            ("MYGETEX k PX 1.5", &not_int),
+            ("MYGETEX k EX 0", &invalid),
+            ("MYGETEX k EX -1", &invalid),
+            ("MYGETEX k PXAT 0", &invalid),
+            ("MYGETEX k EX 9223372036854775807", &invalid),
+            ("MYGETEX k PX 9223372036854775807", &invalid),
         ] {
             assert_eq!(&send(c, m, line), want, "{m}: {line}");
         }
@@ -404,14 +528,14 @@ fn errors_like_redis() {
             "{m}: failed GETEX commands changed k's TTL"
         );
         assert_eq!(
-            send(c, m, "GETEX nosuch EX abc"),
+            send(c, m, "MYGETEX nosuch EX abc"),
             Frame::Bulk(None),
             "{m}: Redis checks the key before the time: GETEX of a missing key is nil even with a bad time"
         );
         assert_eq!(
-            send(c, m, "GETEX"),
-            Frame::error("ERR wrong number of arguments for 'getex' command"),
-            "{m}: GETEX without a key (the server checks the arity)"
+            send(c, m, "MYGETEX"),
+            Frame::error("ERR wrong number of arguments for 'mygetex' command"),
+            "{m}: MYGETEX without a key (the server checks the arity)"
         );
     });
 }
@@ -439,19 +563,19 @@ fn ttl_changes_survive_a_restart() {
         let before = unix_ms();
         for line in [
             "SET a v",
-            "GETEX a PX 60000",
+            "MYGETEX a PX 60000",
             "SET b v",
-            "GETEX b PX 60000",
-            "GETEX b PERSIST",
+            "MYGETEX b PX 60000",
+            "MYGETEX b PERSIST",
             "SET c v",
-            "GETEX c PX 1",
+            "MYGETEX c PX 1",
             "SET d v",
-            "GETEX d PXAT 1",
+            "MYGETEX d PXAT 1",
             "SET e v",
-            "GETEX e",
-            "GETEX e PERSIST",
-            "GETEX nosuch PX 100",
-            "GETEX e PX abc",
+            "MYGETEX e",
+            "MYGETEX e PERSIST",
+            "MYGETEX nosuch PX 100",
+            "MYGETEX e PX abc",
         ] {
             let reply = send(&mut c, m, line);
             assert!(
@@ -496,7 +620,13 @@ fn ttl_changes_survive_a_restart() {
             Frame::bulk("v"),
             "{m}: a after restart"
         );
-        assert_pttl(&mut c, m, "a", 1..=60_000, "GETEX a PX 60000 and a restart");
+        assert_pttl(
+            &mut c,
+            m,
+            "a",
+            1..=60_000,
+            "MYGETEX a PX 60000 and a restart",
+        );
         assert_eq!(
             send(&mut c, m, "GET b"),
             Frame::bulk("v"),

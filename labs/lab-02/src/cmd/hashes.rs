@@ -291,6 +291,11 @@ pub(crate) fn hincrbyfloat(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, l
         reply::error(out, NOT_FLOAT);
         return;
     };
+    if by.is_infinite() {
+        // Redis refuses an infinite increment before it looks at the key.
+        reply::error(out, "ERR value is NaN or Infinity");
+        return;
+    }
     let result = with_hash(db, args[1], |h| {
         let current = match h.get(args[2]) {
             Some(v) => parse_f64(v).ok_or("ERR hash value is not a float")?,

@@ -7,7 +7,7 @@
 
 use super::glob::Glob;
 use super::server::{After, ServerCtx, Session, VERSION, help, subcommand};
-use super::{Merge, Route, Spec, arity_ok, flags, lookup, table};
+use super::{Merge, Route, Spec, Tunables, arity_ok, flags, lookup, table};
 use crate::reply;
 
 /// The ACL categories Redis would list for `spec` (approximated from its
@@ -257,6 +257,8 @@ fn getkeys(cmd: &[&[u8]], out: &mut Vec<u8>) {
         reply::error(out, "ERR Invalid command specified");
         return;
     };
+    // A container's keys are its subcommand's (`OBJECT ENCODING key`).
+    let spec = spec.keys_of(cmd);
     if !arity_ok(spec, cmd.len()) {
         reply::error(out, "ERR Invalid number of arguments specified for command");
         return;
@@ -392,10 +394,15 @@ pub(crate) fn info(
 }
 
 /// `CONFIG GET pattern [pattern …]`, `CONFIG SET name value [name value
-/// …]` (every parameter is immutable here: setting one to its current
-/// value succeeds, anything else fails as Redis fails for an immutable
-/// one), `CONFIG RESETSTAT`,
-/// `CONFIG REWRITE`, `CONFIG HELP`.
+/// …]`, `CONFIG RESETSTAT`, `CONFIG REWRITE`, `CONFIG HELP`.
+///
+/// The parameters are the server's own ([`ServerCtx::config_names`]),
+/// which are immutable here (setting one to its current value succeeds,
+/// anything else fails as Redis fails for an immutable one), and Redis's
+/// tuning parameters ([`ServerCtx::tunables`]), which CONFIG SET changes
+/// with Redis 7's checks. As in Redis 7.0, CONFIG SET of several
+/// parameters is all or nothing, and CONFIG GET of an exact name answers
+/// with the name as it was written.
 pub(crate) fn config(
     _: &mut Session,
     args: &[&[u8]],
@@ -408,58 +415,111 @@ pub(crate) fn config(
     let Some(sub) = subcommand(spec, args, out) else {
         return After::Continue;
     };
-    let names = ctx.config_names();
+    let tunables = ctx.tunables();
+    let mut names = ctx.config_names();
+    if tunables.is_some() {
+        for name in Tunables::names() {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let value_of = |name: &str| {
+        tunables
+            .and_then(|t| t.get(name))
+            .or_else(|| ctx.config_value(name))
+            .unwrap_or_default()
+    };
     match sub.name {
         "config|get" => {
-            let mut matched: Vec<&str> = Vec::new();
+            // (as shown, lowercase name), in order of first match.
+            let mut matched: Vec<(Vec<u8>, String)> = Vec::new();
             for pattern in &args[2..] {
+                if !pattern.iter().any(|b| b"[*?".contains(b)) {
+                    let lower = String::from_utf8_lossy(pattern).to_ascii_lowercase();
+                    if names.contains(&lower.as_str()) && !matched.iter().any(|(_, n)| *n == lower)
+                    {
+                        matched.push((pattern.to_vec(), lower));
+                    }
+                    continue;
+                }
                 let glob = Glob::new(pattern, true);
                 for name in &names {
-                    if glob.matches(name.as_bytes()) && !matched.contains(name) {
-                        matched.push(name);
+                    if glob.matches(name.as_bytes()) && !matched.iter().any(|(_, n)| n == name) {
+                        matched.push((name.as_bytes().to_vec(), name.to_string()));
                     }
                 }
             }
             reply::array(out, matched.len() * 2);
-            for name in matched {
-                reply::bulk(out, name.as_bytes());
-                reply::bulk(out, ctx.config_value(name).unwrap_or_default().as_bytes());
+            for (shown, name) in matched {
+                reply::bulk(out, &shown);
+                reply::bulk(out, value_of(&name).as_bytes());
             }
         }
-        "config|set" => {
-            if !args.len().is_multiple_of(2) {
-                super::wrong_arity(out, sub);
-                return After::Continue;
-            }
-            for pair in args[2..].chunks_exact(2) {
-                let name = String::from_utf8_lossy(pair[0]).to_ascii_lowercase();
-                let Some(known) = names.iter().find(|n| **n == name) else {
-                    reply::error(
-                        out,
-                        &format!(
-                            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                            String::from_utf8_lossy(pair[0])
-                        ),
-                    );
-                    return After::Continue;
-                };
-                let current = ctx.config_value(known).unwrap_or_default();
-                if current.as_bytes() != pair[1] {
-                    reply::error(
-                        out,
-                        &format!(
-                            "ERR CONFIG SET failed (possibly related to argument '{known}') - \
-                             can't set immutable config"
-                        ),
-                    );
-                    return After::Continue;
-                }
-            }
-            reply::ok(out);
-        }
+        "config|set" => config_set(&args[2..], ctx, out),
         "config|resetstat" => reply::ok(out),
         "config|rewrite" => reply::error(out, "ERR The server is running without a config file"),
         _ => help(out, spec),
     }
     After::Continue
+}
+
+/// `CONFIG SET name value …` (`pairs` starts at the first name), in Redis
+/// 7.0's two passes: first every name (unknown, immutable, named twice:
+/// the first such error wins), then every value (the first bad one wins
+/// and nothing changes); only then are the values stored.
+fn config_set(pairs: &[&[u8]], ctx: &dyn ServerCtx, out: &mut Vec<u8>) {
+    if !pairs.len().is_multiple_of(2) {
+        reply::error(out, super::parse::SYNTAX);
+        return;
+    }
+    let failed = |out: &mut Vec<u8>, name: &[u8], why: &str| {
+        let mut text = b"ERR CONFIG SET failed (possibly related to argument '".to_vec();
+        text.extend_from_slice(name);
+        text.extend_from_slice(b"') - ");
+        text.extend_from_slice(why.as_bytes());
+        super::error_bytes(out, &text);
+    };
+    let tunables = ctx.tunables();
+    let own = ctx.config_names();
+    let mut seen: Vec<String> = Vec::new();
+    // (parameter index, lowercase name as written, value)
+    let mut changes: Vec<(usize, String, &[u8])> = Vec::new();
+    for pair in pairs.chunks_exact(2) {
+        let (typed, value) = (pair[0], pair[1]);
+        let name = String::from_utf8_lossy(typed).to_ascii_lowercase();
+        let tunable = tunables.and_then(|_| Tunables::find(&name));
+        if tunable.is_none() && !own.contains(&name.as_str()) {
+            let mut text = b"ERR Unknown option or number of arguments for CONFIG SET - '".to_vec();
+            text.extend_from_slice(typed);
+            text.push(b'\'');
+            super::error_bytes(out, &text);
+            return;
+        }
+        if let Some(i) = tunable {
+            changes.push((i, name.clone(), value));
+        } else if ctx.config_value(&name).unwrap_or_default().as_bytes() != value {
+            failed(out, typed, "can't set immutable config");
+            return;
+        }
+        if seen.contains(&name) {
+            failed(out, typed, "duplicate parameter");
+            return;
+        }
+        seen.push(name);
+    }
+    let mut checked = Vec::with_capacity(changes.len());
+    for (i, name, value) in changes {
+        match Tunables::parse(i, value) {
+            Ok(v) => checked.push((i, v)),
+            Err(why) => {
+                failed(out, name.as_bytes(), &why);
+                return;
+            }
+        }
+    }
+    if let Some(t) = tunables {
+        t.set_all(checked);
+    }
+    reply::ok(out);
 }

@@ -1,5 +1,5 @@
 //! List commands: LPUSH/RPUSH (and the X forms), LPOP/RPOP, LLEN, LINDEX,
-//! LRANGE, LSET, LREM, LTRIM.
+//! LRANGE, LPOS, LSET, LINSERT, LREM, LTRIM.
 //!
 //! A list is a `VecDeque`, so pushes and pops at either end are O(1) and
 //! LINDEX is O(1) too (Redis's quicklist makes that one O(n)). A list
@@ -8,8 +8,8 @@
 use super::Log;
 use std::collections::VecDeque;
 
-use super::parse::{NOT_INT, parse_count, parse_i64};
-use super::{arity_error, log_args};
+use super::parse::{NOT_INT, SYNTAX, is, parse_count, parse_i64};
+use super::{Deferred, arity_error, log_args};
 use crate::db::Db;
 use crate::reply::{self, WRONGTYPE};
 use crate::value::{Value, index_range};
@@ -322,5 +322,128 @@ pub(crate) fn ltrim(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mu
             }
         }
         Err(e) => reply::error(out, e),
+    }
+}
+
+/// `LINSERT key BEFORE|AFTER pivot element`: the new length, 0 for a
+/// missing key, -1 when the pivot is not there. Inserts next to the first
+/// pivot from the head, so the command replays verbatim.
+pub(crate) fn linsert(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let after = if is(args[2], "after") {
+        true
+    } else if is(args[2], "before") {
+        false
+    } else {
+        reply::error(out, SYNTAX);
+        return;
+    };
+    let (pivot, element) = (args[3], args[4]);
+    let result = db.update(args[1], |slot| match slot {
+        None => Ok(0),
+        Some(Value::List(l)) => match l.iter().position(|x| x.as_slice() == pivot) {
+            Some(i) => {
+                l.insert(if after { i + 1 } else { i }, element.to_vec());
+                Ok(l.len() as i64)
+            }
+            None => Ok(-1),
+        },
+        Some(_) => Err(WRONGTYPE),
+    });
+    match result {
+        Ok(n) => {
+            reply::int(out, n);
+            if n > 0 {
+                log_args(log, args);
+            }
+        }
+        Err(e) => reply::error(out, e),
+    }
+}
+
+/// `LPOS key element [RANK rank] [COUNT num] [MAXLEN len]`: the index of
+/// the rank-th match (negative ranks count matches from the tail), or,
+/// with COUNT, an array of up to `num` indexes (0: all). MAXLEN stops
+/// after that many elements. Options are checked before the key, as in
+/// Redis; the rank arithmetic wraps as Redis's C does, so even
+/// `RANK -9223372036854775808` answers the same.
+pub(crate) fn lpos(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
+    let (mut rank, mut count, mut maxlen) = (1i64, None::<i64>, 0i64);
+    let mut j = 3;
+    while j < args.len() {
+        let (opt, value) = (args[j], args.get(j + 1).copied());
+        let non_negative = |v: &[u8]| parse_i64(v).filter(|n| *n >= 0);
+        match value {
+            Some(v) if is(opt, "rank") => match parse_i64(v) {
+                None => return reply::error(out, NOT_INT),
+                Some(0) => {
+                    return reply::error(
+                        out,
+                        "ERR RANK can't be zero: use 1 to start from the first match, 2 from \
+                         the second ... or use negative to start from the end of the list",
+                    );
+                }
+                Some(n) => rank = n,
+            },
+            Some(v) if is(opt, "count") => match non_negative(v) {
+                Some(n) => count = Some(n),
+                None => return reply::error(out, "ERR COUNT can't be negative"),
+            },
+            Some(v) if is(opt, "maxlen") => match non_negative(v) {
+                Some(n) => maxlen = n,
+                None => return reply::error(out, "ERR MAXLEN can't be negative"),
+            },
+            _ => return reply::error(out, SYNTAX),
+        }
+        j += 2;
+    }
+    let from_tail = rank < 0;
+    if from_tail {
+        rank = rank.wrapping_neg();
+    }
+    let element = args[2];
+    let found = db.read(args[1], |v| {
+        let Value::List(l) = v else {
+            reply::error(out, WRONGTYPE);
+            return;
+        };
+        let len = l.len();
+        let mut array = count.map(|_| Deferred::start(out));
+        let mut matches = 0i64;
+        for index in 0..len {
+            if maxlen != 0 && index as i64 >= maxlen {
+                break;
+            }
+            let at = if from_tail { len - 1 - index } else { index };
+            if l[at].as_slice() != element {
+                continue;
+            }
+            matches += 1;
+            if matches < rank {
+                continue;
+            }
+            match (&mut array, count) {
+                (Some(array), Some(count)) => {
+                    reply::int(out, at as i64);
+                    array.add();
+                    if count != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= count {
+                        break;
+                    }
+                }
+                _ => {
+                    reply::int(out, at as i64);
+                    return;
+                }
+            }
+        }
+        match array {
+            Some(array) => array.finish(out),
+            None => reply::null(out),
+        }
+    });
+    if found.is_none() {
+        match count {
+            Some(_) => reply::array(out, 0),
+            None => reply::null(out),
+        }
     }
 }

@@ -10,8 +10,9 @@
 //! Files: `table` (the static table), `parse` (number parsing and Redis's
 //! error texts), `glob` (KEYS/SCAN/CONFIG patterns), one file per data
 //! type (`strings`, `keys`, `lists`, `hashes`, `sets`, `zsets`), `server`
-//! (the session, the AUTH gate and the connection commands) and
-//! `introspect` (COMMAND, INFO, CONFIG).
+//! (the session, the AUTH gate and the connection commands),
+//! `introspect` (COMMAND, INFO, CONFIG) and `tunables` (the Redis
+//! parameters CONFIG SET accepts and stores without using them).
 
 mod glob;
 mod hashes;
@@ -23,10 +24,12 @@ mod server;
 mod sets;
 mod strings;
 mod table;
+mod tunables;
 mod zsets;
 
 pub use glob::{Glob, glob_match};
 pub use server::{After, ServerCtx, Session, auth_gate, execute_server};
+pub use tunables::Tunables;
 
 use crate::db::Db;
 use crate::reply;
@@ -169,6 +172,33 @@ impl Spec {
     /// Whether the command has flag bit(s) `flag`.
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag == flag
+    }
+
+    /// The entry that describes `args`' keys: the subcommand `args[1]`
+    /// names for a container (`OBJECT ENCODING key` has its key at index
+    /// 2), else this one.
+    pub fn keys_of(&'static self, args: &[&[u8]]) -> &'static Spec {
+        let name = args.get(1).copied().unwrap_or(b"");
+        self.subcommands
+            .iter()
+            .find(|sub| {
+                sub.name
+                    .split_once('|')
+                    .is_some_and(|(_, s)| s.as_bytes().eq_ignore_ascii_case(name))
+            })
+            .unwrap_or(self)
+    }
+
+    /// The argument a [`Route::Key`] command is routed by: its key, which
+    /// is `args[1]` for every one-key command but a container's
+    /// (`OBJECT ENCODING key`). A command sent without its key (`OBJECT
+    /// HELP`, or one its own code will refuse) goes by `args[1]`.
+    pub fn routing_key<'a>(&'static self, args: &[&'a [u8]]) -> &'a [u8] {
+        let at = usize::try_from(self.keys_of(args).first_key).unwrap_or(1);
+        args.get(at.max(1))
+            .or_else(|| args.get(1))
+            .copied()
+            .unwrap_or(b"")
     }
 }
 

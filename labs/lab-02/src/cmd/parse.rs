@@ -129,6 +129,42 @@ pub(crate) fn format_float(x: f64) -> String {
     crate::reply::format_f64(x)
 }
 
+/// A sorted-set score as Redis 7.0 replies it: C's `%.17g` (17
+/// significant digits, exponent form below 1e-4 and from 1e17), `inf`
+/// and `-inf` for the infinities. Zero is `0` whatever its sign: Redis
+/// keeps small sorted sets as listpacks, which store a score as text and
+/// write `-0` as `0`.
+pub(crate) fn format_score(x: f64) -> String {
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    // `{:.16e}` is the `%e` conversion `%g` starts from: its exponent
+    // decides between the two forms, as in C.
+    let sci = format!("{x:.16e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
+        let mantissa = trim_fraction(mantissa);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
+    } else {
+        let decimals = usize::try_from(16 - exp).unwrap_or(0);
+        trim_fraction(&format!("{x:.decimals$}")).to_string()
+    }
+}
+
+/// `%g`'s removal of trailing zeros (and of a bare trailing point).
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +233,26 @@ mod tests {
         assert_eq!(parse_score_bound(b""), Some(Bound::Included(0.0)));
         assert_eq!(parse_score_bound(b"x"), None);
         assert_eq!(parse_score_bound(b"nan"), None);
+    }
+
+    #[test]
+    fn scores_like_percent_17g() {
+        for (x, want) in [
+            (0.1, "0.10000000000000001"),
+            (1.5, "1.5"),
+            (3.0, "3"),
+            (-1e20, "-1e+20"),
+            (1e-5, "1.0000000000000001e-05"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (1e16, "10000000000000000"),
+            (0.0001, "0.0001"),
+            (-0.0, "0"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (0.30000000000000004, "0.30000000000000004"),
+        ] {
+            assert_eq!(format_score(x), want, "{x:?}");
+        }
     }
 
     #[test]

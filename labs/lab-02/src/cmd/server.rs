@@ -77,6 +77,11 @@ pub trait ServerCtx {
     fn client_count(&self) -> usize {
         1
     }
+    /// The server's Redis tuning parameters, which CONFIG SET changes
+    /// (none: CONFIG knows only [`config_names`](Self::config_names)).
+    fn tunables(&self) -> Option<&super::Tunables> {
+        None
+    }
 }
 
 /// What the connection does after a command.

@@ -217,6 +217,15 @@ pub(crate) fn srandmember(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _l
     let count = match args.get(2).map(|a| parse_i64(a)) {
         None => None,
         Some(Some(n)) if n > -(i64::MAX / 2) => Some(n),
+        // Redis 7.0 reads the count within ±LONG_MAX: only i64::MIN is out.
+        Some(Some(i64::MIN)) => {
+            reply::error(
+                out,
+                "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+            );
+            return;
+        }
+        // Redis 7.0 would try to reply this many members; refuse instead.
         Some(Some(_)) => {
             reply::error(out, "ERR value is out of range");
             return;

@@ -1,4 +1,5 @@
-//! String commands: GET, SET and its variants, counters, APPEND, ranges.
+//! String commands: GET, GETEX, SET and its variants, counters, APPEND,
+//! ranges.
 //!
 //! The hot paths (GET, plain SET, INCR) allocate nothing beyond the key and
 //! value they store: GET writes the reply from inside the read closure,
@@ -26,6 +27,79 @@ pub(crate) fn get(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut
     });
     if found.is_none() {
         reply::null(out);
+    }
+}
+
+/// `GETEX key [EX s | PX ms | EXAT unix-s | PXAT unix-ms | PERSIST]`, in
+/// Redis 7's order: the options (a syntax error first), then the key (nil
+/// or WRONGTYPE), then the time. Logged as what it did, never as itself
+/// (a relative time replayed later would mean a later expiry):
+/// `PEXPIREAT key at`, `DEL key` for a time already past, `PERSIST key`
+/// if a TTL was removed, nothing when it only read.
+pub(crate) fn getex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let key = args[1];
+    let mut expiry = Expiry::None;
+    let mut persist = false;
+    let mut expire_arg: &[u8] = b"";
+    let mut j = 2;
+    while j < args.len() {
+        let opt = args[j];
+        let next = args.get(j + 1).copied();
+        let kind = [
+            ("ex", Expiry::Ex),
+            ("px", Expiry::Px),
+            ("exat", Expiry::ExAt),
+            ("pxat", Expiry::PxAt),
+        ]
+        .iter()
+        .find(|(name, _)| is(opt, name))
+        .map(|&(_, e)| e);
+        match (kind, next) {
+            _ if is(opt, "persist") && expiry == Expiry::None => persist = true,
+            (Some(e), Some(arg)) if !persist && (expiry == Expiry::None || expiry == e) => {
+                expiry = e;
+                expire_arg = arg;
+                j += 1;
+            }
+            _ => {
+                reply::error(out, SYNTAX);
+                return;
+            }
+        }
+        j += 1;
+    }
+    match db.read(key, |v| matches!(v, Value::Str(_))) {
+        None => return reply::null(out),
+        Some(false) => return reply::error(out, WRONGTYPE),
+        Some(true) => {}
+    }
+    let now = unix_ms() as i64;
+    let at = match expiry {
+        Expiry::None => None,
+        e => {
+            let seconds = matches!(e, Expiry::Ex | Expiry::ExAt);
+            let relative = matches!(e, Expiry::Ex | Expiry::Px);
+            match expire_at_ms(expire_arg, seconds, relative, now, "getex") {
+                Ok(at) => Some(at),
+                Err(e) => return reply::error(out, &e),
+            }
+        }
+    };
+    db.read(key, |v| {
+        if let Value::Str(s) = v {
+            reply::bulk(out, s);
+        }
+    });
+    if let Some(at) = at {
+        if at <= now {
+            db.remove(key);
+            log_args(log, &[b"DEL".as_slice(), key]);
+        } else {
+            db.expire(key, Some(until(at, now)));
+            log_pexpireat(log, key, at);
+        }
+    } else if persist && db.persist(key) {
+        log_args(log, &[b"PERSIST".as_slice(), key]);
     }
 }
 

@@ -36,6 +36,8 @@ const ON: &str = "O(N)";
 const OLOGN: &str = "O(log(N))";
 /// Redis's skip list ranks in O(log(N)); this server's B-tree does not.
 const ZRANK_COST: &str = "O(N) here (O(log(N)) in Redis)";
+/// Lex ranges are a linear filter here (Redis seeks them in its skip list).
+const LEX_COST: &str = "O(N) here (O(log(N)+M) in Redis)";
 
 /// A keyspace command.
 #[allow(clippy::too_many_arguments)]
@@ -327,6 +329,52 @@ const CONFIG_SUBS: &[Spec] = &[
     ),
 ];
 
+/// `OBJECT`: a container whose one keyed subcommand has its key at
+/// index 2. It runs on the keyspace (route Key), routed by the
+/// subcommand's key (`Spec::routing_key`).
+const OBJECT: Spec = Spec {
+    name: "object",
+    arity: -2,
+    flags: 0,
+    first_key: 0,
+    last_key: 0,
+    step: 0,
+    route: KEY,
+    group: GEN,
+    summary: "A container for object introspection commands.",
+    since: "2.2.3",
+    complexity: "Depends on subcommand.",
+    subcommands: OBJECT_SUBS,
+    run: Run::Key(keys::object),
+};
+
+const OBJECT_SUBS: &[Spec] = &[
+    Spec {
+        first_key: 2,
+        last_key: 2,
+        step: 1,
+        route: KEY,
+        ..sub(
+            "object|encoding",
+            3,
+            READONLY,
+            GEN,
+            "2.2.3",
+            O1,
+            "Returns the internal encoding of a Redis object.",
+        )
+    },
+    sub(
+        "object|help",
+        2,
+        LOADING_OK | STALE,
+        GEN,
+        "6.2.0",
+        O1,
+        "Returns helpful text about the different subcommands.",
+    ),
+];
+
 /// Every command, sorted by name.
 #[rustfmt::skip]
 pub(crate) static TABLE: &[Spec] = &[
@@ -351,6 +399,7 @@ pub(crate) static TABLE: &[Spec] = &[
     k("flushdb", -1, W, K0, Route::AllShards(Merge::AllOk), SERVER, "1.0.0", "O(N) where N is the number of keys in the selected database", "Remove all keys from the current database.", keys::flushdb),
     k("get", 2, RF, K1, KEY, STR, "1.0.0", O1, "Returns the string value of a key.", strings::get),
     k("getdel", 2, WF, K1, KEY, STR, "6.2.0", O1, "Returns the string value of a key after deleting the key.", strings::getdel),
+    k("getex", -2, WF, K1, KEY, STR, "6.2.0", O1, "Returns the string value of a key after setting its expiration time.", strings::getex),
     k("getrange", 4, R, K1, KEY, STR, "2.4.0", "O(N) where N is the length of the returned string.", "Returns a substring of the string stored at a key.", strings::getrange),
     k("getset", 3, WDF, K1, KEY, STR, "1.0.0", O1, "Returns the previous string value of a key after setting it to a new value.", strings::getset),
     k("hdel", -3, WF, K1, KEY, HASH, "2.0.0", "O(N) where N is the number of fields to be removed.", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hashes::hdel),
@@ -374,8 +423,10 @@ pub(crate) static TABLE: &[Spec] = &[
     s("info", -1, LOADING_OK | STALE | SENTINEL, SERVER, "1.0.0", O1, "Returns information and statistics about the server.", &[], introspect::info),
     k("keys", 2, R, K0, Route::AllShards(Merge::ConcatArrays), GEN, "1.0.0", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.", "Returns all key names that match a pattern.", keys::keys),
     k("lindex", 3, R, K1, KEY, LIST, "1.0.0", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", "Returns an element from a list by its index.", lists::lindex),
+    k("linsert", 5, WD, K1, KEY, LIST, "2.2.0", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", "Inserts an element before or after another element in a list.", lists::linsert),
     k("llen", 2, RF, K1, KEY, LIST, "1.0.0", O1, "Returns the length of a list.", lists::llen),
     k("lpop", -2, WF, K1, KEY, LIST, "1.0.0", "O(N) where N is the number of elements returned", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", lists::lpop),
+    k("lpos", -3, R, K1, KEY, LIST, "6.0.6", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", "Returns the index of matching elements in a list.", lists::lpos),
     k("lpush", -3, WDF, K1, KEY, LIST, "1.0.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lists::lpush),
     k("lpushx", -3, WDF, K1, KEY, LIST, "2.2.0", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", "Prepends one or more elements to a list only when the list exists.", lists::lpushx),
     k("lrange", 4, R, K1, KEY, LIST, "1.0.0", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", "Returns a range of elements from a list.", lists::lrange),
@@ -385,6 +436,7 @@ pub(crate) static TABLE: &[Spec] = &[
     k("mget", -2, RF, KN, Route::EachKey(Merge::ConcatArrays), STR, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys.", strings::mget),
     k("mset", -3, WD, KV, Route::EachKey(Merge::AllOk), STR, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
     s("multi", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "1.2.0", O1, "Starts a transaction.", &[], server::transaction),
+    OBJECT,
     k("persist", 2, WF, K1, KEY, GEN, "2.2.0", O1, "Removes the expiration time of a key.", keys::persist),
     k("pexpire", -3, WF, K1, KEY, GEN, "2.6.0", O1, "Sets the expiration time of a key in milliseconds.", keys::pexpire),
     k("pexpireat", -3, WF, K1, KEY, GEN, "2.6.0", O1, "Sets the expiration time of a key to a Unix milliseconds timestamp.", keys::pexpireat),
@@ -432,13 +484,18 @@ pub(crate) static TABLE: &[Spec] = &[
     k("zcard", 2, RF, K1, KEY, ZSET, "1.2.0", O1, "Returns the number of members in a sorted set.", zsets::zcard),
     k("zcount", 4, RF, K1, KEY, ZSET, "2.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Returns the count of members in a sorted set that have scores within a range.", zsets::zcount),
     k("zincrby", 4, WDF, K1, KEY, ZSET, "1.2.0", OLOGN, "Increments the score of a member in a sorted set.", zsets::zincrby),
+    k("zlexcount", 4, RF, K1, KEY, ZSET, "2.8.9", LEX_COST, "Returns the number of members in a sorted set within a lexicographical range.", zsets::zlexcount),
     k("zmscore", -3, RF, K1, KEY, ZSET, "6.2.0", "O(N) where N is the number of members being requested.", "Returns the score of one or more members in a sorted set.", zsets::zmscore),
     k("zpopmax", -2, WF, K1, KEY, ZSET, "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmax),
     k("zpopmin", -2, WF, K1, KEY, ZSET, "5.0.0", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zsets::zpopmin),
     k("zrange", -4, R, K1, KEY, ZSET, "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", "Returns members in a sorted set within a range of indexes.", zsets::zrange),
+    k("zrangebylex", -4, R, K1, KEY, ZSET, "2.8.9", LEX_COST, "Returns members in a sorted set within a lexicographical range.", zsets::zrangebylex),
     k("zrangebyscore", -4, R, K1, KEY, ZSET, "1.0.5", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", "Returns members in a sorted set within a range of scores.", zsets::zrangebyscore),
     k("zrank", 3, RF, K1, KEY, ZSET, "2.0.0", ZRANK_COST, "Returns the index of a member in a sorted set ordered by ascending scores.", zsets::zrank),
     k("zrem", -3, WF, K1, KEY, ZSET, "1.2.0", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zsets::zrem),
+    k("zremrangebylex", 4, W, K1, KEY, ZSET, "2.8.9", LEX_COST, "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zsets::zremrangebylex),
+    k("zremrangebyrank", 4, W, K1, KEY, ZSET, "2.0.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zsets::zremrangebyrank),
+    k("zremrangebyscore", 4, W, K1, KEY, ZSET, "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zsets::zremrangebyscore),
     k("zrevrange", -4, R, K1, KEY, ZSET, "1.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", "Returns members in a sorted set within a range of indexes in reverse order.", zsets::zrevrange),
     k("zrevrangebyscore", -4, R, K1, KEY, ZSET, "2.2.0", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", "Returns members in a sorted set within a range of scores in reverse order.", zsets::zrevrangebyscore),
     k("zrevrank", 3, RF, K1, KEY, ZSET, "2.0.0", ZRANK_COST, "Returns the index of a member in a sorted set ordered by descending scores.", zsets::zrevrank),

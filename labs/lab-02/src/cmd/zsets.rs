@@ -1,7 +1,11 @@
 //! Sorted-set commands: ZADD, ZINCRBY, ZREM, ZSCORE, ZMSCORE, ZCARD,
-//! ZRANK, ZREVRANK, ZCOUNT, ZRANGE (by index, BYSCORE, BYLEX, REV, LIMIT,
-//! WITHSCORES) and its older forms ZREVRANGE, ZRANGEBYSCORE,
-//! ZREVRANGEBYSCORE, and ZPOPMIN/ZPOPMAX.
+//! ZRANK, ZREVRANK, ZCOUNT, ZLEXCOUNT, ZRANGE (by index, BYSCORE, BYLEX,
+//! REV, LIMIT, WITHSCORES) and its older forms ZREVRANGE, ZRANGEBYSCORE,
+//! ZREVRANGEBYSCORE, ZRANGEBYLEX, ZPOPMIN/ZPOPMAX, and the range removals
+//! ZREMRANGEBYSCORE, ZREMRANGEBYRANK, ZREMRANGEBYLEX.
+//!
+//! Scores are replied as Redis 7.0 writes them (`%.17g`, see
+//! [`format_score`]): `0.1` comes back as `0.10000000000000001`.
 //!
 //! The data structure is [`ZSet`]. Every write here is deterministic given
 //! the data, so writes are logged verbatim. A sorted set left empty is
@@ -9,8 +13,8 @@
 
 use super::Log;
 use super::parse::{
-    MIN_MAX_NOT_FLOAT, MUST_BE_POSITIVE, NOT_FLOAT, NOT_INT, SYNTAX, is, parse_f64, parse_i64,
-    parse_score_bound,
+    MIN_MAX_NOT_FLOAT, MUST_BE_POSITIVE, NOT_FLOAT, NOT_INT, SYNTAX, format_score, is, parse_f64,
+    parse_i64, parse_score_bound,
 };
 use super::{Deferred, log_args, read_as, reply_count};
 use crate::db::Db;
@@ -18,6 +22,12 @@ use crate::reply::{self, WRONGTYPE};
 use crate::value::{Value, ZSet, index_range};
 
 const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
+const BAD_LEX: &str = "ERR min or max not valid string range item";
+
+/// A score as a bulk string, in Redis 7.0's `%.17g` form.
+fn bulk_score(out: &mut Vec<u8>, score: f64) {
+    reply::bulk(out, format_score(score).as_bytes());
+}
 
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member …]`
 pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
@@ -131,7 +141,7 @@ pub(crate) fn zadd(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut
         Ok((added, updated, processed, last)) => {
             if incr {
                 if processed > 0 {
-                    reply::bulk_f64(out, last);
+                    bulk_score(out, last);
                 } else {
                     reply::null(out);
                 }
@@ -172,7 +182,7 @@ pub(crate) fn zincrby(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &
     });
     match result {
         Ok(score) => {
-            reply::bulk_f64(out, score);
+            bulk_score(out, score);
             log_args(log, args);
         }
         Err(e) => reply::error(out, e),
@@ -224,7 +234,7 @@ pub(crate) fn zscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &
         args[1],
         out,
         |z, out| match z.score(args[2]) {
-            Some(s) => reply::bulk_f64(out, s),
+            Some(s) => bulk_score(out, s),
             None => reply::null(out),
         },
         reply::null,
@@ -242,7 +252,7 @@ pub(crate) fn zmscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: 
             reply::array(out, members.len());
             for m in members {
                 match z.score(m) {
-                    Some(s) => reply::bulk_f64(out, s),
+                    Some(s) => bulk_score(out, s),
                     None => reply::null(out),
                 }
             }
@@ -357,7 +367,7 @@ fn lex_in_range(m: &[u8], min: Lex<'_>, max: Lex<'_>) -> bool {
 fn emit(out: &mut Vec<u8>, member: &[u8], score: f64, withscores: bool) {
     reply::bulk(out, member);
     if withscores {
-        reply::bulk_f64(out, score);
+        bulk_score(out, score);
     }
 }
 
@@ -502,7 +512,7 @@ fn zrange_generic(
         }
         RangeType::Lex => {
             let (Some(min), Some(max)) = (parse_lex(lo), parse_lex(hi)) else {
-                reply::error(out, "ERR min or max not valid string range item");
+                reply::error(out, BAD_LEX);
                 return;
             };
             read_zset(
@@ -599,4 +609,94 @@ pub(crate) fn zpopmin(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &
 /// `ZPOPMAX key [count]`: member, score, … (highest first).
 pub(crate) fn zpopmax(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
     zpop_generic(db, args, out, log, true);
+}
+
+/// `ZRANGEBYLEX key min max [LIMIT offset count]`
+pub(crate) fn zrangebylex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
+    zrange_generic(db, args, out, RangeType::Lex, Some(false));
+}
+
+/// `ZLEXCOUNT key min max`
+pub(crate) fn zlexcount(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, _log: &mut Log) {
+    let (Some(min), Some(max)) = (parse_lex(args[2]), parse_lex(args[3])) else {
+        reply::error(out, BAD_LEX);
+        return;
+    };
+    read_zset(
+        db,
+        args[1],
+        out,
+        |z, out| {
+            let n = z.iter().filter(|(m, _)| lex_in_range(m, min, max)).count();
+            reply::int(out, n as i64);
+        },
+        |out| reply::int(out, 0),
+    );
+}
+
+/// The shared end of the ZREMRANGEBY* commands, once the range has
+/// parsed: `pick` names the members to remove; the reply is how many
+/// went, the log the command verbatim (a range of the same data removes
+/// the same members on replay). An emptied sorted set is deleted.
+fn zremrange(
+    db: &mut Db<'_>,
+    args: &[&[u8]],
+    out: &mut Vec<u8>,
+    log: &mut Log,
+    pick: impl FnOnce(&ZSet) -> Vec<Vec<u8>>,
+) {
+    let result = db.update(args[1], |slot| match slot {
+        None => Ok(0),
+        Some(Value::ZSet(z)) => {
+            let doomed = pick(z);
+            for m in &doomed {
+                z.remove(m);
+            }
+            if z.is_empty() {
+                *slot = None;
+            }
+            Ok(doomed.len())
+        }
+        Some(_) => Err(WRONGTYPE),
+    });
+    reply_count(result, args, out, log);
+}
+
+/// `ZREMRANGEBYSCORE key min max`
+pub(crate) fn zremrangebyscore(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let (Some(min), Some(max)) = (parse_score_bound(args[2]), parse_score_bound(args[3])) else {
+        reply::error(out, MIN_MAX_NOT_FLOAT);
+        return;
+    };
+    zremrange(db, args, out, log, |z| {
+        z.range_by_score(min, max)
+            .map(|(m, _)| m.to_vec())
+            .collect()
+    });
+}
+
+/// `ZREMRANGEBYRANK key start stop` (Redis's index rules, as ZRANGE).
+pub(crate) fn zremrangebyrank(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let (Some(start), Some(stop)) = (parse_i64(args[2]), parse_i64(args[3])) else {
+        reply::error(out, NOT_INT);
+        return;
+    };
+    zremrange(db, args, out, log, |z| {
+        z.range(start, stop).map(|(m, _)| m.to_vec()).collect()
+    });
+}
+
+/// `ZREMRANGEBYLEX key min max`: like ZRANGEBYLEX, meant for members of
+/// equal score.
+pub(crate) fn zremrangebylex(db: &mut Db<'_>, args: &[&[u8]], out: &mut Vec<u8>, log: &mut Log) {
+    let (Some(min), Some(max)) = (parse_lex(args[2]), parse_lex(args[3])) else {
+        reply::error(out, BAD_LEX);
+        return;
+    };
+    zremrange(db, args, out, log, |z| {
+        z.iter()
+            .filter(|(m, _)| lex_in_range(m, min, max))
+            .map(|(m, _)| m.to_vec())
+            .collect()
+    });
 }

@@ -548,7 +548,7 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
                 }
             },
             Route::Key => {
-                let part = core.owner(args[1]);
+                let part = core.owner(spec.routing_key(args));
                 if part == core.id {
                     logged = logged.max(core.run_local(spec, args, out));
                 } else {
