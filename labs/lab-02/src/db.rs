@@ -62,6 +62,28 @@ pub fn unix_ms() -> u64 {
 /// its own rule (lab-01's shard bits, or thread-per-core's high bits).
 pub type Pick = fn(u64, usize) -> usize;
 
+// ANCHOR: hash-tag
+/// The part of `key` that decides where it lives: the *hash tag* between
+/// the first `{` and the next `}` when that is not empty, else the whole
+/// key (Redis Cluster's rule). `{user:7}:name` and `{user:7}:mail` always
+/// share a part, so a transaction or RENAME over them never spans parts.
+pub fn routing_bytes(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{')
+        && let Some(len) = key[open + 1..].iter().position(|&b| b == b'}')
+        && len > 0
+    {
+        return &key[open + 1..open + 1 + len];
+    }
+    key
+}
+// ANCHOR_END: hash-tag
+
+/// Which of `n` parts holds `key`, by `pick`: the hash of its
+/// [`routing_bytes`].
+pub fn part_for(hasher: &Hasher, pick: Pick, key: &[u8], n: usize) -> usize {
+    pick(hasher.hash_one(routing_bytes(key)), n)
+}
+
 /// The keyspace one command runs against.
 pub struct Db<'a> {
     stores: Stores<'a>,
@@ -155,26 +177,28 @@ impl<'a> Db<'a> {
         parts: &[(usize, &'a mut Store)],
         count: usize,
         pick: Pick,
-        hash: u64,
+        hasher: &Hasher,
+        key: &[u8],
     ) -> Option<usize> {
-        let want = pick(hash, count);
+        let want = part_for(hasher, pick, key, count);
         parts.iter().position(|(p, _)| *p == want)
     }
 
-    /// The store that holds the key with `hash`.
-    fn at(&self, hash: u64) -> &Store {
+    /// The store that holds `key`.
+    fn at(&self, key: &[u8]) -> &Store {
         match &self.stores {
             Stores::One(s) => s,
             Stores::Span {
                 parts, count, pick, ..
             } => {
-                let i = Self::index(parts, *count, *pick, hash).unwrap_or(0);
+                let i = Self::index(parts, *count, *pick, self.hasher, key).unwrap_or(0);
                 &*parts[i].1
             }
         }
     }
 
-    fn at_mut(&mut self, hash: u64) -> &mut Store {
+    fn at_mut(&mut self, key: &[u8]) -> &mut Store {
+        let hasher = self.hasher;
         match &mut self.stores {
             Stores::One(s) => s,
             Stores::Span {
@@ -183,7 +207,7 @@ impl<'a> Db<'a> {
                 pick,
                 misrouted,
             } => {
-                let i = match Self::index(parts, *count, *pick, hash) {
+                let i = match Self::index(parts, *count, *pick, hasher, key) {
                     Some(i) => i,
                     None => {
                         *misrouted = true;
@@ -207,19 +231,19 @@ impl<'a> Db<'a> {
     /// Runs `f` on the live value for `key`.
     pub fn read<R>(&self, key: &[u8], f: impl FnOnce(&Value) -> R) -> Option<R> {
         let hash = self.hash(key);
-        self.at(hash).read(hash, key, f)
+        self.at(key).read(hash, key, f)
     }
 
     /// Whether `key` holds a live value.
     pub fn contains(&self, key: &[u8]) -> bool {
         let hash = self.hash(key);
-        self.at(hash).contains(hash, key)
+        self.at(key).contains(hash, key)
     }
 
     /// `PTTL`.
     pub fn ttl(&self, key: &[u8]) -> TtlState {
         let hash = self.hash(key);
-        self.at(hash).ttl(hash, key)
+        self.at(key).ttl(hash, key)
     }
 
     /// `SET` with NX/XX, a relative TTL or KEEPTTL. When the condition stops
@@ -233,7 +257,7 @@ impl<'a> Db<'a> {
         want_previous: bool,
     ) -> SetOutcome<Value> {
         let hash = self.hash(key);
-        self.at_mut(hash).set_ref(
+        self.at_mut(key).set_ref(
             hash,
             key,
             || key.to_vec(),
@@ -246,20 +270,20 @@ impl<'a> Db<'a> {
     /// `DEL` of one key: its live value, if there was one.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let hash = self.hash(key);
-        self.at_mut(hash).remove(hash, key)
+        self.at_mut(key).remove(hash, key)
     }
 
     /// `PEXPIRE` (`Some`; zero removes the key) or `PERSIST` (`None`).
     /// Returns whether the key exists.
     pub fn expire(&mut self, key: &[u8], ttl: Option<Duration>) -> bool {
         let hash = self.hash(key);
-        self.at_mut(hash).expire(hash, key, ttl)
+        self.at_mut(key).expire(hash, key, ttl)
     }
 
     /// `PERSIST`: whether a TTL was removed.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let hash = self.hash(key);
-        self.at_mut(hash).persist(hash, key)
+        self.at_mut(key).persist(hash, key)
     }
 
     /// Atomic read-modify-write of one key: `f` sees `Some` for a live key,
@@ -267,7 +291,7 @@ impl<'a> Db<'a> {
     /// stores it (an existing key keeps its TTL).
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Option<Value>) -> R) -> R {
         let hash = self.hash(key);
-        self.at_mut(hash).update_ref(hash, key, || key.to_vec(), f)
+        self.at_mut(key).update_ref(hash, key, || key.to_vec(), f)
     }
 
     /// Keys physically held (may include expired keys not yet reclaimed).
@@ -298,5 +322,22 @@ impl<'a> Db<'a> {
     /// Calls `f` on every live entry.
     pub fn for_each(&self, mut f: impl FnMut(&Key, &Value)) {
         self.all().for_each(|s| s.for_each(&mut f))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routing_bytes;
+
+    #[test]
+    fn hash_tags_as_redis_cluster_reads_them() {
+        assert_eq!(routing_bytes(b"{user:7}:name"), b"user:7");
+        assert_eq!(routing_bytes(b"x{a}{b}"), b"a");
+        assert_eq!(routing_bytes(b"plain"), b"plain");
+        // An empty tag, or no closing brace: the whole key.
+        assert_eq!(routing_bytes(b"{}x"), b"{}x");
+        assert_eq!(routing_bytes(b"{open"), b"{open");
+        assert_eq!(routing_bytes(b"a}{b"), b"a}{b");
+        assert_eq!(routing_bytes(b"{{x}}"), b"{x");
     }
 }

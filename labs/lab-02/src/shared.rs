@@ -265,6 +265,11 @@ impl ServerCtx for Shared {
                 "lab02_cross_core_hops".into(),
                 self.hops.load(Relaxed).to_string(),
             ),
+            (
+                "Stats",
+                "lab02_spanning_execs".into(),
+                self.watches.spanning_execs.load(Relaxed).to_string(),
+            ),
         ];
         if let Some(rss) = rss_bytes() {
             f.push(("Memory", "used_memory_rss".into(), rss.to_string()));

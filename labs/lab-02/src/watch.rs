@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::cmd::Spec;
 
@@ -29,6 +29,10 @@ pub struct Watches {
     /// clients watch it).
     active: AtomicUsize,
     table: Mutex<Table>,
+    /// EXECs whose keys lay in more than one part of a split keyspace, so
+    /// that several shards were locked or several cores stopped for them:
+    /// INFO's `lab02_spanning_execs`.
+    pub spanning_execs: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +52,13 @@ pub struct Watched {
 }
 
 impl Watches {
+    /// Counts an EXEC that needed `parts` parts.
+    pub fn exec_needed(&self, parts: usize) {
+        if parts > 1 {
+            self.spanning_execs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Whether any client watches any key.
     pub fn active(&self) -> bool {
         self.active.load(Ordering::Relaxed) > 0

@@ -409,3 +409,33 @@ fn disconnecting_mid_transaction_is_harmless() {
         s.assert_healthy();
     });
 }
+
+/// Keys with the same hash tag (`{user:7}:…`, Redis Cluster's rule) live
+/// in one part, so a transaction over them locks one shard or stops no
+/// other core; keys without one spread, and INFO counts the transactions
+/// that spanned parts.
+#[test]
+fn hash_tags_keep_a_transaction_in_one_part() {
+    for_each_model(|model| {
+        let s = ServerProc::start(model, SPLIT);
+        let mut c = s.client();
+        let spanning = |s: &ServerProc| s.info_int("lab02_spanning_execs");
+        run(&mut c, "MULTI");
+        for i in 0..16 {
+            run(&mut c, &format!("INCR {{user:7}}:counter{i}"));
+        }
+        assert!(matches!(run(&mut c, "EXEC"), Frame::Array(Some(_))));
+        assert_eq!(spanning(&s), 0, "[{model}] tagged keys spanned parts");
+        run(&mut c, "MULTI");
+        for i in 0..16 {
+            run(&mut c, &format!("INCR counter{i}"));
+        }
+        assert!(matches!(run(&mut c, "EXEC"), Frame::Array(Some(_))));
+        let want = if model == "event-loop" { 0 } else { 1 };
+        assert_eq!(spanning(&s), want, "[{model}] untagged keys");
+        // RENAME between two tagged keys stays in their part too.
+        run(&mut c, "SET {u}:a 1");
+        assert_eq!(run(&mut c, "RENAME {u}:a {u}:b"), ok());
+        assert_eq!(run(&mut c, "GET {u}:b"), bulk("1"));
+    });
+}

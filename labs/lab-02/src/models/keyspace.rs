@@ -10,7 +10,6 @@
 //! deadlock; thread-per-core borrows the other cores' stores (see
 //! `per_core`).
 
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -82,9 +81,10 @@ impl Keyspace {
     }
 }
 
-/// Which of `n` owned parts holds a key (thread-per-core's routing).
+/// Which of `n` owned parts holds a key (thread-per-core's routing), by
+/// its hash tag if it has one ([`db::routing_bytes`]).
 pub fn part_of(hasher: &Hasher, key: &[u8], n: usize) -> usize {
-    owned_pick(hasher.hash_one(key), n)
+    db::part_for(hasher, owned_pick, key, n)
 }
 
 /// [`part_of`] from the key's hash.
@@ -316,11 +316,25 @@ impl<'a> LockedParts<'a> {
     /// two can wait for each other), for the length of the transaction.
     pub fn exec(&mut self, exec: &mut Exec) -> bool {
         let cache = self.cache;
-        let parts = exec.parts(cache.shard_count(), |k| cache.shard_of(k));
+        let parts = exec.parts(cache.shard_count(), |k| locked_owner(cache, k));
+        if let Some(w) = self.watches {
+            w.exec_needed(parts.len());
+        }
         let watches = self.watches;
         self.with_parts(&parts, |held| exec.run(held, watches))
     }
     // ANCHOR_END: exec-locked
+}
+
+/// Which of lab-01's shards holds `key`: lab-01's rule on the hash of
+/// its hash tag, if it has one ([`db::routing_bytes`]).
+fn locked_owner(cache: &SharedStore, key: &[u8]) -> usize {
+    db::part_for(
+        cache.hasher(),
+        lab_01::shard_index,
+        key,
+        cache.shard_count(),
+    )
 }
 
 /// Parts held at once: `(part number, its store)`.
@@ -351,7 +365,7 @@ impl Shards for LockedParts<'_> {
     }
 
     fn owner(&self, key: &[u8]) -> usize {
-        self.cache.shard_of(key)
+        locked_owner(self.cache, key)
     }
 
     fn run(&mut self, part: usize, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) {
@@ -428,7 +442,7 @@ impl Shards for HeldParts<'_> {
     }
 
     fn owner(&self, key: &[u8]) -> usize {
-        (self.pick)(self.hasher.hash_one(key), self.count)
+        db::part_for(self.hasher, self.pick, key, self.count)
     }
 
     fn run(&mut self, part: usize, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>) {

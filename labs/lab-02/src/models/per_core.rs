@@ -525,6 +525,7 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
             Work::Command(spec, args) => (spec, args),
             Work::Exec(exec) => {
                 let parts = exec.parts(core.cores, |k| core.owner(k));
+                core.shared.watches.exec_needed(parts.len());
                 if parts == [core.id] || parts.is_empty() {
                     let watches = Some(&*core.shared.watches);
                     let mut exec = exec;
