@@ -37,8 +37,24 @@ pub trait Shards {
     /// released.
     fn run(&mut self, part: usize, spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>);
     /// Runs one command with every part in `parts` (ascending, no
-    /// repeats) held at once, as [`run`](Shards::run) does with one.
-    fn run_span(&mut self, parts: &[usize], spec: &'static Spec, args: &[&[u8]], out: &mut Vec<u8>);
+    /// repeats) held at once, as [`run`](Shards::run) does with one. The
+    /// default serves a keyspace that cannot hold several parts at once:
+    /// one part is run, several are refused with an error reply.
+    fn run_span(
+        &mut self,
+        parts: &[usize],
+        spec: &'static Spec,
+        args: &[&[u8]],
+        out: &mut Vec<u8>,
+    ) {
+        match parts {
+            [part] => self.run(*part, spec, args, out),
+            _ => reply::error(
+                out,
+                "ERR this keyspace cannot run a command across its parts",
+            ),
+        }
+    }
 }
 
 /// The parts holding the keys of a [`Route::Keys`] command, ascending,

@@ -90,6 +90,28 @@ pub enum Command {
     Hset,
     Hget,
     Sadd,
+    /// `INCR {key:N}:a` and `INCR {key:N}:b` in one request, no
+    /// transaction: two keys with one hash tag, so one part of a split
+    /// keyspace (lab-02 and Redis Cluster route by the tag).
+    Incr2Same,
+    /// The same two INCRs inside MULTI … EXEC.
+    TxSame,
+    /// `INCR key:N` and `INCR kez:M`: two independent keys, usually in
+    /// different parts.
+    Incr2Spread,
+    /// The same two INCRs inside MULTI … EXEC.
+    TxSpread,
+}
+
+impl Command {
+    /// Replies one request of this command gets.
+    pub fn replies(self) -> usize {
+        match self {
+            Self::Incr2Same | Self::Incr2Spread => 2,
+            Self::TxSame | Self::TxSpread => 4,
+            _ => 1,
+        }
+    }
 }
 
 impl FromStr for Command {
@@ -106,9 +128,15 @@ impl FromStr for Command {
             "hset" => Self::Hset,
             "hget" => Self::Hget,
             "sadd" => Self::Sadd,
+            "incr2-same" => Self::Incr2Same,
+            "tx-same" => Self::TxSame,
+            "incr2-spread" => Self::Incr2Spread,
+            "tx-spread" => Self::TxSpread,
             other => {
                 return Err(format!(
-                    "unknown command {other:?}; known: ping, get, set, incr, del, lpush, lpop, hset, hget, sadd"
+                    "unknown command {other:?}; known: ping, get, set, incr, del, lpush, lpop, \
+                     hset, hget, sadd, and the two-key requests incr2-same, tx-same, \
+                     incr2-spread, tx-spread"
                 ));
             }
         })
@@ -147,6 +175,11 @@ impl FromStr for Mix {
         }
         if weights.iter().all(|&w| w == 0) {
             return Err("every weight is zero".into());
+        }
+        if cmds.len() > 1 && cmds.iter().any(|c| c.replies() > 1) {
+            return Err(
+                "a two-key request (incr2-…, tx-…) must be the only command in the mix".into(),
+            );
         }
         Ok(Self(cmds.into_iter().zip(weights).collect()))
     }
@@ -207,50 +240,83 @@ pub struct Resp {
     rng: Rng,
 }
 
-/// A command encoded once by lab-02's `encode_command`, with a placeholder
-/// key: sending it is two copies around the key, not an encoding.
+/// A request encoded once by lab-02's `encode_command`, with placeholder
+/// keys: sending it is copies around the keys, not an encoding.
 #[derive(Debug, Clone)]
 struct Template {
-    before_key: Vec<u8>,
-    after_key: Vec<u8>,
-    has_key: bool,
+    /// The bytes between keys: one more piece than keys.
+    pieces: Vec<Vec<u8>>,
+    /// For each key: the first (0) or the second (1) key of the request.
+    keys: Vec<usize>,
 }
 
 const KEY_PLACEHOLDER: &[u8; 16] = b"key:000000000000";
+/// The second key of a two-key request.
+const KEY2_PLACEHOLDER: &[u8; 16] = b"kez:000000000000";
 
 impl Template {
     fn new(cmd: Command, value: &[u8]) -> Self {
         let key: &[u8] = KEY_PLACEHOLDER;
-        let args: &[&[u8]] = match cmd {
-            Command::Ping => &[b"PING"],
-            Command::Get => &[b"GET", key],
-            Command::Set => &[b"SET", key, value],
-            Command::Incr => &[b"INCR", key],
-            Command::Del => &[b"DEL", key],
-            Command::Lpush => &[b"LPUSH", key, value],
-            Command::Lpop => &[b"LPOP", key],
-            Command::Hset => &[b"HSET", key, b"field", value],
-            Command::Hget => &[b"HGET", key, b"field"],
-            Command::Sadd => &[b"SADD", key, value],
+        let key2: &[u8] = KEY2_PLACEHOLDER;
+        let tagged = |suffix: &[u8]| [b"{", key, b"}:", suffix].concat();
+        let (tag_a, tag_b) = (tagged(b"a"), tagged(b"b"));
+        fn one<'a>(args: &[&'a [u8]]) -> Vec<Vec<&'a [u8]>> {
+            vec![args.to_vec()]
+        }
+        fn transaction(cmds: Vec<Vec<&[u8]>>) -> Vec<Vec<&[u8]>> {
+            let mut all = vec![vec![&b"MULTI"[..]]];
+            all.extend(cmds);
+            all.push(vec![&b"EXEC"[..]]);
+            all
+        }
+        let incr_same: Vec<Vec<&[u8]>> = vec![vec![b"INCR", &tag_a], vec![b"INCR", &tag_b]];
+        let incr_spread: Vec<Vec<&[u8]>> = vec![vec![b"INCR", key], vec![b"INCR", key2]];
+        let commands: Vec<Vec<&[u8]>> = match cmd {
+            Command::Ping => one(&[b"PING"]),
+            Command::Get => one(&[b"GET", key]),
+            Command::Set => one(&[b"SET", key, value]),
+            Command::Incr => one(&[b"INCR", key]),
+            Command::Del => one(&[b"DEL", key]),
+            Command::Lpush => one(&[b"LPUSH", key, value]),
+            Command::Lpop => one(&[b"LPOP", key]),
+            Command::Hset => one(&[b"HSET", key, b"field", value]),
+            Command::Hget => one(&[b"HGET", key, b"field"]),
+            Command::Sadd => one(&[b"SADD", key, value]),
+            Command::Incr2Same => incr_same,
+            Command::TxSame => transaction(incr_same),
+            Command::Incr2Spread => incr_spread,
+            Command::TxSpread => transaction(incr_spread),
         };
         let mut bytes = Vec::new();
-        lab_02::resp::encode_command(args, &mut bytes);
-        // The key is the only place the placeholder occurs (PING has none).
-        match bytes
-            .windows(KEY_PLACEHOLDER.len())
-            .position(|w| w == KEY_PLACEHOLDER)
-        {
-            Some(at) => Self {
-                before_key: bytes[..at].to_vec(),
-                after_key: bytes[at + KEY_PLACEHOLDER.len()..].to_vec(),
-                has_key: true,
-            },
-            None => Self {
-                before_key: bytes,
-                after_key: Vec::new(),
-                has_key: false,
-            },
+        for args in &commands {
+            lab_02::resp::encode_command(args, &mut bytes);
         }
+        // Split at every placeholder: they occur only where keys go.
+        let mut pieces = Vec::new();
+        let mut keys = Vec::new();
+        let mut from = 0;
+        let mut at = 0;
+        while at + KEY_PLACEHOLDER.len() <= bytes.len() {
+            let window = &bytes[at..at + KEY_PLACEHOLDER.len()];
+            let which = if window == KEY_PLACEHOLDER {
+                Some(0)
+            } else if window == KEY2_PLACEHOLDER {
+                Some(1)
+            } else {
+                None
+            };
+            match which {
+                Some(k) => {
+                    pieces.push(bytes[from..at].to_vec());
+                    keys.push(k);
+                    at += KEY_PLACEHOLDER.len();
+                    from = at;
+                }
+                None => at += 1,
+            }
+        }
+        pieces.push(bytes[from..].to_vec());
+        Self { pieces, keys }
     }
 }
 
@@ -280,13 +346,18 @@ impl Resp {
         }
     }
 
-    /// The next key, in the shape redis-benchmark uses: key:000000012345.
-    fn next_key(&mut self) -> [u8; 16] {
+    /// The next key, in the shape redis-benchmark uses: key:000000012345
+    /// (`kez:…` for a request's second key).
+    fn next_key(&mut self, which: usize) -> [u8; 16] {
         let mut k = match &self.zipf {
             Some(z) => z.sample(&mut self.rng) - 1,
             None => self.rng.below(self.spec.keyspace.max(1)),
         };
-        let mut key = *KEY_PLACEHOLDER;
+        let mut key = if which == 0 {
+            *KEY_PLACEHOLDER
+        } else {
+            *KEY2_PLACEHOLDER
+        };
         // The placeholder's digits are zeros already: stop at the last
         // significant one (five digits, not twelve, for 100k keys).
         for d in key[4..].iter_mut().rev() {
@@ -312,20 +383,38 @@ impl Workload for Resp {
             .iter()
             .position(|(acc, _)| pick < *acc)
             .unwrap_or(0);
-        if !self.cumulative[i].1.has_key {
-            out.extend_from_slice(&self.cumulative[i].1.before_key);
-            return;
-        }
-        let key = self.next_key();
+        let n = self.cumulative[i].1.keys.len();
+        let drawn = match n {
+            0 => [[0u8; 16]; 2],
+            _ if self.cumulative[i].1.keys.contains(&1) => [self.next_key(0), self.next_key(1)],
+            _ => [self.next_key(0), [0u8; 16]],
+        };
         let t = &self.cumulative[i].1;
-        out.extend_from_slice(&t.before_key);
-        out.extend_from_slice(&key);
-        out.extend_from_slice(&t.after_key);
+        for (piece, which) in t.pieces.iter().zip(&t.keys) {
+            out.extend_from_slice(piece);
+            out.extend_from_slice(&drawn[*which]);
+        }
+        if let Some(last) = t.pieces.last() {
+            out.extend_from_slice(last);
+        }
     }
 
     fn parse(&self, buf: &[u8]) -> Result<Option<Parsed>, ProtoError> {
-        Ok(resp_reply(buf, 0, 0)?.map(|(len, err)| Parsed {
-            len,
+        // A two-key request gets several replies (a mix holding one is
+        // that command alone): the response is all of them.
+        let replies = self.spec.mix.0.first().map_or(1, |(c, _)| c.replies());
+        let (mut at, mut err) = (0, false);
+        for _ in 0..replies {
+            match resp_reply(buf, at, 0)? {
+                None => return Ok(None),
+                Some((end, e)) => {
+                    at = end;
+                    err |= e;
+                }
+            }
+        }
+        Ok(Some(Parsed {
+            len: at,
             status: if err { Status::ServerError } else { Status::Ok },
             close: false,
         }))
@@ -677,6 +766,70 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("*3\r\n$3\r\nSET\r\n$16\r\nkey:0000000000"));
         assert!(text.ends_with("$3\r\nxxx\r\n"));
+    }
+
+    /// The commands of one request, as argument lists.
+    fn commands_of(request: &[u8]) -> Vec<Vec<String>> {
+        let mut at = 0;
+        let mut cmds = Vec::new();
+        while at < request.len() {
+            let (frame, used) = lab_02::resp::parse_frame(&request[at..]).unwrap().unwrap();
+            at += used;
+            let args = frame.as_array().unwrap();
+            cmds.push(
+                args.iter()
+                    .map(|a| String::from_utf8(a.as_bulk().unwrap().to_vec()).unwrap())
+                    .collect(),
+            );
+        }
+        cmds
+    }
+
+    #[test]
+    fn two_key_requests_and_their_replies() {
+        let spec = |mix: &str| RespSpec {
+            mix: mix.parse().unwrap(),
+            keyspace: 1_000,
+            keys: KeyDist::Uniform,
+            value_size: 3,
+            pipeline: 1,
+            seed: 3,
+        };
+        let mut same = Resp::new(spec("tx-same"));
+        for _ in 0..50 {
+            let mut out = Vec::new();
+            same.write_request(&mut out);
+            let cmds = commands_of(&out);
+            assert_eq!(cmds.len(), 4);
+            assert_eq!(
+                (cmds[0][0].as_str(), cmds[3][0].as_str()),
+                ("MULTI", "EXEC")
+            );
+            let (a, b) = (&cmds[1][1], &cmds[2][1]);
+            // One hash tag, so one part: `{key:…}:a` and `{key:…}:b`.
+            assert!(a.starts_with("{key:") && a.ends_with("}:a"), "{a}");
+            assert_eq!(a[..a.len() - 1], b[..b.len() - 1]);
+        }
+        let mut spread = Resp::new(spec("incr2-spread"));
+        let mut out = Vec::new();
+        spread.write_request(&mut out);
+        let cmds = commands_of(&out);
+        assert_eq!(cmds.len(), 2);
+        assert!(cmds[0][1].starts_with("key:") && cmds[1][1].starts_with("kez:"));
+        // The response is every reply of the request.
+        let tx = Resp::new(spec("tx-spread"));
+        let replies = b"+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:1\r\n:1\r\n";
+        assert_eq!(tx.parse(&replies[..20]).unwrap(), None);
+        assert_eq!(
+            tx.parse(replies).unwrap().map(|p| p.len),
+            Some(replies.len())
+        );
+        let failed = b"+OK\r\n+QUEUED\r\n-ERR x\r\n-EXECABORT y\r\n";
+        assert_eq!(
+            tx.parse(failed).unwrap().map(|p| p.status),
+            Some(Status::ServerError)
+        );
+        assert!("tx-same:get".parse::<Mix>().is_err());
     }
 
     #[test]

@@ -74,6 +74,7 @@ impl Target {
                 cache,
                 None,
                 lab_02::cmd::Log::new(false),
+                None,
             )),
         }
     }

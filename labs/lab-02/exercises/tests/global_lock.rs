@@ -97,7 +97,7 @@ fn answers_like_lab_01s_shards() {
     let lock = GlobalLock::new();
     let cache = lab_02::db::new_shared_store(1).expect("a store");
     let mut yours = lock.parts();
-    let mut theirs = LockedParts::new(&cache, None, lab_02::cmd::Log::new(false));
+    let mut theirs = LockedParts::new(&cache, None, lab_02::cmd::Log::new(false), None);
     let mut x = 0x1234_5678_9abc_def1_u64;
     for i in 0..2000 {
         x ^= x << 13;

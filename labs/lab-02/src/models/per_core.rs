@@ -45,6 +45,11 @@ enum Job {
         args: Vec<Vec<u8>>,
         reply: oneshot::Sender<Reply>,
     },
+    /// Run a transaction whose keys are all yours.
+    Exec {
+        exec: Exec,
+        reply: oneshot::Sender<Reply>,
+    },
     /// Lend me your store for a step across cores, and stop until it
     /// comes back on `back`.
     Lend {
@@ -176,6 +181,14 @@ impl Core {
                 ),
             },
         }
+    }
+
+    /// Runs a transaction whose keys are all on this core, at once.
+    fn exec_here(&self, mut exec: Exec, out: &mut Vec<u8>) -> u64 {
+        let watches = Some(&*self.shared.watches);
+        let (ran, upto) = self.with_held(&mut [], |held| exec.run(held, watches));
+        exec.finish(ran, watches, out);
+        upto
     }
 
     /// Runs a command whose keys live on several cores, in a step.
@@ -385,6 +398,11 @@ async fn core_main(
                         let upto = core.run_local(spec, &args, &mut out);
                         let _ = reply.send((out, upto));
                     }
+                    Job::Exec { exec, reply } => {
+                        let mut out = Vec::new();
+                        let upto = core.exec_here(exec, &mut out);
+                        let _ = reply.send((out, upto));
+                    }
                     Job::Lend { give, back } => core.lend(give, back),
                 }
             }
@@ -526,16 +544,31 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
             Work::Exec(exec) => {
                 let parts = exec.parts(core.cores, |k| core.owner(k));
                 core.shared.watches.exec_needed(parts.len());
-                if parts == [core.id] || parts.is_empty() {
-                    let watches = Some(&*core.shared.watches);
-                    let mut exec = exec;
-                    let (ran, upto) = core.with_held(&mut [], |held| exec.run(held, watches));
-                    logged = logged.max(upto);
-                    exec.finish(ran, watches, out);
-                    return Deferral::No;
+                match parts.as_slice() {
+                    [] => {
+                        logged = logged.max(core.exec_here(exec, out));
+                        return Deferral::No;
+                    }
+                    [p] if *p == core.id => {
+                        logged = logged.max(core.exec_here(exec, out));
+                        return Deferral::No;
+                    }
+                    // All on one other core: it runs there, as a hop.
+                    [p] => {
+                        let (reply, rx) = oneshot::channel();
+                        core.shared.hops.fetch_add(1, Relaxed);
+                        let sub = match core.mailboxes[*p].send(Job::Exec { exec, reply }) {
+                            Ok(()) => Sub::Wait(rx),
+                            Err(_) => Sub::Done((b"-ERR server is shutting down\r\n".to_vec(), 0)),
+                        };
+                        waiting.push((at, Slot::One(sub)));
+                        return Deferral::Yes;
+                    }
+                    _ => {
+                        waiting.push((at, Slot::Exec(exec, parts)));
+                        return Deferral::Barrier;
+                    }
                 }
-                waiting.push((at, Slot::Exec(exec, parts)));
-                return Deferral::Barrier;
             }
         };
         match spec.route {
