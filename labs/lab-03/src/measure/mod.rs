@@ -32,6 +32,9 @@
 //!    on a filled or an empty keyspace, driven by redis-benchmark or
 //!    lab-03, with two request counts. Which setup difference moves their
 //!    ratio? ([`depth16`])
+//! 9. `transactions`: two INCRs with and without MULTI/EXEC, their keys
+//!    in one part of the keyspace or spread, on lab-02's three models and
+//!    redis-server. What does atomicity cost each model? ([`transactions`])
 //!
 //! `--quick` runs each experiment for about a second to check the
 //! pipeline; its numbers mean nothing.
@@ -42,6 +45,7 @@ mod hol_open;
 mod lab02;
 mod peak;
 pub mod tools;
+mod transactions;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -94,6 +98,9 @@ pub struct Plan {
     /// throughput experiment and of lab-03's peak-resp.
     pub d16_keyspace: u64,
     pub d16_requests: [u64; 2],
+    /// Transactions: the keys, and how long each request runs.
+    pub tx_keyspace: u64,
+    pub tx_run: Duration,
 }
 
 impl Plan {
@@ -139,6 +146,8 @@ impl Plan {
                 hol_bench_requests: [200, 4_000],
                 d16_keyspace: 10_000,
                 d16_requests: [20_000, 30_000],
+                tx_keyspace: 10_000,
+                tx_run: s(1),
             };
         }
         Self {
@@ -170,6 +179,8 @@ impl Plan {
             hol_bench_requests: [1_000, 100_000],
             d16_keyspace: 100_000,
             d16_requests: [1_000_000, 1_500_000],
+            tx_keyspace: 100_000,
+            tx_run: s(3),
         }
     }
 }
@@ -182,7 +193,7 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let rb_version = tool_version("redis-benchmark", &["--version"], HINT)?;
     let mut report = report::Report::new("lab-03", quick);
     eprintln!(
-        "lab-03 measure{}: 8 experiments ({wrk_version}; {rb_version})",
+        "lab-03 measure{}: 9 experiments ({wrk_version}; {rb_version})",
         if quick { " --quick" } else { "" }
     );
     let t = timed("rate accuracy", || experiments::rate_accuracy(&plan))?;
@@ -200,6 +211,8 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let t = timed("head-of-line, open model", || hol_open::run(&plan))?;
     report.table(t);
     let t = timed("SET at depth 16, setups", || depth16::run(&plan))?;
+    report.table(t);
+    let t = timed("transactions", || transactions::run(&plan))?;
     report.table(t);
     kit::output::finish(&report, out, started)
 }
