@@ -53,6 +53,7 @@ fn sub_is(args: &[&[u8]], names: &[&str]) -> bool {
         .is_some_and(|a| names.iter().any(|n| a.eq_ignore_ascii_case(n.as_bytes())))
 }
 
+// ANCHOR: shape
 /// How the reply to `args` (a command of `spec`) looks in RESP3.
 pub fn shape(spec: &Spec, args: &[&[u8]]) -> Shape {
     match spec.name {
@@ -74,6 +75,7 @@ pub fn shape(spec: &Spec, args: &[&[u8]]) -> Shape {
         _ => Shape::Plain,
     }
 }
+// ANCHOR_END: shape
 
 /// Appends `reply` (one complete RESP2 reply, as the commands write
 /// them) to `out` in RESP3, reshaped by `shape`. A reply that does not

@@ -69,7 +69,9 @@ pub struct Shared {
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub commands_processed: AtomicU64,
-    /// Thread-per-core: commands (or pieces) sent to another core.
+    /// Thread-per-core: commands (or pieces of one, or transactions) sent
+    /// to another core, and stores borrowed from one for a step across
+    /// cores.
     pub hops: AtomicU64,
     /// Keys in the keyspace, refreshed by the models' housekeeping for INFO.
     pub keys: AtomicU64,

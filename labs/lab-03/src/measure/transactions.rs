@@ -39,6 +39,10 @@ const REQUESTS: [(&str, bool, bool); 4] = [
     ("tx-spread", true, false),
 ];
 
+/// A throughput that differs by less than this share is the same: about
+/// the rounds' spread on this machine.
+const PAYS: f64 = 0.05;
+
 /// Worker threads (task-per-connection) and cores (thread-per-core).
 const THREADS: usize = 2;
 
@@ -229,14 +233,30 @@ fn table(plan: &Plan, cells: &[Cell]) -> Table {
         .filter(|&m| !spread_cost(m).is_nan())
         .min_by(|&a, &b| spread_cost(a).total_cmp(&spread_cost(b)))
     {
-        t.fact("spread_hurts_most", worst.name());
-        t.fact("spread_over_same_worst", fmt_ratio(spread_cost(worst)));
-        t.note(format!(
-            "Measured: spreading a transaction's two keys costs {} most: its spread transactions \
-             run at {} of its same-part ones.",
+        let verdict = format!(
+            "spreading a transaction's two keys costs {} most: its spread transactions run at {} \
+             the rate of its same-part ones",
             worst.name(),
             fmt_ratio(spread_cost(worst))
-        ));
+        );
+        t.note(format!("Measured: {verdict}."));
+        t.fact("verdict", verdict);
     }
+    // Whether keeping a transaction's keys together (a hash tag) paid
+    // under the models that split the keyspace.
+    let split = [Target::TaskPerConnection, Target::ThreadPerCore];
+    let paid: Vec<&str> = split
+        .iter()
+        .filter(|&&m| spread_cost(m) < 1.0 - PAYS)
+        .map(|m| m.name())
+        .collect();
+    t.fact(
+        "tag_pays",
+        match paid.as_slice() {
+            [] => "did not pay under either model that splits the keyspace in this run".to_owned(),
+            [one] => format!("paid only under {one} in this run"),
+            _ => "paid under both models that split the keyspace".to_owned(),
+        },
+    );
     t
 }
