@@ -263,6 +263,16 @@ pub fn process_deferring(
                 // arguments stay readable until then.
                 conn.parser.reset();
                 let args: Vec<&[u8]> = conn.parser.arg_slices(buf).collect();
+                // WATCH reads versions now, so the writes this client sent
+                // before it must have run: with replies still to come from
+                // other cores, leave it (unconsumed) for the next batch.
+                if deferred > 0
+                    && args
+                        .first()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(b"watch"))
+                {
+                    break;
+                }
                 conn.input_start += n;
                 if args.is_empty() {
                     continue;
@@ -355,7 +365,8 @@ pub fn process_deferring(
 
 /// A transaction's connection commands (PING, CONFIG SET …) run when EXEC
 /// arrives, in order, before its keyspace commands: they touch no key, so
-/// running them first is indistinguishable from running them in place.
+/// their replies are the same as in place, except that an INFO inside a
+/// transaction reports the counters from before it.
 fn run_server_commands(exec: &mut Exec, session: &mut Session, shared: &Shared) {
     for q in exec
         .queued

@@ -184,38 +184,36 @@ impl<'a> Db<'a> {
         parts.iter().position(|(p, _)| *p == want)
     }
 
-    /// The store that holds `key`.
-    fn at(&self, key: &[u8]) -> &Store {
+    /// The store that holds `key`; `None` for a key whose part this span
+    /// does not hold (a routing bug: the key reads as missing).
+    fn at(&self, key: &[u8]) -> Option<&Store> {
         match &self.stores {
-            Stores::One(s) => s,
+            Stores::One(s) => Some(s),
             Stores::Span {
                 parts, count, pick, ..
-            } => {
-                let i = Self::index(parts, *count, *pick, self.hasher, key).unwrap_or(0);
-                &*parts[i].1
-            }
+            } => Self::index(parts, *count, *pick, self.hasher, key).map(|i| &*parts[i].1),
         }
     }
 
-    fn at_mut(&mut self, key: &[u8]) -> &mut Store {
+    /// The store that holds `key`, to write; `None` (and [`Db::misrouted`]
+    /// set) for a key whose part this span does not hold: the write is
+    /// dropped and the command's reply replaced by an error.
+    fn at_mut(&mut self, key: &[u8]) -> Option<&mut Store> {
         let hasher = self.hasher;
         match &mut self.stores {
-            Stores::One(s) => s,
+            Stores::One(s) => Some(s),
             Stores::Span {
                 parts,
                 count,
                 pick,
                 misrouted,
-            } => {
-                let i = match Self::index(parts, *count, *pick, hasher, key) {
-                    Some(i) => i,
-                    None => {
-                        *misrouted = true;
-                        0
-                    }
-                };
-                &mut *parts[i].1
-            }
+            } => match Self::index(parts, *count, *pick, hasher, key) {
+                Some(i) => Some(&mut *parts[i].1),
+                None => {
+                    *misrouted = true;
+                    None
+                }
+            },
         }
     }
 
@@ -231,19 +229,19 @@ impl<'a> Db<'a> {
     /// Runs `f` on the live value for `key`.
     pub fn read<R>(&self, key: &[u8], f: impl FnOnce(&Value) -> R) -> Option<R> {
         let hash = self.hash(key);
-        self.at(key).read(hash, key, f)
+        self.at(key)?.read(hash, key, f)
     }
 
     /// Whether `key` holds a live value.
     pub fn contains(&self, key: &[u8]) -> bool {
         let hash = self.hash(key);
-        self.at(key).contains(hash, key)
+        self.at(key).is_some_and(|s| s.contains(hash, key))
     }
 
     /// `PTTL`.
     pub fn ttl(&self, key: &[u8]) -> TtlState {
         let hash = self.hash(key);
-        self.at(key).ttl(hash, key)
+        self.at(key).map_or(TtlState::Missing, |s| s.ttl(hash, key))
     }
 
     /// `SET` with NX/XX, a relative TTL or KEEPTTL. When the condition stops
@@ -257,33 +255,39 @@ impl<'a> Db<'a> {
         want_previous: bool,
     ) -> SetOutcome<Value> {
         let hash = self.hash(key);
-        self.at_mut(key).set_ref(
-            hash,
-            key,
-            || key.to_vec(),
-            value,
-            options,
-            |v| want_previous.then(|| v.clone()),
-        )
+        match self.at_mut(key) {
+            Some(s) => s.set_ref(
+                hash,
+                key,
+                || key.to_vec(),
+                value,
+                options,
+                |v| want_previous.then(|| v.clone()),
+            ),
+            None => SetOutcome {
+                written: false,
+                previous: None,
+            },
+        }
     }
 
     /// `DEL` of one key: its live value, if there was one.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let hash = self.hash(key);
-        self.at_mut(key).remove(hash, key)
+        self.at_mut(key)?.remove(hash, key)
     }
 
     /// `PEXPIRE` (`Some`; zero removes the key) or `PERSIST` (`None`).
     /// Returns whether the key exists.
     pub fn expire(&mut self, key: &[u8], ttl: Option<Duration>) -> bool {
         let hash = self.hash(key);
-        self.at_mut(key).expire(hash, key, ttl)
+        self.at_mut(key).is_some_and(|s| s.expire(hash, key, ttl))
     }
 
     /// `PERSIST`: whether a TTL was removed.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let hash = self.hash(key);
-        self.at_mut(key).persist(hash, key)
+        self.at_mut(key).is_some_and(|s| s.persist(hash, key))
     }
 
     /// Atomic read-modify-write of one key: `f` sees `Some` for a live key,
@@ -291,7 +295,10 @@ impl<'a> Db<'a> {
     /// stores it (an existing key keeps its TTL).
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Option<Value>) -> R) -> R {
         let hash = self.hash(key);
-        self.at_mut(key).update_ref(hash, key, || key.to_vec(), f)
+        match self.at_mut(key) {
+            Some(s) => s.update_ref(hash, key, || key.to_vec(), f),
+            None => f(&mut None),
+        }
     }
 
     /// Keys physically held (may include expired keys not yet reclaimed).

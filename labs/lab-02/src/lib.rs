@@ -10,10 +10,11 @@
 //! ## The component
 //!
 //! The protocol and the data:
-//! - [`resp`]: RESP2 on both sides of the wire: the server's zero-copy,
+//! - [`resp`]: RESP2 requests and client frames: the server's zero-copy,
 //!   incremental request parser with Redis's limits and error texts, and the
 //!   client's frames.
-//! - [`reply`]: writing RESP2 replies into an output buffer.
+//! - [`reply`]: writing replies (in RESP2; see [`resp3`]) into an output
+//!   buffer.
 //! - [`value`]: the Redis values (strings, lists, hashes, sets, sorted sets).
 //! - [`db`]: the keyspace a command sees: one lab-01 shard plus the hasher.
 //! - [`cmd`]: the command table and every command, written once for all

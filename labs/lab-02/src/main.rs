@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use lab_02::config::Config;
 
-/// A Redis-compatible server (RESP2) under one of three concurrency
+/// A Redis-compatible server (RESP2 and RESP3) under one of three concurrency
 /// models. Real Redis tools work with it: redis-cli -p 6380.
 #[derive(Parser)]
 #[command(name = "lab-02", args_conflicts_with_subcommands = true)]

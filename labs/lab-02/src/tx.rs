@@ -48,7 +48,7 @@ pub struct Tx {
     queue: Option<Vec<Queued>>,
     /// A command failed to queue: EXEC must refuse.
     failed: bool,
-    /// Bytes of arguments queued.
+    /// What the queue holds, by [`queued_cost`].
     bytes: usize,
     pub watched: Vec<Watched>,
     /// The server's table, once this connection watched a key: dropping
@@ -74,10 +74,21 @@ pub enum Step {
     Exec(Exec),
 }
 
-/// The byte limit on a queued transaction: commands past it are refused
-/// (and the transaction fails), so a client cannot grow a connection's
-/// memory without bound by never sending EXEC.
+/// The limit on what a queued transaction may hold, counting each
+/// command's bookkeeping as well as its bytes: a command past it is
+/// refused (and the transaction fails), so a client cannot grow a
+/// connection's memory without bound by never sending EXEC.
 pub const MAX_QUEUED_BYTES: usize = 512 << 20;
+
+/// What one queued command costs besides its arguments' bytes: its
+/// entry, and one buffer per argument.
+fn queued_cost(args: &[&[u8]]) -> usize {
+    std::mem::size_of::<Queued>()
+        + args
+            .iter()
+            .map(|a| a.len() + std::mem::size_of::<Vec<u8>>())
+            .sum::<usize>()
+}
 
 impl Tx {
     /// Between MULTI and EXEC.
@@ -136,6 +147,7 @@ impl Tx {
                     queued,
                     watched,
                     resp3,
+                    table: self.table.clone(),
                 });
             }
             ("watch", true) => reply::error(out, "ERR WATCH inside MULTI is not allowed"),
@@ -159,7 +171,7 @@ impl Tx {
                 reply::error(out, "ERR Command not allowed inside a transaction");
             }
             (_, true) => {
-                self.bytes += args.iter().map(|a| a.len()).sum::<usize>();
+                self.bytes += queued_cost(args);
                 if self.bytes > MAX_QUEUED_BYTES {
                     self.failed = true;
                     reply::error(out, "ERR transaction too large");
@@ -186,6 +198,18 @@ pub struct Exec {
     pub watched: Vec<Watched>,
     /// Reply in RESP3.
     pub resp3: bool,
+    /// Where the watched keys are registered: unwatched when the
+    /// transaction finishes, or if it is dropped unfinished (a core that
+    /// shut down before running it).
+    table: Option<Arc<Watches>>,
+}
+
+impl Drop for Exec {
+    fn drop(&mut self) {
+        if let Some(t) = &self.table {
+            t.unwatch(&mut self.watched);
+        }
+    }
 }
 
 impl Exec {
@@ -218,8 +242,8 @@ impl Exec {
     /// Runs the keyspace commands on `shards`, which hold every part
     /// [`Exec::parts`] named, unless a watched key changed. Returns
     /// whether it ran.
-    pub fn run(&mut self, shards: &mut dyn Shards, watches: Option<&Watches>) -> bool {
-        if let Some(w) = watches
+    pub fn run(&mut self, shards: &mut dyn Shards) -> bool {
+        if let Some(w) = &self.table
             && !w.unchanged(&self.watched)
         {
             return false;
@@ -235,9 +259,9 @@ impl Exec {
 
     /// EXEC's reply: each command's reply in order, or null when a
     /// watched key changed (`ran` false). Releases the watched keys.
-    pub fn finish(mut self, ran: bool, watches: Option<&Watches>, out: &mut Vec<u8>) {
-        if let Some(w) = watches {
-            w.unwatch(&mut self.watched);
+    pub fn finish(mut self, ran: bool, out: &mut Vec<u8>) {
+        if let Some(t) = &self.table {
+            t.unwatch(&mut self.watched);
         }
         if !ran {
             if self.resp3 {

@@ -47,6 +47,119 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// argument, `""` is the empty one).
 const SCRIPTS: &[(&str, &str)] = &[
     (
+        "transactions",
+        r#"
+        EXEC
+        DISCARD
+        UNWATCH
+        MULTI
+        MULTI
+        WATCH k
+        SET k 1
+        INCR k
+        GET k
+        EXEC
+        MULTI
+        SET a 1
+        NOSUCH x
+        GET
+        EXEC
+        GET a
+        MULTI
+        SET s text
+        INCR s
+        LPUSH s x
+        EXEC
+        MULTI
+        PING
+        ECHO hi
+        DISCARD
+        WATCH k
+        SET k mine
+        MULTI
+        GET k
+        EXEC
+        WATCH k
+        MULTI
+        GET k
+        EXEC
+        WATCH k missing
+        UNWATCH
+        SET k x
+        MULTI
+        GET k
+        EXEC
+        MULTI
+        SHUTDOWN
+        EXEC
+        WATCH
+        MULTI
+        WATCH k
+        UNWATCH
+        EXEC
+        "#,
+    ),
+    (
+        "multikey",
+        r#"
+        SET a 1
+        EXPIRE a 100
+        RENAME a b
+        # TTL b
+        GET b
+        EXISTS a
+        RENAME missing x
+        RENAME b b
+        RENAMENX b b
+        SET c 2
+        RENAMENX b c
+        RENAMENX b d
+        GET d
+        RENAME
+        RENAME d
+        RENAMENX missing x
+        COPY d e
+        COPY d e
+        COPY d e REPLACE
+        COPY d d
+        COPY missing x
+        COPY d f DB 0
+        COPY d h BOGUS
+        COPY d h DB x
+        COPY d
+        SADD s1 a b c
+        SADD s2 b c d
+        SADD s3 c
+        ~ SINTER s1 s2
+        SINTER s1 missing
+        ~ SUNION s1 s2 missing
+        ~ SDIFF s1 s2
+        SDIFF missing s1
+        SINTERSTORE dst s1 s2 s3
+        ~ SMEMBERS dst
+        SUNIONSTORE dst missing
+        EXISTS dst
+        SDIFFSTORE dst s1 s2
+        SMEMBERS dst
+        SMOVE s1 s2 a
+        SMOVE s1 s2 zz
+        SMOVE missing s2 a
+        SMOVE s1 s1 b
+        SMOVE s1 s1 zz
+        SET str x
+        SMOVE s1 str b
+        SMOVE str s1 b
+        SMOVE missing str b
+        SINTER s1 str
+        SINTER missing str
+        SUNIONSTORE dst2 s1 str
+        SINTER
+        SMOVE s1 s2
+        RENAME str s1
+        TYPE s1
+        "#,
+    ),
+    (
         "getset",
         r#"
         GETSET k v1
@@ -1053,6 +1166,18 @@ fn scripts_cover_every_command_asked_for() {
         .map(|(_, s)| s.to_ascii_uppercase())
         .collect();
     for command in [
+        "MULTI",
+        "EXEC",
+        "DISCARD",
+        "WATCH",
+        "UNWATCH",
+        "RENAME",
+        "RENAMENX",
+        "COPY",
+        "SMOVE",
+        "SINTERSTORE",
+        "SUNIONSTORE",
+        "SDIFFSTORE",
         "GETSET",
         "SETRANGE",
         "GETRANGE",

@@ -170,6 +170,8 @@ fn script() -> Vec<(Vec<&'static str>, Compare)> {
         ("INCR s", Bytes),
         ("EXEC", Bytes),
         ("EXEC", Bytes),
+        ("CONFIG GET maxmemory", Bytes),
+        ("CONFIG GET hash-max-listpack-entries", Bytes),
         ("INFO server", Header),
         ("CLIENT INFO", Header),
         ("HELLO 2", Header),

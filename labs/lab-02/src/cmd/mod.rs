@@ -85,7 +85,8 @@ pub enum Route {
     /// Handled by the connection, not the keyspace (PING, ECHO, QUIT, AUTH,
     /// HELLO, CLIENT, SELECT, INFO, CONFIG, COMMAND, SHUTDOWN, TIME).
     Server,
-    /// Exactly one key, `args[1]`; runs whole on the shard that owns it.
+    /// Exactly one key ([`Spec::routing_key`]: `args[1]`, or a
+    /// container's subcommand's key); runs whole on the shard that owns it.
     Key,
     /// Several keys that one run must see together (RENAME, SMOVE,
     /// SUNIONSTORE …): runs whole, with every key's part held at once.

@@ -110,12 +110,18 @@ pub(crate) fn run_logged(
 ) -> Option<u64> {
     log.clear();
     log.watching(watches.is_some_and(Watches::active));
+    let start = out.len();
     cmd::execute(db, spec, args, out, log);
     if db.misrouted() {
+        // A routing bug: say so rather than answer from a part not held.
         tracing::error!(
             "{}: a key outside the parts held (a routing bug)",
             spec.name
         );
+        out.truncate(start);
+        crate::reply::error(out, "ERR internal: a key outside the parts held");
+        log.clear();
+        return None;
     }
     if log.is_empty() {
         return None;
@@ -166,7 +172,7 @@ impl<'a> OwnedParts<'a> {
             Work::Command(spec, args) => route::dispatch(self, spec, args, out),
             Work::Exec(mut exec) => {
                 let ran = self.exec(&mut exec);
-                exec.finish(ran, self.watches, out);
+                exec.finish(ran, out);
             }
         }
     }
@@ -180,7 +186,7 @@ impl<'a> OwnedParts<'a> {
         held.aof = self.aof;
         held.watches = self.watches;
         held.log = std::mem::take(&mut self.log);
-        let ran = exec.run(&mut held, self.watches);
+        let ran = exec.run(&mut held);
         self.logged_upto = self.logged_upto.max(held.logged_upto);
         self.log = held.log;
         ran
@@ -305,7 +311,7 @@ impl<'a> LockedParts<'a> {
             Work::Command(spec, args) => route::dispatch(self, spec, args, out),
             Work::Exec(mut exec) => {
                 let ran = self.exec(&mut exec);
-                exec.finish(ran, self.watches, out);
+                exec.finish(ran, out);
             }
         }
     }
@@ -320,8 +326,7 @@ impl<'a> LockedParts<'a> {
         if let Some(w) = self.watches {
             w.exec_needed(parts.len());
         }
-        let watches = self.watches;
-        self.with_parts(&parts, |held| exec.run(held, watches))
+        self.with_parts(&parts, |held| exec.run(held))
     }
     // ANCHOR_END: exec-locked
 }

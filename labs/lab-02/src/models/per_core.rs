@@ -37,6 +37,9 @@ use crate::tx::Exec;
 
 const EXPIRE_BUDGET: usize = 200;
 
+/// The reply to work another core can no longer take.
+const SHUTTING_DOWN: &[u8] = b"-ERR server is shutting down\r\n";
+
 /// What one core asks of another.
 enum Job {
     /// Run a command (or one key's piece of one) on your data.
@@ -50,16 +53,57 @@ enum Job {
         exec: Exec,
         reply: oneshot::Sender<Reply>,
     },
-    /// Lend me your store for a step across cores, and stop until it
-    /// comes back on `back`.
+    /// Put your store in `slot` for a step across cores, say so on
+    /// `ready`, and stop until `back` says the step is over (or is gone).
     Lend {
-        give: oneshot::Sender<Store>,
-        back: std::sync::mpsc::Receiver<Store>,
+        slot: LoanSlot,
+        ready: oneshot::Sender<()>,
+        back: std::sync::mpsc::Receiver<()>,
     },
 }
 
 /// A reply, and where its log record ends in the append-only file.
 type Reply = (Vec<u8>, u64);
+
+/// Where a lent store waits: the lender puts it in, the step takes it out
+/// only for as long as it runs (and puts it back even if it panics), and
+/// the lender takes it back when the step ends or goes away. The store is
+/// never anywhere it could be dropped with the channel that carried it.
+type LoanSlot = Arc<std::sync::Mutex<Option<Store>>>;
+
+/// Takes a lent store out of its slot.
+fn take(slot: &LoanSlot) -> Option<Store> {
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+}
+
+/// Puts a store back into its slot.
+fn put(slot: &LoanSlot, store: Store) {
+    *slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(store);
+}
+
+/// The stores a step holds, each with its slot and the signal that frees
+/// its lender: dropped (the step done, failed, panicked or cancelled), it
+/// puts every store back and lets every lender go.
+struct Loans {
+    taken: Vec<(usize, Store, LoanSlot)>,
+    /// Dropping these wakes the lenders.
+    backs: Vec<std::sync::mpsc::Sender<()>>,
+}
+
+impl Drop for Loans {
+    fn drop(&mut self) {
+        for (_, store, slot) in self.taken.drain(..) {
+            put(&slot, store);
+        }
+        for back in self.backs.drain(..) {
+            let _ = back.send(());
+        }
+    }
+}
 
 /// One core's state; lives on that core's thread only.
 struct Core {
@@ -103,15 +147,15 @@ impl Core {
         .unwrap_or(0)
     }
 
-    /// Runs `f` on this core's store and `lent` ones, as parts `parts`.
+    /// Runs `f` on this core's store and the `lent` ones.
     fn with_held<R>(
         &self,
-        lent: &mut [(usize, Store)],
+        lent: &mut [(usize, Store, LoanSlot)],
         f: impl FnOnce(&mut HeldParts<'_>) -> R,
     ) -> (R, u64) {
         let mut own = self.store.borrow_mut();
         let mut held: Vec<(usize, &mut Store)> = vec![(self.id, &mut *own)];
-        held.extend(lent.iter_mut().map(|(p, s)| (*p, s)));
+        held.extend(lent.iter_mut().map(|(p, s, _)| (*p, s)));
         held.sort_by_key(|(p, _)| *p);
         let mut h = HeldParts::new(held, self.cores, owned_pick, &self.hasher);
         h.aof = self.shared.aof.as_deref();
@@ -133,61 +177,75 @@ impl Core {
         f: impl FnOnce(&mut HeldParts<'_>) -> R,
     ) -> Option<(R, u64)> {
         let _one_at_a_time = self.steps.lock().await;
+        let others: Vec<usize> = parts.iter().copied().filter(|&p| p != self.id).collect();
+        let mut loans = Loans {
+            taken: Vec::new(),
+            backs: Vec::new(),
+        };
         let mut asked = Vec::new();
-        for &p in parts.iter().filter(|&&p| p != self.id) {
-            let (give, given) = oneshot::channel();
-            let (back_tx, back) = std::sync::mpsc::channel();
+        for &p in &others {
+            let slot: LoanSlot = Arc::default();
+            let (ready_tx, ready) = oneshot::channel();
+            let (back, back_rx) = std::sync::mpsc::channel();
             self.shared.hops.fetch_add(1, Relaxed);
-            if self.mailboxes[p].send(Job::Lend { give, back }).is_ok() {
-                asked.push((p, given, back_tx));
+            let job = Job::Lend {
+                slot: slot.clone(),
+                ready: ready_tx,
+                back: back_rx,
+            };
+            if self.mailboxes[p].send(job).is_ok() {
+                loans.backs.push(back);
+                asked.push((p, slot, ready));
             }
         }
-        // Every answer is awaited, even after a failure, so that no lent
-        // store is left in a channel nobody reads.
-        let mut lent = Vec::new();
-        let mut returns = Vec::new();
-        let mut complete = asked.len() == parts.iter().filter(|&&p| p != self.id).count();
-        for (p, given, back) in asked {
-            match given.await {
-                Ok(store) => {
-                    lent.push((p, store));
-                    returns.push(back);
-                }
-                Err(_) => complete = false,
+        let mut complete = asked.len() == others.len();
+        for (p, slot, ready) in asked {
+            match (ready.await, take(&slot)) {
+                (Ok(()), Some(store)) => loans.taken.push((p, store, slot)),
+                _ => complete = false,
             }
         }
-        let result = complete.then(|| self.with_held(&mut lent, f));
-        for ((_, store), back) in lent.into_iter().zip(returns) {
-            let _ = back.send(store);
-        }
-        result
+        // Dropping `loans` (here, or on a panic in `f`) gives every store
+        // back.
+        complete.then(|| self.with_held(&mut loans.taken, f))
     }
     // ANCHOR_END: step
 
     /// Lends this core's store to a step on another core, and blocks this
-    /// core's thread until it comes back: nothing else may touch the data
-    /// meanwhile, and nothing else here could run without it.
-    fn lend(&self, give: oneshot::Sender<Store>, back: std::sync::mpsc::Receiver<Store>) {
+    /// core's thread until the step is over: nothing else may touch the
+    /// data meanwhile, and nothing else here could run without it.
+    fn lend(
+        &self,
+        slot: &LoanSlot,
+        ready: oneshot::Sender<()>,
+        back: std::sync::mpsc::Receiver<()>,
+    ) {
         let empty = db::new_store(&self.hasher, 0);
-        let store = std::mem::replace(&mut *self.store.borrow_mut(), empty);
-        match give.send(store) {
-            // The step gave up: keep the store.
-            Err(store) => *self.store.borrow_mut() = store,
-            Ok(()) => match back.recv() {
-                Ok(store) => *self.store.borrow_mut() = store,
-                Err(_) => tracing::error!(
-                    "core {}: a step across cores ended without returning the store",
+        put(
+            slot,
+            std::mem::replace(&mut *self.store.borrow_mut(), empty),
+        );
+        if ready.send(()).is_ok() {
+            // Ok: the step is over; Err: it went away. Either way the store
+            // is back in the slot (see `Loans`).
+            let _ = back.recv();
+        }
+        match take(slot) {
+            Some(store) => *self.store.borrow_mut() = store,
+            None => {
+                tracing::error!(
+                    "core {}: a step across cores did not return this core's data; shutting down",
                     self.id
-                ),
-            },
+                );
+                self.shared.shutdown.trigger();
+            }
         }
     }
 
     /// Runs a transaction whose keys are all on this core, at once.
     fn exec_here(&self, mut exec: Exec, out: &mut Vec<u8>) -> u64 {
-        let watches = Some(&*self.shared.watches);
-        let (ran, upto) = self.with_held(&mut [], |held| exec.run(held, watches));
-        exec.finish(ran, watches, out);
+        let (ran, upto) = self.with_held(&mut [], |held| exec.run(held));
+        exec.finish(ran, out);
         upto
     }
 
@@ -200,27 +258,22 @@ impl Core {
             .await
         {
             Some(((), upto)) => (out, upto),
-            None => (b"-ERR server is shutting down\r\n".to_vec(), 0),
+            None => (SHUTTING_DOWN.to_vec(), 0),
         }
     }
 
     /// Runs a transaction: at once if every key it touches is on this
     /// core, else in a step across cores.
     async fn exec(&self, mut exec: Exec, parts: Vec<usize>) -> Reply {
-        let watches = Some(&*self.shared.watches);
-        let mut out = Vec::new();
-        let upto = match self.step(&parts, |held| exec.run(held, watches)).await {
+        match self.step(&parts, |held| exec.run(held)).await {
             Some((ran, upto)) => {
-                exec.finish(ran, watches, &mut out);
-                upto
+                let mut out = Vec::new();
+                exec.finish(ran, &mut out);
+                (out, upto)
             }
-            None => {
-                exec.finish(false, watches, &mut out);
-                out = b"-ERR server is shutting down\r\n".to_vec();
-                0
-            }
-        };
-        (out, upto)
+            // Dropping `exec` unwatches its keys.
+            None => (SHUTTING_DOWN.to_vec(), 0),
+        }
     }
 
     /// Runs `args` on `part`: here, or by a message to its core.
@@ -244,7 +297,7 @@ impl Core {
         };
         self.shared.hops.fetch_add(1, Relaxed);
         if self.mailboxes[part].send(job).is_err() {
-            return Sub::Done((b"-ERR server is shutting down\r\n".to_vec(), 0));
+            return Sub::Done((SHUTTING_DOWN.to_vec(), 0));
         }
         Sub::Wait(rx)
     }
@@ -259,9 +312,7 @@ impl Sub {
     async fn get(self) -> Reply {
         match self {
             Sub::Done(r) => r,
-            Sub::Wait(rx) => rx
-                .await
-                .unwrap_or_else(|_| (b"-ERR server is shutting down\r\n".to_vec(), 0)),
+            Sub::Wait(rx) => rx.await.unwrap_or_else(|_| (SHUTTING_DOWN.to_vec(), 0)),
         }
     }
 }
@@ -403,7 +454,7 @@ async fn core_main(
                         let upto = core.exec_here(exec, &mut out);
                         let _ = reply.send((out, upto));
                     }
-                    Job::Lend { give, back } => core.lend(give, back),
+                    Job::Lend { slot, ready, back } => core.lend(&slot, ready, back),
                 }
             }
         })
@@ -559,7 +610,7 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
                         core.shared.hops.fetch_add(1, Relaxed);
                         let sub = match core.mailboxes[*p].send(Job::Exec { exec, reply }) {
                             Ok(()) => Sub::Wait(rx),
-                            Err(_) => Sub::Done((b"-ERR server is shutting down\r\n".to_vec(), 0)),
+                            Err(_) => Sub::Done((SHUTTING_DOWN.to_vec(), 0)),
                         };
                         waiting.push((at, Slot::One(sub)));
                         return Deferral::Yes;
@@ -696,3 +747,33 @@ std::thread_local! {
     static SPARE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 // ANCHOR_END: thread-per-core
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// However a step ends (here: dropped without running), every store
+    /// it took goes back to its slot, and its lender is let go.
+    #[test]
+    fn a_dropped_step_gives_every_store_back() {
+        let hasher = Hasher::default();
+        let mut store = db::new_store(&hasher, 1);
+        let mut d = Db::new(&mut store, &hasher);
+        d.set(
+            b"k",
+            crate::value::Value::Str(b"v".to_vec()),
+            Default::default(),
+            false,
+        );
+        let slot: LoanSlot = Arc::default();
+        let (back, freed) = std::sync::mpsc::channel();
+        drop(Loans {
+            taken: vec![(1, store, slot.clone())],
+            backs: vec![back],
+        });
+        assert_eq!(freed.recv(), Ok(()), "the lender is let go");
+        let mut returned = take(&slot).expect("the store is back in its slot");
+        let d = Db::new(&mut returned, &hasher);
+        assert!(d.contains(b"k"), "with its data");
+    }
+}
