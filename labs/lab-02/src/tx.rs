@@ -115,6 +115,11 @@ impl Tx {
         watches: &Arc<Watches>,
         out: &mut Vec<u8>,
     ) -> Step {
+        // The common case, first and cheap: no transaction open, and not a
+        // transaction command.
+        if self.queue.is_none() && !spec.has(flags::TRANSACTION) {
+            return Step::Run;
+        }
         match (spec.name, self.queue.is_some()) {
             ("multi", false) => {
                 self.queue = Some(Vec::new());

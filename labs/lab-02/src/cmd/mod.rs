@@ -61,6 +61,9 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 10;
     /// Available in sentinel mode.
     pub const SENTINEL: u32 = 1 << 11;
+    /// MULTI, EXEC, DISCARD, WATCH, UNWATCH: answered by the connection
+    /// (`crate::tx`). lab-02's own bit, not shown by `COMMAND`.
+    pub const TRANSACTION: u32 = 1 << 16;
 
     /// Flag names as `COMMAND` replies them, in Redis's order.
     pub const NAMES: [(u32, &str); 12] = [

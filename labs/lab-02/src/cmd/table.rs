@@ -4,7 +4,7 @@
 
 use super::flags::{
     ADMIN, ALLOW_BUSY, DENYOOM, FAST, LOADING_OK, NO_MULTI, NOAUTH, NOSCRIPT, READONLY, SENTINEL,
-    STALE, WRITE,
+    STALE, TRANSACTION, WRITE,
 };
 use super::{
     KeyFn, Merge, Route, Run, ServerFn, Spec, hashes, introspect, keys, lists, server, sets,
@@ -388,9 +388,9 @@ pub(crate) static TABLE: &[Spec] = &[
     k("decr", 2, WDF, K1, KEY, STR, "1.0.0", O1, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", strings::decr),
     k("decrby", 3, WDF, K1, KEY, STR, "1.0.0", O1, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", strings::decrby),
     k("del", -2, W, KN, Route::EachKey(Merge::SumInts), GEN, "1.0.0", "O(N) where N is the number of keys that will be removed.", "Deletes one or more keys.", keys::del),
-    s("discard", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction.", &[], server::transaction),
+    s("discard", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY | TRANSACTION, TRANSACTIONS, "2.0.0", "O(N), when N is the number of queued commands", "Discards a transaction.", &[], server::transaction),
     s("echo", 2, FAST, CONN, "1.0.0", O1, "Returns the given string.", &[], server::echo),
-    s("exec", 1, NOSCRIPT | LOADING_OK | STALE, TRANSACTIONS, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction.", &[], server::transaction),
+    s("exec", 1, NOSCRIPT | LOADING_OK | STALE | TRANSACTION, TRANSACTIONS, "1.2.0", "Depends on commands in the transaction", "Executes all commands in a transaction.", &[], server::transaction),
     k("exists", -2, RF, KN, Route::EachKey(Merge::SumInts), GEN, "1.0.0", "O(N) where N is the number of keys to check.", "Determines whether one or more keys exist.", keys::exists),
     k("expire", -3, WF, K1, KEY, GEN, "1.0.0", O1, "Sets the expiration time of a key in seconds.", keys::expire),
     k("expireat", -3, WF, K1, KEY, GEN, "1.2.0", O1, "Sets the expiration time of a key to a Unix timestamp.", keys::expireat),
@@ -435,7 +435,7 @@ pub(crate) static TABLE: &[Spec] = &[
     k("ltrim", 4, W, K1, KEY, LIST, "1.0.0", "O(N) where N is the number of elements to be removed by the operation.", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", lists::ltrim),
     k("mget", -2, RF, KN, Route::EachKey(Merge::ConcatArrays), STR, "1.0.0", "O(N) where N is the number of keys to retrieve.", "Atomically returns the string values of one or more keys.", strings::mget),
     k("mset", -3, WD, KV, Route::EachKey(Merge::AllOk), STR, "1.0.1", "O(N) where N is the number of keys to set.", "Atomically creates or modifies the string values of one or more keys.", strings::mset),
-    s("multi", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "1.2.0", O1, "Starts a transaction.", &[], server::transaction),
+    s("multi", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY | TRANSACTION, TRANSACTIONS, "1.2.0", O1, "Starts a transaction.", &[], server::transaction),
     OBJECT,
     k("persist", 2, WF, K1, KEY, GEN, "2.2.0", O1, "Removes the expiration time of a key.", keys::persist),
     k("pexpire", -3, WF, K1, KEY, GEN, "2.6.0", O1, "Sets the expiration time of a key in milliseconds.", keys::pexpire),
@@ -478,8 +478,8 @@ pub(crate) static TABLE: &[Spec] = &[
     k("ttl", 2, RF, K1, KEY, GEN, "1.0.0", O1, "Returns the expiration time in seconds of a key.", keys::ttl),
     k("type", 2, RF, K1, KEY, GEN, "1.0.0", O1, "Determines the type of value stored at a key.", keys::type_),
     k("unlink", -2, WF, KN, Route::EachKey(Merge::SumInts), GEN, "4.0.0", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.", "Asynchronously deletes one or more keys.", keys::del),
-    s("unwatch", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "2.2.0", O1, "Forgets about watched keys of a transaction.", &[], server::transaction),
-    s("watch", -2, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY, TRANSACTIONS, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", &[], server::transaction),
+    s("unwatch", 1, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY | TRANSACTION, TRANSACTIONS, "2.2.0", O1, "Forgets about watched keys of a transaction.", &[], server::transaction),
+    s("watch", -2, NOSCRIPT | LOADING_OK | STALE | FAST | ALLOW_BUSY | TRANSACTION, TRANSACTIONS, "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", &[], server::transaction),
     k("zadd", -4, WDF, K1, KEY, ZSET, "1.2.0", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zsets::zadd),
     k("zcard", 2, RF, K1, KEY, ZSET, "1.2.0", O1, "Returns the number of members in a sorted set.", zsets::zcard),
     k("zcount", 4, RF, K1, KEY, ZSET, "2.0.0", "O(log(N)) with N being the number of elements in the sorted set.", "Returns the count of members in a sorted set that have scores within a range.", zsets::zcount),

@@ -48,9 +48,10 @@ enum Job {
         args: Vec<Vec<u8>>,
         reply: oneshot::Sender<Reply>,
     },
-    /// Run a transaction whose keys are all yours.
+    /// Run a transaction whose keys are all yours. Boxed: the common
+    /// message, `Run`, stays small.
     Exec {
-        exec: Exec,
+        exec: Box<Exec>,
         reply: oneshot::Sender<Reply>,
     },
     /// Put your store in `slot` for a step across cores, say so on
@@ -451,7 +452,7 @@ async fn core_main(
                     }
                     Job::Exec { exec, reply } => {
                         let mut out = Vec::new();
-                        let upto = core.exec_here(exec, &mut out);
+                        let upto = core.exec_here(*exec, &mut out);
                         let _ = reply.send((out, upto));
                     }
                     Job::Lend { slot, ready, back } => core.lend(&slot, ready, back),
@@ -608,7 +609,10 @@ async fn process(conn: &mut Conn, core: &Core, limits: &crate::resp::Limits) -> 
                     [p] => {
                         let (reply, rx) = oneshot::channel();
                         core.shared.hops.fetch_add(1, Relaxed);
-                        let sub = match core.mailboxes[*p].send(Job::Exec { exec, reply }) {
+                        let sub = match core.mailboxes[*p].send(Job::Exec {
+                            exec: Box::new(exec),
+                            reply,
+                        }) {
                             Ok(()) => Sub::Wait(rx),
                             Err(_) => Sub::Done((SHUTTING_DOWN.to_vec(), 0)),
                         };
