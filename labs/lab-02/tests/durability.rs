@@ -205,9 +205,14 @@ fn truncated_last_record_is_cut_and_reported() {
         std::fs::write(&aof, &torn).unwrap();
 
         let mut s = start(model, &args);
-        let err = s.stderr().to_ascii_lowercase();
+        // stderr is read by its own thread: the warning, logged before the
+        // listening line on stdout, may reach us a moment after it.
+        let reported = common::wait_until(Duration::from_secs(5), || {
+            let err = s.stderr().to_ascii_lowercase();
+            err.contains("incomplete") || err.contains("truncat")
+        });
         assert!(
-            err.contains("incomplete") || err.contains("truncat"),
+            reported,
             "[{model}] the truncation is not reported on stderr:\n{}",
             s.stderr()
         );
