@@ -34,14 +34,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::io::BufRead;
+use std::net::SocketAddr;
 
-use common::{ServerProc, for_each_model};
+use common::{Raw, ServerProc, for_each_model, read_frame};
 use lab_02::launch::{Launch, Server, Target};
-
-const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The scripts: a name, then one command per line (`"…"` quotes an
 /// argument, `""` is the empty one).
@@ -977,83 +974,6 @@ fn split(line: &str) -> Vec<Vec<u8>> {
         args.push(arg.into_bytes());
     }
     args
-}
-
-/// A raw RESP2 connection: sends multibulk requests, reads exactly one
-/// reply frame back as bytes.
-struct Raw {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Raw {
-    fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        let setup = (|| {
-            stream.set_read_timeout(Some(TIMEOUT))?;
-            stream.set_write_timeout(Some(TIMEOUT))?;
-            stream.set_nodelay(true)?;
-            stream.try_clone()
-        })();
-        let reader = setup.unwrap_or_else(|e| panic!("set up the connection to {addr}: {e}"));
-        Raw {
-            reader: BufReader::new(reader),
-            writer: stream,
-        }
-    }
-
-    fn call(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            req.extend_from_slice(a);
-            req.extend_from_slice(b"\r\n");
-        }
-        self.writer.write_all(&req).map_err(|e| e.to_string())?;
-        let mut frame = Vec::new();
-        read_frame(&mut self.reader, &mut frame)?;
-        Ok(frame)
-    }
-}
-
-/// Reads one complete RESP2 frame into `out`: `+ - :` lines, `$n` bulk
-/// strings (`$-1` nil), `*n` arrays of frames (`*-1` nil).
-fn read_frame(r: &mut impl BufRead, out: &mut Vec<u8>) -> Result<(), String> {
-    let start = out.len();
-    let n = r.read_until(b'\n', out).map_err(|e| e.to_string())?;
-    if n == 0 || !out.ends_with(b"\r\n") {
-        return Err(format!(
-            "connection closed or bad line after {:?}",
-            escape(&out[start..])
-        ));
-    }
-    let line = &out[start..out.len() - 2];
-    let kind = line[0];
-    let number = || -> Result<i64, String> {
-        std::str::from_utf8(&line[1..])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad length line {:?}", escape(line)))
-    };
-    match kind {
-        b'+' | b'-' | b':' => Ok(()),
-        b'$' => {
-            let len = number()?;
-            if len >= 0 {
-                let at = out.len();
-                out.resize(at + len as usize + 2, 0);
-                r.read_exact(&mut out[at..]).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
-        b'*' => {
-            for _ in 0..number()?.max(0) {
-                read_frame(r, out)?;
-            }
-            Ok(())
-        }
-        _ => Err(format!("unknown reply type in {:?}", escape(line))),
-    }
 }
 
 /// The elements of an array frame, each as its raw bytes, sorted.

@@ -9,88 +9,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::net::SocketAddr;
 
-use common::{ServerProc, for_each_model};
+use common::{Raw, ServerProc, for_each_model};
 use lab_02::launch::{Launch, Server, Target};
-
-/// A raw connection that returns each reply's bytes, whatever its type.
-struct Raw {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Self {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-        }
-    }
-
-    fn send(&mut self, args: &[&str]) {
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            req.extend(format!("${}\r\n{a}\r\n", a.len()).bytes());
-        }
-        self.writer.write_all(&req).unwrap();
-    }
-
-    /// The rest of a line (after its type byte), appended to `into`.
-    fn line(&mut self, into: &mut Vec<u8>) -> String {
-        let start = into.len();
-        self.reader.read_until(b'\n', into).unwrap();
-        assert!(
-            into.ends_with(b"\r\n"),
-            "a reply line without CRLF: {into:?}"
-        );
-        String::from_utf8_lossy(&into[start..into.len() - 2]).into_owned()
-    }
-
-    /// One complete RESP2 or RESP3 frame, as raw bytes.
-    fn frame(&mut self, into: &mut Vec<u8>) {
-        let mut kind = [0u8];
-        self.reader.read_exact(&mut kind).unwrap();
-        into.push(kind[0]);
-        let head = self.line(into);
-        match kind[0] {
-            b'+' | b'-' | b':' | b'_' | b',' | b'(' | b'#' => {}
-            b'$' | b'=' | b'!' => {
-                let n: i64 = head.parse().unwrap();
-                if n >= 0 {
-                    let mut body = vec![0u8; n as usize + 2];
-                    self.reader.read_exact(&mut body).unwrap();
-                    into.extend(body);
-                }
-            }
-            b'*' | b'~' | b'>' | b'%' | b'|' => {
-                let n: i64 = head.parse().unwrap();
-                let per = if matches!(kind[0], b'%' | b'|') { 2 } else { 1 };
-                for _ in 0..n.max(0) * per {
-                    self.frame(into);
-                }
-                if kind[0] == b'|' {
-                    // An attribute precedes the reply it describes.
-                    self.frame(into);
-                }
-            }
-            other => panic!("unknown RESP type byte {:?}", other as char),
-        }
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
-        self.send(args);
-        let mut reply = Vec::new();
-        self.frame(&mut reply);
-        reply
-    }
-}
 
 /// What to compare of a reply.
 #[derive(Clone, Copy)]
@@ -204,13 +126,13 @@ fn header(reply: &[u8]) -> &[u8] {
 #[test]
 fn resp3_replies_match_redis_byte_for_byte() {
     let redis = Server::start(&Launch::new(Target::Redis, 1)).unwrap();
-    let mut want = Raw::connect(redis.port);
+    let mut want = Raw::connect(SocketAddr::from(([127, 0, 0, 1], redis.port)));
     want.cmd(&["FLUSHALL"]);
     let expected: Vec<Vec<u8>> = script().iter().map(|(a, _)| want.cmd(a)).collect();
     drop(redis);
     for_each_model(|model| {
         let s = ServerProc::start(model, &["--threads", "3"]);
-        let mut got = Raw::connect(s.port());
+        let mut got = Raw::connect(SocketAddr::from(([127, 0, 0, 1], s.port())));
         let mut differ = Vec::new();
         for ((args, compare), want) in script().iter().zip(&expected) {
             let reply = got.cmd(args);
@@ -235,8 +157,8 @@ fn resp3_replies_match_redis_byte_for_byte() {
 fn an_aborted_exec_is_null_in_resp3() {
     for_each_model(|model| {
         let s = ServerProc::start(model, &["--threads", "3"]);
-        let mut c = Raw::connect(s.port());
-        let mut other = Raw::connect(s.port());
+        let mut c = Raw::connect(SocketAddr::from(([127, 0, 0, 1], s.port())));
+        let mut other = Raw::connect(SocketAddr::from(([127, 0, 0, 1], s.port())));
         c.cmd(&["HELLO", "3"]);
         c.cmd(&["WATCH", "k"]);
         other.cmd(&["SET", "k", "1"]);

@@ -1,4 +1,4 @@
-//! Shared by the end-to-end tests (`compat.rs`, `robustness.rs`,
+//! Shared by the end-to-end tests (`compat.rs`, `robustness.rs`, `differential.rs`, `resp3.rs`,
 //! `durability.rs`): the real server binary as a child process, external
 //! tools run with a deadline, and small helpers.
 //!
@@ -356,4 +356,97 @@ pub use kit::testutil::wait_until;
 /// A command as owned arguments, for [`Client::pipeline`].
 pub fn args(parts: &[&[u8]]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.to_vec()).collect()
+}
+
+/// A raw connection for byte-for-byte comparisons: sends multibulk
+/// requests, reads exactly one reply frame back as its bytes, RESP2 or
+/// RESP3, with 5 s timeouts.
+pub struct Raw {
+    reader: std::io::BufReader<std::net::TcpStream>,
+    writer: std::net::TcpStream,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream =
+            std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        let setup = (|| {
+            stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+            stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+            stream.set_nodelay(true)?;
+            stream.try_clone()
+        })();
+        let reader = setup.unwrap_or_else(|e| panic!("set up the connection to {addr}: {e}"));
+        Raw {
+            reader: std::io::BufReader::new(reader),
+            writer: stream,
+        }
+    }
+
+    /// Sends `args`, returns the reply's bytes.
+    pub fn call(&mut self, args: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+        use std::io::Write;
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        self.writer.write_all(&req).map_err(|e| e.to_string())?;
+        let mut frame = Vec::new();
+        read_frame(&mut self.reader, &mut frame)?;
+        Ok(frame)
+    }
+
+    /// [`Raw::call`] with text arguments; panics on a failed connection.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        self.call(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+}
+
+/// Reads one complete RESP2 or RESP3 frame into `out`: lines (`+`, `-`,
+/// `:`, `_`, `,`, `(`, `#`), bulk strings (`$`, `=`, `!`; `$-1` is nil),
+/// aggregates of frames (`*`, `~`, `>`; `*-1` is nil), maps (`%`) of
+/// pairs, and an attribute (`|`) before the frame it describes.
+pub fn read_frame(r: &mut impl std::io::BufRead, out: &mut Vec<u8>) -> Result<(), String> {
+    let start = out.len();
+    let n = r.read_until(b'\n', out).map_err(|e| e.to_string())?;
+    if n == 0 || !out.ends_with(b"\r\n") {
+        return Err(format!(
+            "connection closed or bad line after {}",
+            out[start..].escape_ascii()
+        ));
+    }
+    let line = &out[start..out.len() - 2];
+    let kind = line[0];
+    let number = || -> Result<i64, String> {
+        std::str::from_utf8(&line[1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad length line {}", line.escape_ascii()))
+    };
+    match kind {
+        b'+' | b'-' | b':' | b'_' | b',' | b'(' | b'#' => Ok(()),
+        b'$' | b'=' | b'!' => {
+            let len = number()?;
+            if len >= 0 {
+                let at = out.len();
+                out.resize(at + len as usize + 2, 0);
+                r.read_exact(&mut out[at..]).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let per = if matches!(kind, b'%' | b'|') { 2 } else { 1 };
+            for _ in 0..number()?.max(0) * per {
+                read_frame(r, out)?;
+            }
+            if kind == b'|' {
+                read_frame(r, out)?;
+            }
+            Ok(())
+        }
+        _ => Err(format!("unknown reply type in {}", line.escape_ascii())),
+    }
 }
