@@ -23,6 +23,10 @@ enum Command {
         #[command(flatten)]
         args: MeasureArgs,
     },
+    /// Run lab-02's server (the experiments and tests start it as a child
+    /// process of this binary).
+    #[command(hide = true)]
+    Lab02(lab_02::config::Config),
 }
 
 fn main() -> Result<()> {
@@ -33,6 +37,7 @@ fn main() -> Result<()> {
             let report = lab_05::measure::run(args.quick)?;
             kit::output::finish(&report, &args.out, started)?;
         }
+        Command::Lab02(config) => lab_02::server::serve(config)?,
     }
     Ok(())
 }

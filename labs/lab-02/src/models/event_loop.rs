@@ -17,6 +17,7 @@ use anyhow::{Result, bail};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::accept::AcceptErrors;
 use super::keyspace::{Keyspace, OwnedParts};
 use crate::conn::{self, Conn, Next, READ_CHUNK};
 use crate::shared::{MAX_CLIENTS_REPLY, Shared};
@@ -69,6 +70,10 @@ pub fn run(
     let mut read_buf = vec![0u8; READ_CHUNK];
     let mut carry: Vec<usize> = Vec::new();
     let mut next_cron = Instant::now() + CRON;
+    // Set while `accept` fails (out of descriptors): when to try again. The
+    // waiting connections sit in the backlog, and no new event may come.
+    let mut accept_errors = AcceptErrors::default();
+    let mut accept_again: Option<Instant> = None;
     let _ = ready.send(Ok(()));
 
     while !shared.shutdown.requested() {
@@ -77,7 +82,8 @@ pub fn run(
         let timeout = if !to_read.is_empty() {
             Duration::ZERO
         } else {
-            next_cron.saturating_duration_since(Instant::now())
+            let wake = accept_again.map_or(next_cron, |at| at.min(next_cron));
+            wake.saturating_duration_since(Instant::now())
         };
         if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() == io::ErrorKind::Interrupted {
@@ -92,9 +98,10 @@ pub fn run(
             shared.log(),
             Some(&shared.watches),
         );
+        let mut accept_now = accept_again.is_some_and(|at| Instant::now() >= at);
         for event in events.iter() {
             match event.token() {
-                LISTENER => accept_all(&shared, &poll, &mut listener, &mut clients, &mut free),
+                LISTENER => accept_now = true,
                 WAKER => {}
                 Token(t) => {
                     let Some(Some(c)) = clients.get_mut(t - FIRST_CLIENT) else {
@@ -109,6 +116,17 @@ pub fn run(
                     }
                 }
             }
+        }
+        if accept_now {
+            accept_again = accept_all(
+                &shared,
+                &poll,
+                &mut listener,
+                &mut clients,
+                &mut free,
+                &mut accept_errors,
+            )
+            .map(|pause| Instant::now() + pause);
         }
         // ANCHOR: event-loop-turn
         // Read and run: only the clients that are ready, so ten thousand
@@ -206,25 +224,25 @@ pub fn run(
     Ok(())
 }
 
+/// Accepts every waiting connection. Returns how long to pause before
+/// trying again if `accept` failed (out of descriptors, typically): the
+/// loop keeps serving the clients it has meanwhile.
 fn accept_all(
     shared: &Shared,
     poll: &Poll,
     listener: &mut TcpListener,
     clients: &mut Vec<Option<Client>>,
     free: &mut Vec<usize>,
-) {
+    errors: &mut AcceptErrors,
+) -> Option<Duration> {
     loop {
         let (mut stream, addr) = match listener.accept() {
             Ok(x) => x,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                // Out of file descriptors, typically: keep serving the
-                // clients we have and try again on the next event.
-                tracing::warn!("accept failed: {e}");
-                return;
-            }
+            Err(e) => return Some(errors.failed(&e)),
         };
+        errors.succeeded();
         if !shared.admit() {
             let _ = stream.write(MAX_CLIENTS_REPLY);
             continue;

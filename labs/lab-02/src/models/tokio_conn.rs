@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use super::accept::AcceptErrors;
 use crate::conn::{self, Conn, Next, READ_CHUNK};
 use crate::shared::{MAX_CLIENTS_REPLY, Shared};
 
@@ -46,14 +47,15 @@ pub(crate) trait Batch {
 }
 
 /// The next connection the server admits, for both tokio models: a failed
-/// `accept` (out of file descriptors, say) is logged and retried after a
-/// pause rather than ending the server, and a connection over
+/// `accept` (out of file descriptors, say) is retried after a pause
+/// ([`AcceptErrors`]) rather than ending the server, and a connection over
 /// `maxclients` gets Redis's error and is closed. `None` once `stop` fires.
 pub(crate) async fn accept_admitted(
     listener: &tokio::net::TcpListener,
     shared: &Shared,
     stop: &mut watch::Receiver<bool>,
 ) -> Option<(TcpStream, std::net::SocketAddr)> {
+    let mut errors = AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -62,11 +64,15 @@ pub(crate) async fn accept_admitted(
         let (mut stream, addr) = match accepted {
             Ok(x) => x,
             Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                let pause = errors.failed(&e);
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => return None,
+                }
                 continue;
             }
         };
+        errors.succeeded();
         if !shared.admit() {
             let token = shared.config.task_hook.token();
             tokio::spawn(async move {
