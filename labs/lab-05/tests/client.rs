@@ -100,7 +100,15 @@ struct Peer {
 
 impl Peer {
     /// The next command, or `None` if the client closed the connection.
+    /// Panics after 10 s (of the paused clock: at once, if nothing else
+    /// can happen) rather than hang.
     async fn command(&mut self) -> Option<Vec<String>> {
+        tokio::time::timeout(Duration::from_secs(10), self.next_command())
+            .await
+            .expect("no command within 10 s")
+    }
+
+    async fn next_command(&mut self) -> Option<Vec<String>> {
         loop {
             if let Some((frame, used)) = parse_frame(&self.input).unwrap() {
                 self.input.drain(..used);
@@ -182,8 +190,12 @@ impl Fake {
         self.connector.connects.load(Ordering::SeqCst)
     }
 
+    /// The next connection; panics after 10 s rather than hang.
     async fn accept(&mut self) -> Peer {
-        self.accepted.recv().await.unwrap()
+        tokio::time::timeout(Duration::from_secs(10), self.accepted.recv())
+            .await
+            .expect("no connection within 10 s")
+            .unwrap()
     }
 
     /// Whether a connection was accepted and not yet taken.

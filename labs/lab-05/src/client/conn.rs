@@ -245,13 +245,17 @@ async fn run<S>(
                     output.extend_from_slice(&r.bytes);
                     ends.push(output.len());
                 }
+                // Counted outside the write, so that a kill in the middle
+                // still knows which requests had started to leave.
+                let mut written_bytes = 0;
                 let written = tokio::select! {
-                    r = write_counting(&mut writer, &output) => r,
-                    () = kill.notified() => Err((0, aborted())),
+                    r = write_counting(&mut writer, &output, &mut written_bytes) => r,
+                    () = kill.notified() => Err(aborted()),
                 };
                 match written {
                     Ok(()) => waiting.extend(batch.drain(..).map(|r| r.reply)),
-                    Err((n, e)) => {
+                    Err(e) => {
+                        let n = written_bytes;
                         // A request whose first byte went out counts as sent.
                         let mut start = 0;
                         for (r, end) in batch.drain(..).zip(ends) {
@@ -306,21 +310,22 @@ fn copy_io(e: &io::Error) -> io::Error {
     }
 }
 
-/// Writes all of `bytes`; on failure, says how many had been written.
+/// Writes all of `bytes`, counting in `n` how many have been handed over
+/// (so far, if it fails or is cancelled).
 async fn write_counting<W: AsyncWrite + Unpin>(
     writer: &mut W,
     bytes: &[u8],
-) -> Result<(), (usize, io::Error)> {
-    let mut n = 0;
-    while n < bytes.len() {
-        match writer.write(&bytes[n..]).await {
-            Ok(0) => return Err((n, io::ErrorKind::WriteZero.into())),
-            Ok(k) => n += k,
+    n: &mut usize,
+) -> io::Result<()> {
+    while *n < bytes.len() {
+        match writer.write(&bytes[*n..]).await {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(k) => *n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err((n, e)),
+            Err(e) => return Err(e),
         }
     }
-    writer.flush().await.map_err(|e| (n, e))
+    writer.flush().await
 }
 
 /// Parses every complete reply in `input` and hands each to the oldest
