@@ -33,6 +33,7 @@
 //! cargo run -p lab-05 --release -- measure --out target/lab-05.json [--quick]
 //! ```
 
+pub mod client;
 pub mod error;
 pub mod measure;
 
