@@ -35,5 +35,6 @@
 
 pub mod error;
 pub mod measure;
+pub mod proxy;
 
 pub use error::{Cause, Class, NetError, Op};
