@@ -45,14 +45,16 @@ pub(crate) async fn serve(mut client: TcpStream, ordinal: u64, shared: &Shared) 
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
     match pump(&mut client, &mut upstream, ordinal, shared).await {
+        // Counted first: the client may look at the counters as soon as
+        // it sees the reset or the end of stream.
         End::Reset => {
-            reset(client);
             bump(&shared.counters.resets, 1);
+            reset(client);
         }
         End::Truncated => {
+            bump(&shared.counters.truncated, 1);
             let _ = client.shutdown().await;
             let _ = upstream.shutdown().await;
-            bump(&shared.counters.truncated, 1);
         }
         End::Done | End::Gone => {}
     }
