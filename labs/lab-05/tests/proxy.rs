@@ -459,6 +459,11 @@ fn a_frame_over_the_bound_passes_through_unparsed() {
         c.cmd(&[b"SET", b"huge", &value]).expect("OK"),
         Frame::simple("OK")
     );
+    assert_eq!(
+        proxy.stats().passthrough,
+        1,
+        "the request was too big to parse"
+    );
     let got = c.cmd(&[b"GET", b"huge"]).expect("the value");
     assert!(got.as_bulk() == Some(&value[..]), "10 MiB back intact");
     let stats = proxy.stats();
@@ -469,6 +474,16 @@ fn a_frame_over_the_bound_passes_through_unparsed() {
 fn a_stream_that_is_not_resp_passes_through_without_harm() {
     let server = upstream();
     let proxy = proxy_with(&server, Faults::default());
+    // An inline command is not RESP: it passes through, and so does its
+    // reply.
+    let mut s = TcpStream::connect(proxy.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("t");
+    s.write_all(b"PING\r\n").expect("send");
+    let mut reply = [0; 7];
+    s.read_exact(&mut reply).expect("PONG");
+    assert_eq!(&reply, b"+PONG\r\n");
+    assert_eq!(proxy.stats().passthrough, 1);
+    // 10 MiB of bytes that are no protocol at all.
     let mut s = TcpStream::connect(proxy.addr()).expect("connect");
     s.set_write_timeout(Some(Duration::from_secs(5)))
         .expect("t");
@@ -479,7 +494,7 @@ fn a_stream_that_is_not_resp_passes_through_without_harm() {
     assert!(wait_until(Duration::from_secs(5), || proxy
         .stats()
         .passthrough
-        == 1));
+        == 2));
     let mut c = client(proxy.addr(), Duration::from_secs(5));
     assert_eq!(c.cmd(&[b"PING"]).expect("PONG"), Frame::simple("PONG"));
 }
