@@ -36,5 +36,6 @@
 pub mod client;
 pub mod error;
 pub mod measure;
+pub mod proxy;
 
 pub use error::{Cause, Class, NetError, Op};
