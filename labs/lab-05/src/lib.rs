@@ -18,6 +18,8 @@
 //!   reconnection.
 //! - [`provoke`]: every class of error provoked through a real socket, the
 //!   rows of the chapter's table.
+//! - [`scenario`]: fault plans, and one run of a client strategy under
+//!   open-model load through the proxy to lab-02.
 //!
 //! How it is measured (the harness; other labs never import it):
 //! - [`measure`]: the chapter's experiments (the taxonomy as observed, and
@@ -36,6 +38,8 @@
 pub mod client;
 pub mod error;
 pub mod measure;
+pub mod provoke;
 pub mod proxy;
+pub mod scenario;
 
 pub use error::{Cause, Class, NetError, Op};

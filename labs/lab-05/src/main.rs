@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use kit::cli::MeasureArgs;
+use lab_05::client::Strategy;
 use lab_05::proxy::{Faults, ProxyConfig, ResetAt};
+use lab_05::scenario::{self, Load};
 
 #[derive(Parser)]
-#[command(about = "Lab 05: Errors at the network edge")]
+#[command(
+    about = "Lab 05: errors at the network edge: a fault-injecting proxy, typed network errors, a resilient client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -22,6 +26,35 @@ enum Command {
     /// prints its address and faults, then a stats line every second on
     /// stderr, until Ctrl-C.
     Proxy(ProxyArgs),
+    /// Provoke network errors for real on loopback and show how each is
+    /// classified (all rows of the chapter's table, or the ones named).
+    Provoke {
+        /// Row ids (refused, reset, too-many-files, …); none for all.
+        ids: Vec<String>,
+        /// Run the row here and print it as JSON (how the parent runs
+        /// `too-many-files` in a child with a low descriptor limit).
+        #[arg(long, hide = true)]
+        in_child: bool,
+    },
+    /// Run a fault scenario: open-model load through the proxy to lab-02,
+    /// for each client strategy (or one), with a summary table.
+    Scenario {
+        /// clean, resets-0.1, resets-1, resets-5, blackhole, latency-spike,
+        /// jitter.
+        name: String,
+        /// One strategy only: naive, retry, budget or full.
+        #[arg(long, value_parser = parse_strategy)]
+        client: Option<Strategy>,
+        /// Requests per second (Poisson arrivals).
+        #[arg(long, default_value_t = 1500.0)]
+        rate: f64,
+        /// How long each client runs.
+        #[arg(long, default_value = "5s", value_parser = kit::duration::parse_duration)]
+        duration: Duration,
+        /// A lab-02 (or Redis) on loopback to use instead of starting one.
+        #[arg(long)]
+        server: Option<SocketAddr>,
+    },
     /// Run the chapter's measurements and write a report for the results
     /// pipeline (`cargo xtask results --only lab-05`).
     Measure {
@@ -186,6 +219,14 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Proxy(args) => run_proxy(&args)?,
+        Command::Provoke { ids, in_child } => provoke(ids, in_child)?,
+        Command::Scenario {
+            name,
+            client,
+            rate,
+            duration,
+            server,
+        } => run_scenario(&name, client, Load::new(rate, duration), server)?,
         Command::Measure { args } => {
             let started = Instant::now();
             let report = lab_05::measure::run(args.quick)?;
@@ -193,5 +234,93 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Lab02(config) => lab_02::server::serve(config)?,
     }
+    Ok(())
+}
+
+fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    Strategy::ALL
+        .into_iter()
+        .find(|st| st.name() == s)
+        .ok_or_else(|| format!("no client {s:?}: naive, retry, budget or full"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn provoke(ids: Vec<String>, in_child: bool) -> Result<()> {
+    if in_child {
+        let seen = lab_05::provoke::too_many_files_here()?;
+        println!("{}", serde_json::to_string(&seen)?);
+        return Ok(());
+    }
+    let ids: Vec<String> = if ids.is_empty() {
+        lab_05::provoke::ids().into_iter().map(String::from).collect()
+    } else {
+        ids
+    };
+    let server = lab_02::server::start(lab_02::config::Config::ephemeral(
+        lab_02::config::Model::TaskPerConnection,
+    ))?;
+    let exe = kit::process::own_exe();
+    let setup = lab_05::provoke::Setup {
+        server: server.addr(),
+        exe: &exe,
+    };
+    let seen = runtime()?.block_on(async {
+        let mut seen = Vec::new();
+        for id in &ids {
+            seen.push(lab_05::provoke::provoke(id, &setup).await?);
+        }
+        anyhow::Ok(seen)
+    })?;
+    server.shutdown();
+    for o in &seen {
+        println!("{:<16} {:<18} {:<8} {}", o.id, o.class, o.op, o.message);
+    }
+    Ok(())
+}
+
+fn run_scenario(
+    name: &str,
+    client: Option<Strategy>,
+    load: Load,
+    server: Option<SocketAddr>,
+) -> Result<()> {
+    let sc = scenario::named(name)?;
+    let strategies: Vec<Strategy> = client.map_or(Strategy::ALL.to_vec(), |c| vec![c]);
+    // Our own lab-02 unless given one; kept alive until the end.
+    let (_server, addr) = match server {
+        Some(a) => (None, scenario::loopback_only(a)?),
+        None => {
+            let launch = lab_02::launch::Launch {
+                subcommand: Some("lab02"),
+                ..lab_02::launch::Launch::new(lab_02::launch::Target::TaskPerConnection, 2)
+            };
+            let s = lab_02::launch::Server::start(&launch)?;
+            let a = SocketAddr::from(([127, 0, 0, 1], s.port));
+            (Some(s), a)
+        }
+    };
+    let mut count = lab_02::client::Client::connect(addr)?;
+    eprintln!("{}: {}", sc.name, sc.about);
+    let outcomes = runtime()?.block_on(async {
+        let proxy = lab_05::proxy::start(lab_05::proxy::ProxyConfig::new(addr)).await?;
+        let mut out = Vec::new();
+        for st in strategies {
+            let o = scenario::run(&proxy, &mut count, &sc, st, &load, &mut |made| {
+                eprint!("\r{} client: {} requests made", st.name(), kit::fmt::fmt_int(made as f64));
+            })
+            .await?;
+            eprintln!("\r{} client: {} requests made, done", st.name(), kit::fmt::fmt_int(o.requests as f64));
+            out.push(o);
+        }
+        proxy.shutdown().await;
+        anyhow::Ok(out)
+    })?;
+    println!("{}", kit::fmt::render_text(&lab_05::measure::storm_table(&outcomes, &load)));
     Ok(())
 }

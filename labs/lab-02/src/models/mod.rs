@@ -8,14 +8,14 @@
 //!   the keyspace; commands for another core's keys travel by message.
 //! - [`keyspace`]: the data, and how a model's commands reach it.
 //! - [`tokio_conn`]: admitting, serving and draining connections on tokio.
-//! - `accept`: what every model does when `accept` fails (out of
+//! - [`accept`]: what every model does when `accept` fails (out of
 //!   descriptors): pause, retry by itself, log once per streak.
 //!
 //! The three models never import one another: what two of them share is
 //! in `keyspace` or `tokio_conn`, so changing one model cannot break
 //! another through a helper it happened to borrow.
 
-mod accept;
+pub mod accept;
 pub mod event_loop;
 pub mod keyspace;
 pub mod per_core;

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use lab_02::models::accept::AcceptErrors;
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::watch;
@@ -304,10 +305,25 @@ pub async fn start(cfg: ProxyConfig) -> Result<ProxyHandle, ProxyError> {
         counters: Counters::default(),
     });
     let (stop, _) = watch::channel(false);
+    // Faults that act on the listening socket hold from the moment `start`
+    // returns: refused means no socket at all, stalled a backlog of one.
+    let mut backlog = BACKLOG;
+    let listener = if cfg.faults.refuse {
+        None
+    } else {
+        if cfg.faults.stall_accept {
+            socket2::SockRef::from(&listener)
+                .listen(STALLED_BACKLOG)
+                .map_err(|source| ProxyError::Bind { addr, source })?;
+            backlog = STALLED_BACKLOG;
+        }
+        Some(listener)
+    };
     let mut tasks = JoinSet::new();
     tasks.spawn(accept_loop(
         Arc::clone(&shared),
         listener,
+        backlog,
         addr,
         stop.subscribe(),
     ));
@@ -335,12 +351,12 @@ impl Drop for Active {
 
 async fn accept_loop(
     shared: Arc<Shared>,
-    listener: TcpListener,
+    mut listener: Option<TcpListener>,
+    mut backlog: i32,
     addr: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut listener = Some(listener);
-    let mut backlog = BACKLOG;
+    let mut accept_errors = AcceptErrors::default();
     let mut faults = shared.faults.subscribe();
     let mut conns = JoinSet::new();
     let mut ordinal = 0u64;
@@ -393,6 +409,7 @@ async fn accept_loop(
             }
             accepted = accept => match accepted {
                 Ok((client, _peer)) => {
+                    accept_errors.succeeded();
                     let active = shared.counters.active.load(Ordering::Relaxed);
                     if active >= shared.max_connections as u64 {
                         bump(&shared.counters.refused_over_limit, 1);
@@ -413,8 +430,7 @@ async fn accept_loop(
                 Err(e) => {
                     // Out of descriptors and the like: the connection
                     // waits in the queue; do not spin.
-                    tracing::warn!("proxy: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(accept_errors.failed(&e)).await;
                 }
             },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
