@@ -258,7 +258,10 @@ fn provoke(ids: Vec<String>, in_child: bool) -> Result<()> {
         return Ok(());
     }
     let ids: Vec<String> = if ids.is_empty() {
-        lab_05::provoke::ids().into_iter().map(String::from).collect()
+        lab_05::provoke::ids()
+            .into_iter()
+            .map(String::from)
+            .collect()
     } else {
         ids
     };
@@ -305,22 +308,33 @@ fn run_scenario(
             (Some(s), a)
         }
     };
-    let mut count = lab_02::client::Client::connect(addr)?;
+    let mut count = scenario::Lab02Count::new(addr);
     eprintln!("{}: {}", sc.name, sc.about);
     let outcomes = runtime()?.block_on(async {
         let proxy = lab_05::proxy::start(lab_05::proxy::ProxyConfig::new(addr)).await?;
         let mut out = Vec::new();
         for st in strategies {
             let o = scenario::run(&proxy, &mut count, &sc, st, &load, &mut |made| {
-                eprint!("\r{} client: {} requests made", st.name(), kit::fmt::fmt_int(made as f64));
+                eprint!(
+                    "\r{} client: {} requests made",
+                    st.name(),
+                    kit::fmt::fmt_int(made as f64)
+                );
             })
             .await?;
-            eprintln!("\r{} client: {} requests made, done", st.name(), kit::fmt::fmt_int(o.requests as f64));
+            eprintln!(
+                "\r{} client: {} requests made, done",
+                st.name(),
+                kit::fmt::fmt_int(o.requests as f64)
+            );
             out.push(o);
         }
         proxy.shutdown().await;
         anyhow::Ok(out)
     })?;
-    println!("{}", kit::fmt::render_text(&lab_05::measure::storm_table(&outcomes, &load)));
+    println!(
+        "{}",
+        kit::fmt::render_text(&lab_05::measure::storm_table(&outcomes, &load))
+    );
     Ok(())
 }

@@ -65,7 +65,7 @@ pub fn run(quick: bool) -> Result<Report> {
         Load::new(1_500.0, Duration::from_secs(5))
     };
     let outcomes = kit::timed("the storm table: every strategy under every fault", || {
-        rt.block_on(storm(addr, &server, &load))
+        rt.block_on(storm(addr, &load))
     })?;
     let mut table = storm_table(&outcomes, &load);
     storm_facts(&mut table, &outcomes)?;
@@ -80,7 +80,15 @@ pub fn taxonomy_table(seen: &[Observed]) -> Table {
     let mut t = Table::new(
         "taxonomy",
         "Every network error, provoked on loopback and classified",
-        &["error", "Go", "Rust", "provoked by", "class seen", "op", "OS error"],
+        &[
+            "error",
+            "Go",
+            "Rust",
+            "provoked by",
+            "class seen",
+            "op",
+            "OS error",
+        ],
     );
     for (row, o) in ROWS.iter().zip(seen) {
         let os = match (&o.kind, o.errno) {
@@ -97,9 +105,15 @@ pub fn taxonomy_table(seen: &[Observed]) -> Table {
             o.op.clone(),
             os,
         ]);
-        t.fact(&format!("{}_message", row.id.replace('-', "_")), format!("`{}`", o.message));
+        t.fact(
+            &format!("{}_message", row.id.replace('-', "_")),
+            format!("`{}`", o.message),
+        );
         if let Some(k) = &o.kind {
-            t.fact(&format!("{}_kind", row.id.replace('-', "_")), format!("`{k}`"));
+            t.fact(
+                &format!("{}_kind", row.id.replace('-', "_")),
+                format!("`{k}`"),
+            );
         }
     }
     // The seed's worry, tested: which timeouts would a match on the text
@@ -117,13 +131,23 @@ pub fn taxonomy_table(seen: &[Observed]) -> Table {
     t.fact("text_missed", missed.len().to_string());
     t.fact(
         "text_missed_rows",
-        missed.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+        missed
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
-    let all_match = ROWS.iter().zip(seen).all(|(r, o)| r.class.name() == o.class);
+    let all_match = ROWS
+        .iter()
+        .zip(seen)
+        .all(|(r, o)| r.class.name() == o.class);
     t.fact(
         "verdict",
         if all_match {
-            format!("all {} rows came out as the class the table gives them", ROWS.len())
+            format!(
+                "all {} rows came out as the class the table gives them",
+                ROWS.len()
+            )
         } else {
             "some rows came out as another class than the table gives them (see the class column)"
                 .to_owned()
@@ -139,9 +163,9 @@ pub fn taxonomy_table(seen: &[Observed]) -> Table {
 }
 // ANCHOR_END: taxonomy-table
 
-async fn storm(addr: std::net::SocketAddr, server: &Server, load: &Load) -> Result<Vec<Outcome>> {
+async fn storm(addr: std::net::SocketAddr, load: &Load) -> Result<Vec<Outcome>> {
     let proxy = proxy::start(ProxyConfig::new(addr)).await?;
-    let mut count = server.client()?;
+    let mut count = scenario::Lab02Count::new(addr);
     let mut out = Vec::new();
     for sc in scenario::all() {
         for strategy in Strategy::ALL {
@@ -190,10 +214,17 @@ pub fn storm_table(outcomes: &[Outcome], load: &Load) -> Table {
             fmt_int(o.client.hedges as f64),
             fmt_int(o.client.breaker_rejections as f64),
         ]);
-        let key = format!("{}_{}", o.scenario.replace(['-', '.'], "_"), o.strategy.name());
+        let key = format!(
+            "{}_{}",
+            o.scenario.replace(['-', '.'], "_"),
+            o.strategy.name()
+        );
         t.fact(&format!("amp_{key}"), fmt_ratio(o.amplification()));
         t.fact(&format!("success_{key}"), fmt_pct(o.success()));
-        t.fact(&format!("p99_{key}"), format!("{} ms", fmt_ms(o.p99_us as f64 / 1e3)));
+        t.fact(
+            &format!("p99_{key}"),
+            format!("{} ms", fmt_ms(o.p99_us as f64 / 1e3)),
+        );
     }
     t.note(format!(
         "Open model: {} requests/s (Poisson), {} s per cell, one in {} a SET, the rest GETs, \
@@ -229,7 +260,11 @@ fn storm_facts(t: &mut Table, outcomes: &[Outcome]) -> Result<()> {
         "budget_verdict",
         format!(
             "the budgeted client {} at 5% resets ({}), and the naive retrier {} ({})",
-            if holds { "stays at or below the goal" } else { "goes over the goal" },
+            if holds {
+                "stays at or below the goal"
+            } else {
+                "goes over the goal"
+            },
             fmt_ratio(budget5.amplification()),
             if storms { "goes over it" } else { "does not" },
             fmt_ratio(retry5.amplification()),

@@ -11,6 +11,12 @@
 //! Half-open lets `probes` requests through: that many successes close it,
 //! one failure opens it again.
 //!
+//! What counts as one failure is the client's choice: `ResilientClient`
+//! reports a failed connect, or a connection dying, once, however many
+//! requests were in flight on it. Counting each of them would open the
+//! breaker on a single reset of a busy multiplexed connection (lab-05's
+//! first storm run did exactly that).
+//!
 //! Time is [`tokio::time::Instant`], so tokio's paused clock drives it in
 //! the tests.
 

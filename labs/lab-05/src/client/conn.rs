@@ -19,6 +19,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use lab_02::resp::{Frame, encode_command, parse_frame};
@@ -80,6 +81,8 @@ pub struct Connection {
     tx: mpsc::UnboundedSender<Request>,
     kill: Arc<Notify>,
     peer: Option<SocketAddr>,
+    /// Set by the first request to report this connection's failure.
+    failure_reported: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -119,7 +122,20 @@ impl Connection {
         let (tx, rx) = mpsc::unbounded_channel();
         let kill = Arc::new(Notify::new());
         tokio::spawn(run(stream, peer, rx, kill.clone()));
-        Self { tx, kill, peer }
+        Self {
+            tx,
+            kill,
+            peer,
+            failure_reported: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// `true` for the first caller only: when a connection dies, every
+    /// request on it fails at once, and those failures are one event, not
+    /// many (the circuit breaker counts failed connections, not failed
+    /// requests).
+    pub fn first_to_report_failure(&self) -> bool {
+        !self.failure_reported.swap(true, Ordering::Relaxed)
     }
 
     /// Whether the connection has died (the pool then opens a new one).

@@ -411,13 +411,21 @@ impl<C: Connector> ResilientClient<C> {
             None => None,
         };
         bump(&inner.stats.attempts);
-        let result = match self.connection(slot).await {
-            Ok(conn) => conn.call(args, inner.config.timeout).await,
-            Err(e) => Err(e),
+        // A connection that dies fails every request on it at once: one
+        // failure for the breaker, reported by the first of them.
+        let (result, first_failure) = match self.connection(slot).await {
+            Ok(conn) => {
+                let r = conn.call(args, inner.config.timeout).await;
+                let first = matches!(&r, Err(e) if policy::is_transient(e.class()))
+                    && conn.first_to_report_failure();
+                (r, first)
+            }
+            Err(e) => (Err(e), true),
         };
         if let Some(permit) = permit {
             permit.record(match &result {
-                Err(e) if policy::is_transient(e.class()) => Outcome::Failure,
+                Err(e) if policy::is_transient(e.class()) && first_failure => Outcome::Failure,
+                Err(e) if policy::is_transient(e.class()) => Outcome::Abandoned,
                 _ => Outcome::Success,
             });
         }
