@@ -66,6 +66,28 @@ pub enum Cause {
     Reply(String),
 }
 
+impl Cause {
+    /// A copy, classifying the same (see [`NetError::copy`]).
+    pub fn copy(&self) -> Cause {
+        match self {
+            Cause::Io(e) => Cause::Io(copy_io(e)),
+            Cause::Deadline(d) => Cause::Deadline(*d),
+            Cause::MidFrame { got } => Cause::MidFrame { got: *got },
+            Cause::Closed => Cause::Closed,
+            Cause::Protocol(p) => Cause::Protocol(p.clone()),
+            Cause::Reply(s) => Cause::Reply(s.clone()),
+        }
+    }
+}
+
+/// A copy of an OS error: its number if it has one, else its kind and text.
+pub fn copy_io(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(n) => io::Error::from_raw_os_error(n),
+        None => io::Error::new(e.kind(), e.to_string()),
+    }
+}
+
 /// The classes a caller decides on. Each row of the chapter's table is one
 /// of these, provoked for real (see [`crate::provoke`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -75,7 +97,8 @@ pub enum Class {
     Timeout,
     /// Nothing listens there (`ECONNREFUSED`).
     Refused,
-    /// Connecting failed some other way (no route, address not available).
+    /// Connecting failed some other way (no route to the host, the
+    /// network down).
     ConnectFailed,
     /// The peer reset the connection (`ECONNRESET`).
     Reset,
@@ -86,7 +109,7 @@ pub enum Class {
     /// The connection ended cleanly where a reply should have started.
     Closed,
     /// Out of descriptors, memory or ports (`EMFILE`, `ENFILE`, `ENOBUFS`,
-    /// `ENOMEM`, `EADDRNOTAVAIL`).
+    /// `ENOMEM`, and `EADDRNOTAVAIL` on connect: no ephemeral port left).
     ResourceExhausted,
     /// The peer does not speak RESP.
     Protocol,
@@ -186,6 +209,13 @@ impl NetError {
         self.class() == Class::Timeout
     }
 
+    /// A copy (`io::Error` is not `Clone`): the same kind and OS error
+    /// number, so the copy classifies the same. Every request on a
+    /// connection that died gets one.
+    pub fn copy(&self) -> NetError {
+        NetError::new(self.op, self.peer, self.sent, self.cause.copy())
+    }
+
     /// The OS error number, when the OS gave one (`errors.Is(err,
     /// syscall.ECONNRESET)` compares this).
     pub fn errno(&self) -> Option<i32> {
@@ -222,11 +252,6 @@ pub fn classify_io(op: Op, e: &io::Error) -> Class {
         K::AddrNotAvailable if op == Op::Connect => Class::ResourceExhausted,
         K::OutOfMemory => Class::ResourceExhausted,
         K::InvalidData => Class::Protocol,
-        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable
-            if op == Op::Connect =>
-        {
-            Class::ConnectFailed
-        }
         _ if op == Op::Connect => Class::ConnectFailed,
         _ => Class::Other,
     }

@@ -40,13 +40,13 @@ enum Command {
     /// for each client strategy (or one), with a summary table.
     Scenario {
         /// clean, resets-0.1, resets-1, resets-5, blackhole, latency-spike,
-        /// jitter.
+        /// stalls, jitter.
         name: String,
         /// One strategy only: naive, retry, budget or full.
         #[arg(long, value_parser = parse_strategy)]
         client: Option<Strategy>,
         /// Requests per second (Poisson arrivals).
-        #[arg(long, default_value_t = 1500.0)]
+        #[arg(long, default_value_t = 1500.0, value_parser = rate)]
         rate: f64,
         /// How long each client runs.
         #[arg(long, default_value = "5s", value_parser = kit::duration::parse_duration)]
@@ -95,6 +95,13 @@ struct ProxyArgs {
     /// Probability per reply of forwarding half of it, then closing.
     #[arg(long, value_name = "P", value_parser = probability, default_value = "0")]
     truncate: f64,
+    /// Probability per reply of holding it back (and what follows it on
+    /// its connection) for --stall-for more.
+    #[arg(long, value_name = "P", value_parser = probability, default_value = "0")]
+    stall: f64,
+    /// How long a stalled reply is held.
+    #[arg(long, value_parser = duration, default_value = "100ms")]
+    stall_for: Duration,
     /// Read everything, forward and answer nothing.
     #[arg(long)]
     blackhole: bool,
@@ -132,6 +139,15 @@ fn duration(s: &str) -> Result<Duration, String> {
     kit::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 && r <= 1e6 => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a rate in (0, 1000000] requests per second"
+        )),
+    }
+}
+
 fn probability(s: &str) -> Result<f64, String> {
     lab_05::proxy::parse_probability(s)
 }
@@ -152,6 +168,8 @@ impl ProxyArgs {
                     ResetAt::Reply
                 },
                 truncate: self.truncate,
+                stall: self.stall,
+                stall_for: self.stall_for,
                 blackhole: self.blackhole,
                 refuse: self.refuse,
                 stall_accept: self.stall_accept,

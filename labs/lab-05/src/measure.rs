@@ -68,7 +68,7 @@ pub fn run(quick: bool) -> Result<Report> {
         rt.block_on(storm(addr, &load))
     })?;
     let mut table = storm_table(&outcomes, &load);
-    storm_facts(&mut table, &outcomes)?;
+    storm_facts(&mut table, &outcomes, &load)?;
     report.table(table);
     Ok(report)
 }
@@ -118,7 +118,12 @@ pub fn taxonomy_table(seen: &[Observed]) -> Table {
     }
     // The seed's worry, tested: which timeouts would a match on the text
     // have missed?
-    let timeouts: Vec<&Observed> = seen.iter().filter(|o| o.class == "timeout").collect();
+    // Only timeouts the OS reported: the lab's own deadlines say what they
+    // are in their type, and their text is ours.
+    let timeouts: Vec<&Observed> = seen
+        .iter()
+        .filter(|o| o.class == "timeout" && o.kind.is_some())
+        .collect();
     let missed: Vec<&str> = timeouts
         .iter()
         .filter(|o| {
@@ -194,12 +199,13 @@ pub fn storm_table(outcomes: &[Outcome], load: &Load) -> Table {
             "p99 (ms)",
             "server saw per request",
             "retries",
+            "INCR run twice",
             "refused by budget",
             "hedges",
             "breaker fast-fails",
         ],
     )
-    .numeric(&[2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    .numeric(&[2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
     for o in outcomes {
         t.row(vec![
             o.scenario.clone(),
@@ -210,6 +216,7 @@ pub fn storm_table(outcomes: &[Outcome], load: &Load) -> Table {
             fmt_ms(o.p99_us as f64 / 1e3),
             fmt_ratio(o.amplification()),
             fmt_int(o.client.retries as f64),
+            fmt_int(o.incrs_twice as f64),
             fmt_int(o.client.budget_refusals as f64),
             fmt_int(o.client.hedges as f64),
             fmt_int(o.client.breaker_rejections as f64),
@@ -220,6 +227,7 @@ pub fn storm_table(outcomes: &[Outcome], load: &Load) -> Table {
             o.strategy.name()
         );
         t.fact(&format!("amp_{key}"), fmt_ratio(o.amplification()));
+        t.fact(&format!("twice_{key}"), fmt_int(o.incrs_twice as f64));
         t.fact(&format!("success_{key}"), fmt_pct(o.success()));
         t.fact(
             &format!("p99_{key}"),
@@ -227,22 +235,27 @@ pub fn storm_table(outcomes: &[Outcome], load: &Load) -> Table {
         );
     }
     t.note(format!(
-        "Open model: {} requests/s (Poisson), {} s per cell, one in {} a SET, the rest GETs, \
-         keys uniform over {}; each client a pool of 2 multiplexed connections through the \
-         proxy (a {} ms delay each way) to lab-02's task-per-connection model. Latency counts \
-         from when each request was due, failures included. \"Server saw\" is lab-02's \
-         `total_commands_processed` over the cell divided by the requests made.",
+        "Open model: {} requests/s (Poisson), {} s per cell; one in {} an INCR of a key of \
+         its own, one in {} of the rest a SET, the others GETs, keys uniform over {}; each \
+         client a pool of {} multiplexed connections through the proxy (a {} ms delay each \
+         way) to lab-02's task-per-connection model. Latency counts from when each request \
+         was due, failures included. \"Server saw\" is lab-02's `total_commands_processed` \
+         over the cell divided by the requests made; \"INCR run twice\" counts INCR keys \
+         whose value ended above 1.",
         fmt_int(load.rate),
         load.duration.as_secs_f64(),
+        load.incr_every,
         load.set_every,
         fmt_int(load.keys as f64),
+        crate::client::ClientConfig::preset(Strategy::Full).pool_size,
         scenario::BASE_LATENCY.as_millis(),
     ));
     t
 }
 
 /// The facts the prose quotes: the goal and the verdicts.
-fn storm_facts(t: &mut Table, outcomes: &[Outcome]) -> Result<()> {
+fn storm_facts(t: &mut Table, outcomes: &[Outcome], load: &Load) -> Result<()> {
+    settings_facts(t, load);
     let by: BTreeMap<(String, &str), &Outcome> = outcomes
         .iter()
         .map(|o| ((o.scenario.clone(), o.strategy.name()), o))
@@ -281,5 +294,107 @@ fn storm_facts(t: &mut Table, outcomes: &[Outcome]) -> Result<()> {
             fmt_ratio(spike_budget.amplification()),
         ),
     );
+    // Did the rule on `sent` hold under load? INCRs run twice, summed
+    // over every scenario, per client.
+    let twice = |st: &str| -> u64 {
+        outcomes
+            .iter()
+            .filter(|o| o.strategy.name() == st)
+            .map(|o| o.incrs_twice)
+            .sum()
+    };
+    let incrs: u64 = outcomes
+        .iter()
+        .filter(|o| o.strategy.name() == "budget")
+        .map(|o| o.incrs)
+        .sum();
+    t.fact(
+        "twice_verdict",
+        format!(
+            "over every scenario, the server ran {} of the naive retrier's INCRs twice, and {} \
+             of the budgeted client's and {} of the full client's ({} INCRs each)",
+            fmt_int(twice("retry") as f64),
+            fmt_int(twice("budget") as f64),
+            fmt_int(twice("full") as f64),
+            fmt_int(incrs as f64),
+        ),
+    );
+    // Did the breaker pay during the black hole, and did hedging pay
+    // under stalls and under jitter? Compared with the budgeted client, which differs from
+    // the full one by exactly those two.
+    let (hole_full, hole_budget) = (get("blackhole", "full")?, get("blackhole", "budget")?);
+    t.fact(
+        "breaker_verdict",
+        format!(
+            "the full client (breaker and hedges) got {} of requests through the black hole, \
+             the budgeted one {}; p99 {} against {}",
+            fmt_pct(hole_full.success()),
+            fmt_pct(hole_budget.success()),
+            ms_text(hole_full.p99_us),
+            ms_text(hole_budget.p99_us),
+        ),
+    );
+    for (sc, key) in [
+        ("stalls", "hedge_stalls_verdict"),
+        ("jitter", "hedge_jitter_verdict"),
+    ] {
+        let (full, budget) = (get(sc, "full")?, get(sc, "budget")?);
+        let helped = (full.p99_us as f64) < 0.9 * budget.p99_us as f64;
+        t.fact(
+            key,
+            format!(
+                "hedging {} the p99 ({} against {} without it), and the server did {} the work \
+                 per request",
+                if helped { "cut" } else { "did not cut" },
+                ms_text(full.p99_us),
+                ms_text(budget.p99_us),
+                fmt_ratio(full.amplification()),
+            ),
+        );
+    }
     Ok(())
+}
+
+fn ms_text(us: u64) -> String {
+    format!("{} ms", fmt_ms(us as f64 / 1e3))
+}
+
+/// The settings the prose names, from the code that has them, so a page
+/// never restates a setting that has since changed.
+fn settings_facts(t: &mut Table, load: &Load) {
+    use crate::client::{ClientConfig, Retry};
+    use kit::fmt::fmt_duration;
+    t.fact("rate", fmt_int(load.rate));
+    t.fact("seconds", fmt_duration(load.duration));
+    t.fact("latency", fmt_duration(scenario::BASE_LATENCY));
+    let full = ClientConfig::preset(Strategy::Full);
+    t.fact("deadline", fmt_duration(full.timeout));
+    t.fact("pool", full.pool_size.to_string());
+    if let Retry::Naive { max_attempts } = ClientConfig::preset(Strategy::Retry).retry {
+        t.fact("naive_attempts", max_attempts.to_string());
+    }
+    if let Retry::Safe(b) = full.retry {
+        t.fact("backoff_min", fmt_duration(b.min));
+        t.fact("backoff_max", fmt_duration(b.max));
+        t.fact("safe_attempts", b.max_attempts.to_string());
+    }
+    if let Some(b) = full.budget {
+        t.fact("budget_ratio", fmt_pct(b.ratio));
+        t.fact("budget_cap", format!("{}", b.cap));
+    }
+    if let Some(b) = full.breaker {
+        t.fact("breaker_threshold", b.failure_threshold.to_string());
+        t.fact("open_for", fmt_duration(b.open_for));
+    }
+    if let Some(h) = full.hedge_after {
+        t.fact("hedge_after", fmt_duration(h));
+    }
+    for sc in scenario::all() {
+        if sc.faults.reset > 0.0 {
+            t.fact(
+                &format!("reset_{}", sc.name.replace(['-', '.'], "_")),
+                format!("{}%", 100.0 * sc.faults.reset),
+            );
+        }
+    }
 }

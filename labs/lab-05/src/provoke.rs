@@ -21,11 +21,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use lab_02::resp::{Frame, encode_command, parse_frame};
+use lab_02::resp::Frame;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::time::{Instant, timeout_at};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
+use crate::client::{Connection, TcpConnector};
 use crate::error::{Cause, Class, NetError, Op};
 use crate::proxy::{self, Faults, ProxyHandle};
 
@@ -58,7 +59,7 @@ pub const ROWS: &[Row] = &[
         id: "connect-timeout",
         class: Class::Timeout,
         go: "`DialTimeout`; `err.(net.Error).Timeout()`",
-        rust: "`timeout_at(deadline, TcpStream::connect(..))` elapses",
+        rust: "`timeout(connect_timeout, TcpStream::connect(..))` elapses",
         how: "connect while the proxy stalls accept (backlog of one, full)",
     },
     Row {
@@ -101,7 +102,7 @@ pub const ROWS: &[Row] = &[
         class: Class::Closed,
         go: "`err == io.EOF`",
         rust: "`read` returns `Ok(0)`; here `Cause::Closed`",
-        how: "the server closes after QUIT; the client reads on",
+        how: "the server closes after QUIT; the client sends again",
     },
     Row {
         id: "too-many-files",
@@ -206,76 +207,16 @@ fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-/// Sends one command and reads one reply, within [`DEADLINE`], as a
-/// client would: every failure becomes a [`NetError`].
-async fn round_trip(stream: &mut tokio::net::TcpStream, args: &[&[u8]]) -> Result<Frame, NetError> {
-    let peer = stream.peer_addr().ok();
-    let mut out = Vec::new();
-    encode_command(args, &mut out);
-    stream
-        .write_all(&out)
-        .await
-        .map_err(|e| NetError::new(Op::Send, peer, true, e))?;
-    let mut buf = Vec::new();
-    read_reply(stream, &mut buf, peer, Instant::now() + DEADLINE).await
+/// Opens a connection as the lab's client does, within [`DEADLINE`].
+async fn connect(addr: SocketAddr) -> Result<Connection, NetError> {
+    Connection::open(&TcpConnector::new(addr), DEADLINE).await
 }
 
-// ANCHOR: read-reply
-/// Reads one reply by `deadline`, telling a clean close between replies
-/// from a close in the middle of one.
-pub async fn read_reply<R: AsyncRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-    peer: Option<SocketAddr>,
-    deadline: Instant,
-) -> Result<Frame, NetError> {
-    let fail = |cause: Cause| NetError::new(Op::Receive, peer, true, cause);
-    loop {
-        match parse_frame(buf) {
-            Ok(Some((frame, used))) => {
-                buf.drain(..used);
-                return match frame {
-                    Frame::Error(text) => Err(fail(Cause::Reply(text))),
-                    frame => Ok(frame),
-                };
-            }
-            Ok(None) => {}
-            Err(e) => return Err(fail(Cause::Protocol(e))),
-        }
-        let mut chunk = [0u8; 4096];
-        let n = match timeout_at(deadline, r.read(&mut chunk)).await {
-            Err(_) => return Err(fail(Cause::Deadline(DEADLINE))),
-            Ok(Err(e)) => return Err(fail(Cause::Io(e))),
-            Ok(Ok(n)) => n,
-        };
-        if n == 0 {
-            return Err(fail(if buf.is_empty() {
-                Cause::Closed
-            } else {
-                Cause::MidFrame { got: buf.len() }
-            }));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-// ANCHOR_END: read-reply
-
-async fn connect(addr: SocketAddr) -> Result<tokio::net::TcpStream, NetError> {
-    match timeout_at(
-        Instant::now() + DEADLINE,
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    {
-        Err(_) => Err(NetError::new(
-            Op::Connect,
-            Some(addr),
-            false,
-            Cause::Deadline(DEADLINE),
-        )),
-        Ok(Err(e)) => Err(NetError::new(Op::Connect, Some(addr), false, e)),
-        Ok(Ok(s)) => Ok(s),
-    }
+/// One request and its reply (or error) within [`DEADLINE`], through the
+/// lab's client connection: the errors in the table are the ones the
+/// client's callers get.
+async fn round_trip(conn: &Connection, args: &[&[u8]]) -> Result<Frame, NetError> {
+    conn.call(args, DEADLINE).await
 }
 
 /// `Err(e)` of a step that must fail, or an error saying it did not.
@@ -310,7 +251,7 @@ async fn connect_timeout(server: SocketAddr) -> Result<NetError> {
     )
     .await?;
     // Fill the backlog: these complete in the kernel, nobody accepts them.
-    let mut held = Vec::new();
+    let mut held: Vec<Connection> = Vec::new();
     for _ in 0..8 {
         match connect(p.addr()).await {
             Ok(s) => held.push(s),
@@ -333,8 +274,8 @@ async fn read_deadline(server: SocketAddr) -> Result<NetError> {
         },
     )
     .await?;
-    let mut s = connect(p.addr()).await?;
-    let e = expect_failure(round_trip(&mut s, &[b"GET", b"k"]).await, "GET")?;
+    let c = connect(p.addr()).await?;
+    let e = expect_failure(round_trip(&c, &[b"GET", b"k"]).await, "GET")?;
     p.shutdown().await;
     Ok(e)
 }
@@ -374,8 +315,8 @@ async fn reset(server: SocketAddr) -> Result<NetError> {
         },
     )
     .await?;
-    let mut s = connect(p.addr()).await?;
-    let e = expect_failure(round_trip(&mut s, &[b"SET", b"k", b"v"]).await, "SET")?;
+    let c = connect(p.addr()).await?;
+    let e = expect_failure(round_trip(&c, &[b"SET", b"k", b"v"]).await, "SET")?;
     p.shutdown().await;
     Ok(e)
 }
@@ -388,7 +329,7 @@ async fn broken_pipe() -> Result<NetError> {
             drop(s);
         }
     });
-    let mut s = connect(addr).await?;
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
     closer.await?;
     // The peer has closed (its FIN is here). The first write goes out and
     // the peer's kernel answers with a reset; the write after it fails.
@@ -410,9 +351,9 @@ async fn mid_frame(server: SocketAddr) -> Result<NetError> {
         },
     )
     .await?;
-    let mut s = connect(p.addr()).await?;
+    let c = connect(p.addr()).await?;
     let e = expect_failure(
-        round_trip(&mut s, &[b"ECHO", b"a reply long enough to cut"]).await,
+        round_trip(&c, &[b"ECHO", b"a reply long enough to cut"]).await,
         "ECHO",
     )?;
     p.shutdown().await;
@@ -420,15 +361,19 @@ async fn mid_frame(server: SocketAddr) -> Result<NetError> {
 }
 
 async fn closed(server: SocketAddr) -> Result<NetError> {
-    let mut s = connect(server).await?;
-    match round_trip(&mut s, &[b"QUIT"]).await {
+    let c = connect(server).await?;
+    match round_trip(&c, &[b"QUIT"]).await {
         Ok(Frame::Simple(ok)) if ok == "OK" => {}
         other => bail!("QUIT answered {other:?}"),
     }
-    let peer = Some(server);
-    let mut buf = Vec::new();
-    let r = read_reply(&mut s, &mut buf, peer, Instant::now() + DEADLINE).await;
-    expect_failure(r, "a read after QUIT")
+    // The server closes after QUIT's reply. Once the connection's task has
+    // read the end of the stream, the next request is refused with that
+    // cause, never sent (so any request could safely go again elsewhere).
+    let gone = Instant::now() + DEADLINE;
+    while !c.is_closed() && Instant::now() < gone {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    expect_failure(round_trip(&c, &[b"PING"]).await, "a PING after QUIT")
 }
 
 async fn protocol() -> Result<NetError> {
@@ -445,20 +390,20 @@ async fn protocol() -> Result<NetError> {
             let _ = s.read(&mut buf).await;
         }
     });
-    let mut s = connect(addr).await?;
-    let e = expect_failure(round_trip(&mut s, &[b"PING"]).await, "PING to HTTP")?;
-    drop(s);
+    let c = connect(addr).await?;
+    let e = expect_failure(round_trip(&c, &[b"PING"]).await, "PING to HTTP")?;
+    drop(c);
     http.await?;
     Ok(e)
 }
 
 async fn server_error(server: SocketAddr) -> Result<NetError> {
-    let mut s = connect(server).await?;
+    let c = connect(server).await?;
     let key = b"lab05:taxonomy:string";
-    round_trip(&mut s, &[b"SET", key, b"v"]).await?;
-    let e = expect_failure(round_trip(&mut s, &[b"LPUSH", key, b"x"]).await, "LPUSH")?;
+    round_trip(&c, &[b"SET", key, b"v"]).await?;
+    let e = expect_failure(round_trip(&c, &[b"LPUSH", key, b"x"]).await, "LPUSH")?;
     // The connection is still in step: the next request gets its answer.
-    match round_trip(&mut s, &[b"PING"]).await {
+    match round_trip(&c, &[b"PING"]).await {
         Ok(Frame::Simple(p)) if p == "PONG" => Ok(e),
         other => bail!("after an error reply, PING answered {other:?}"),
     }

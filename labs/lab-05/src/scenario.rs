@@ -113,8 +113,18 @@ pub fn all() -> Vec<Scenario> {
             }),
         },
         Scenario {
+            name: "stalls",
+            about: "1% of replies are held 100 ms more, and what follows them on their connection waits behind them",
+            faults: Faults {
+                stall: 0.01,
+                stall_for: Duration::from_millis(100),
+                ..base()
+            },
+            window: None,
+        },
+        Scenario {
             name: "jitter",
-            about: "each chunk waits 5 ms plus up to 40 ms more: slow replies at random",
+            about: "every chunk waits up to 40 ms more, at random: both connections slow alike",
             faults: Faults {
                 jitter: Duration::from_millis(40),
                 ..base()
@@ -143,7 +153,10 @@ pub struct Load {
     pub duration: Duration,
     /// Keys drawn uniformly from this many.
     pub keys: u64,
-    /// One in this many requests is a SET, the rest GETs.
+    /// One in this many requests is an INCR of a key of its own (not
+    /// idempotent: the run counts the ones the server ran twice).
+    pub incr_every: u64,
+    /// One in this many of the rest is a SET, the others GETs.
     pub set_every: u64,
     pub seed: u64,
 }
@@ -154,6 +167,7 @@ impl Load {
             rate,
             duration,
             keys: 1_000,
+            incr_every: 20,
             set_every: 10,
             seed: 5,
         }
@@ -176,6 +190,9 @@ pub struct Outcome {
     pub max_us: u64,
     /// Requests the server executed.
     pub server_requests: u64,
+    /// INCRs made, and how many of them the server ran more than once.
+    pub incrs: u64,
+    pub incrs_twice: u64,
     pub client: crate::client::StatsSnapshot,
 }
 
@@ -199,6 +216,8 @@ pub trait ServerCount {
     fn commands(&mut self) -> Result<u64>;
     /// Waits until no other client is connected, so the count is final.
     fn settle(&mut self) -> Result<()>;
+    /// The integer value of each key (0 for a missing key).
+    fn integers(&mut self, keys: &[String]) -> Result<Vec<u64>>;
 }
 
 // ANCHOR: server-count
@@ -245,6 +264,29 @@ impl ServerCount for Lab02Count {
         Ok(n.saturating_sub(own_before))
     }
 
+    fn integers(&mut self, keys: &[String]) -> Result<Vec<u64>> {
+        let mut c = lab_02::client::Client::connect(self.addr)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let mut args: Vec<&[u8]> = vec![b"MGET"];
+            args.extend(chunk.iter().map(|k| k.as_bytes()));
+            self.own += 1;
+            let reply = c.cmd(&args)?;
+            let lab_02::resp::Frame::Array(Some(values)) = reply else {
+                bail!("MGET answered {reply:?}");
+            };
+            for v in values {
+                out.push(match v {
+                    lab_02::resp::Frame::Bulk(Some(b)) => {
+                        String::from_utf8_lossy(&b).parse().unwrap_or(0)
+                    }
+                    _ => 0,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     fn settle(&mut self) -> Result<()> {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         // 1: the connection asking.
@@ -254,10 +296,20 @@ impl ServerCount for Lab02Count {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        // lab-02 takes a connection off `connected_clients` a moment before
+        // it adds the connection's commands to the total.
+        std::thread::sleep(Duration::from_millis(20));
         Ok(())
     }
 }
 // ANCHOR_END: server-count
+
+/// One request of the load.
+enum Request {
+    Get(String),
+    Set(String),
+    Incr(String),
+}
 
 #[derive(Default)]
 struct Tally {
@@ -288,6 +340,15 @@ pub async fn run(
     let start = Instant::now();
     let end = load.duration.as_nanos() as u64;
     let (mut in_window, mut next_tick, mut made) = (false, 1_000_000_000u64, 0u64);
+    let mut incrs: Vec<String> = Vec::new();
+    let nonce = format!(
+        "{}:{}:{}",
+        scenario.name,
+        strategy.name(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
     loop {
         let due_ns = schedule.next_ns();
         if due_ns >= end {
@@ -312,17 +373,25 @@ pub async fn run(
         }
         let due = start + Duration::from_nanos(due_ns);
         tokio::time::sleep_until(due).await;
-        let key = format!("lab05:{}", rng.below(load.keys));
-        let set = rng.below(load.set_every) == 0;
+        let op = if rng.below(load.incr_every) == 0 {
+            incrs.push(format!("lab05:incr:{nonce}:{}", incrs.len()));
+            Request::Incr(incrs[incrs.len() - 1].clone())
+        } else if rng.below(load.set_every) == 0 {
+            Request::Set(format!("lab05:{}", rng.below(load.keys)))
+        } else {
+            Request::Get(format!("lab05:{}", rng.below(load.keys)))
+        };
         let (client, hist, tally) = (client.clone(), hist.clone(), tally.clone());
         made += 1;
         tasks.spawn(async move {
-            let reply = if set {
-                client
-                    .call(&[b"SET", key.as_bytes(), b"value-of-16-bytes"])
-                    .await
-            } else {
-                client.call(&[b"GET", key.as_bytes()]).await
+            let reply = match &op {
+                Request::Incr(k) => client.call(&[b"INCR", k.as_bytes()]).await,
+                Request::Set(k) => {
+                    client
+                        .call(&[b"SET", k.as_bytes(), b"value-of-16-bytes"])
+                        .await
+                }
+                Request::Get(k) => client.call(&[b"GET", k.as_bytes()]).await,
             };
             let took = due.elapsed().as_micros() as u64;
             if let Ok(mut h) = hist.lock() {
@@ -344,6 +413,9 @@ pub async fn run(
     // Closing the client's connections makes the server's count final.
     drop(client);
     let server_requests = count.commands()?.saturating_sub(before);
+    // Each INCR has a key of its own: a value above 1 means the server ran
+    // it more than once.
+    let incrs_twice = count.integers(&incrs)?.iter().filter(|&&v| v > 1).count() as u64;
     let h = hist
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -359,6 +431,8 @@ pub async fn run(
         p99_us: h.value_at_quantile(0.99),
         max_us: h.max(),
         server_requests,
+        incrs: incrs.len() as u64,
+        incrs_twice,
         client: stats,
     })
 }

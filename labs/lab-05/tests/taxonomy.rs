@@ -72,7 +72,10 @@ row!(mid_frame_eof, "mid-frame-eof", |o| {
     assert!(o.message.contains("bytes of a reply"), "{}", o.message);
 });
 row!(closed, "closed", |o| {
-    assert_eq!(o.op, "receive");
+    // The end of the stream was read by the connection's task; the
+    // request after it was refused before any byte left.
+    assert_eq!(o.op, "send");
+    assert!(!o.sent);
 });
 row!(too_many_files, "too-many-files", |o| {
     assert_eq!(o.op, "connect");
@@ -95,8 +98,8 @@ fn every_row_has_a_test_and_every_class_but_two_a_row() {
             r.id
         );
     }
-    // Connecting can only fail some other way off loopback (no route,
-    // an address not available), and `Other` is the rest.
+    // Connecting can only fail some other way off loopback (no route to
+    // the host, the network down), and `Other` is the rest.
     for c in Class::ALL {
         let has_row = ROWS.iter().any(|r| r.class == c);
         assert_eq!(

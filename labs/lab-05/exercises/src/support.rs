@@ -26,6 +26,8 @@ pub enum Step {
     RefusedBeforeSend,
     /// No reply by the attempt's deadline; the attempt takes `Duration`.
     Timeout(Duration),
+    /// The peer answered with bytes that are not RESP.
+    Garbage,
 }
 
 /// A server that follows a script, one step per attempt.
@@ -69,6 +71,14 @@ impl Scripted {
                 Op::Connect,
                 false,
                 Cause::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            ),
+            Step::Garbage => fail(
+                Op::Receive,
+                true,
+                Cause::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not RESP",
+                )),
             ),
             Step::Timeout(after) => {
                 tokio::time::sleep(after).await;

@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lab_02::resp::{Frame, encode_command, parse_frame};
@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::error::{Cause, NetError, Op};
+use crate::error::{Cause, NetError, Op, copy_io};
 
 /// Opens transports. `connect` need not enforce a deadline: the caller
 /// ([`Connection::open`]) does.
@@ -83,6 +83,8 @@ pub struct Connection {
     peer: Option<SocketAddr>,
     /// Set by the first request to report this connection's failure.
     failure_reported: Arc<AtomicBool>,
+    /// Why the connection died, once it has: what a later request gets.
+    died: Arc<Mutex<Option<NetError>>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -121,12 +123,14 @@ impl Connection {
     {
         let (tx, rx) = mpsc::unbounded_channel();
         let kill = Arc::new(Notify::new());
-        tokio::spawn(run(stream, peer, rx, kill.clone()));
+        let died = Arc::new(Mutex::new(None));
+        tokio::spawn(run(stream, peer, rx, kill.clone(), died.clone()));
         Self {
             tx,
             kill,
             peer,
             failure_reported: Arc::new(AtomicBool::new(false)),
+            died,
         }
     }
 
@@ -183,8 +187,17 @@ impl Connection {
     }
     // ANCHOR_END: deadline
 
+    /// The error for a request that found the connection dead: its cause
+    /// of death if known (a peer that closed is still `closed`), else an
+    /// abort.
     fn dead(&self, op: Op, sent: bool) -> NetError {
-        NetError::new(op, self.peer, sent, aborted())
+        let cause = self
+            .died
+            .lock()
+            .ok()
+            .and_then(|d| d.as_ref().map(|e| e.cause.copy()))
+            .unwrap_or_else(|| aborted().into());
+        NetError::new(op, self.peer, sent, cause)
     }
 }
 
@@ -198,24 +211,6 @@ fn aborted() -> io::Error {
     )
 }
 
-/// A copy of a cause (`io::Error` is not `Clone`): same kind and OS error
-/// number, so the copy classifies the same.
-pub fn copy_cause(cause: &Cause) -> Cause {
-    match cause {
-        Cause::Io(e) => Cause::Io(copy_io(e)),
-        Cause::Deadline(d) => Cause::Deadline(*d),
-        Cause::MidFrame { got } => Cause::MidFrame { got: *got },
-        Cause::Closed => Cause::Closed,
-        Cause::Protocol(p) => Cause::Protocol(p.clone()),
-        Cause::Reply(s) => Cause::Reply(s.clone()),
-    }
-}
-
-/// A copy of an error (see [`copy_cause`]).
-pub fn copy_error(e: &NetError) -> NetError {
-    NetError::new(e.op, e.peer, e.sent, copy_cause(&e.cause))
-}
-
 /// How much a read asks for.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -227,6 +222,7 @@ async fn run<S>(
     peer: Option<SocketAddr>,
     mut rx: mpsc::UnboundedReceiver<Request>,
     kill: Arc<Notify>,
+    died: Arc<Mutex<Option<NetError>>>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -236,19 +232,17 @@ async fn run<S>(
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::new();
     let mut batch: Vec<Request> = Vec::new();
-    let mut handles_gone = false;
     let failure: NetError = loop {
-        if handles_gone && waiting.is_empty() {
-            return;
-        }
         tokio::select! {
             () = kill.notified() => {
                 break NetError::new(Op::Receive, peer, true, aborted());
             }
-            request = rx.recv(), if !handles_gone => {
+            request = rx.recv() => {
+                // Every handle is gone, so nobody waits for a reply (a
+                // caller holds a handle while it waits): close, rather
+                // than wait for replies to no one, perhaps forever.
                 let Some(request) = request else {
-                    handles_gone = true;
-                    continue;
+                    return;
                 };
                 // Take everything queued: one write for the lot.
                 batch.push(request);
@@ -286,6 +280,9 @@ async fn run<S>(
             }
             read = reader.read_buf(&mut input) => {
                 match read {
+                    // ANCHOR: eof
+                    // The peer closed: between replies, or in the middle
+                    // of one (the reply is lost, and whatever it did).
                     Ok(0) => {
                         let cause = if input.is_empty() {
                             Cause::Closed
@@ -294,6 +291,7 @@ async fn run<S>(
                         };
                         break NetError::new(Op::Receive, peer, true, cause);
                     }
+                    // ANCHOR_END: eof
                     Ok(_) => {
                         if let Err(e) = deliver(&mut input, &mut waiting, peer) {
                             break e;
@@ -306,9 +304,12 @@ async fn run<S>(
     };
     // Dead: refuse new requests, fail the written ones with the cause, and
     // the queued ones (never written) as not sent.
+    if let Ok(mut d) = died.lock() {
+        *d = Some(failure.copy());
+    }
     rx.close();
     for w in waiting.drain(..) {
-        let _ = w.send(Err(copy_error(&failure)));
+        let _ = w.send(Err(failure.copy()));
     }
     while let Ok(r) = rx.try_recv() {
         let _ = r
@@ -318,13 +319,6 @@ async fn run<S>(
     tracing::debug!("connection dropped: {failure}");
 }
 // ANCHOR_END: task
-
-fn copy_io(e: &io::Error) -> io::Error {
-    match e.raw_os_error() {
-        Some(n) => io::Error::from_raw_os_error(n),
-        None => io::Error::new(e.kind(), e.to_string()),
-    }
-}
 
 /// Writes all of `bytes`, counting in `n` how many have been handed over
 /// (so far, if it fails or is cancelled).

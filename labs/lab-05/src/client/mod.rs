@@ -28,7 +28,6 @@ pub use policy::{Backoff, RetryBudget, is_idempotent, is_read_only, may_retry};
 
 use crate::error::{Class, NetError};
 use breaker::Outcome;
-use conn::copy_error;
 
 /// What a call can end with.
 #[derive(Debug, thiserror::Error)]
@@ -320,7 +319,12 @@ impl<C: Connector> ResilientClient<C> {
             budget.deposit();
         }
         let idempotent = is_idempotent(args);
-        let hedge_after = inner.config.hedge_after.filter(|_| is_read_only(args));
+        // A hedge goes to another connection: with one, it would wait
+        // behind the slow request it is meant to overtake.
+        let hedge_after = inner
+            .config
+            .hedge_after
+            .filter(|_| is_read_only(args) && inner.slots.len() > 1);
         let mut delays = None;
         let mut attempts = 0;
         let mut last: Option<NetError> = None;
@@ -420,7 +424,9 @@ impl<C: Connector> ResilientClient<C> {
                     && conn.first_to_report_failure();
                 (r, first)
             }
-            Err(e) => (Err(e), true),
+            // Only the caller that tried to connect reports the failure;
+            // those queued behind it share its error, not a failure each.
+            Err((e, tried)) => (Err(e), tried),
         };
         if let Some(permit) = permit {
             permit.record(match &result {
@@ -432,8 +438,10 @@ impl<C: Connector> ResilientClient<C> {
         result.map_err(ClientError::Net)
     }
 
-    /// The live connection in `slot`, opened if it is missing or dead.
-    async fn connection(&self, slot: usize) -> Result<Connection, NetError> {
+    /// The live connection in `slot`, opened if it is missing or dead. An
+    /// error says whether this caller made the connect attempt (`true`) or
+    /// shares the error of one that had just failed.
+    async fn connection(&self, slot: usize) -> Result<Connection, (NetError, bool)> {
         let inner = &*self.inner;
         let slot = &inner.slots[slot];
         let seen = slot.generation.load(Ordering::Acquire);
@@ -447,7 +455,7 @@ impl<C: Connector> ResilientClient<C> {
             && let Some(e) = &state.failed
         {
             // Someone tried while we queued, and failed: so do we.
-            return Err(copy_error(e));
+            return Err((e.copy(), false));
         }
         bump(&inner.stats.connects);
         if state.tried {
@@ -464,8 +472,8 @@ impl<C: Connector> ResilientClient<C> {
             }
             Err(e) => {
                 state.conn = None;
-                state.failed = Some(copy_error(&e));
-                Err(e)
+                state.failed = Some(e.copy());
+                Err((e, true))
             }
         }
     }

@@ -52,8 +52,14 @@ const READ_ONLY: &[&str] = &[
     "SCAN",
 ];
 
-/// Commands that write, but leave the same state when run twice as when
-/// run once.
+/// Commands that write, but leave the same *state* when run twice in a
+/// row as when run once. Two caveats the caller owns: the second run's
+/// reply may differ (a retried DEL that had worked answers 0, a retried
+/// SADD counts no new members), and a retry that lands after another
+/// client's write undoes it (a late SET overwrites a newer value), and a
+/// relative expiry (EXPIRE, SET … EX) retried late ends later by the delay.
+/// `SET` with `NX`, `XX` or `GET` is excluded below: its reply is the
+/// result the caller acts on.
 const IDEMPOTENT_WRITES: &[&str] = &[
     "SET",
     "MSET",

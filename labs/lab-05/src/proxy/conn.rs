@@ -210,13 +210,18 @@ impl Dir {
     }
 
     fn push(&mut self, item: Item, f: &Faults) {
+        self.push_held(item, f, Duration::ZERO);
+    }
+
+    /// Queues `item` with `extra` delay on top of the faults' own.
+    fn push_held(&mut self, item: Item, f: &Faults, extra: Duration) {
         if let Item::Data(d) = &item {
             if d.is_empty() {
                 return;
             }
             self.queued += d.len();
         }
-        let mut delay = f.latency;
+        let mut delay = f.latency.saturating_add(extra);
         if !f.jitter.is_zero() {
             let j = u64::try_from(f.jitter.as_nanos()).unwrap_or(u64::MAX);
             delay = delay.saturating_add(Duration::from_nanos(self.jitter.below(j)));
@@ -307,6 +312,14 @@ struct Conn<'a> {
     up: Dir,
     down: Dir,
     decisions: Rng,
+    /// One draw per reply: is it held back?
+    stalls: Rng,
+    /// The black hole swallowed something here. The connection swallows
+    /// everything from then on, both ways, until it closes, even once the
+    /// black hole is lifted: a stream that lost bytes in the middle cannot
+    /// deliver what follows them (TCP cannot either), and a RESP client
+    /// would take the next reply for the one that was lost.
+    holed: bool,
     /// Bytes are no longer parsed (not RESP, or a frame too big).
     passthrough: bool,
     /// Requests forwarded to the server so far.
@@ -325,16 +338,26 @@ impl<'a> Conn<'a> {
         let now = Instant::now();
         let up = Dir::new(Rng::new(rng.next_u64()), now);
         let down = Dir::new(Rng::new(rng.next_u64()), now);
+        let stalls = Rng::new(rng.next_u64());
         Self {
             shared,
             up,
             down,
             decisions,
+            stalls,
+            holed: false,
             passthrough: false,
             forwarded: 0,
             replies: 0,
             reply_fault: None,
         }
+    }
+
+    /// Whether bytes are swallowed now: the black hole is on, or it has
+    /// swallowed bytes of this connection before.
+    fn swallowing(&mut self, f: &Faults) -> bool {
+        self.holed |= f.blackhole;
+        self.holed
     }
 
     /// Stops parsing: what waits in either parse buffer is forwarded as it
@@ -345,16 +368,17 @@ impl<'a> Conn<'a> {
         }
         self.passthrough = true;
         bump(&self.shared.counters.passthrough, 1);
+        let swallow = self.swallowing(f);
         for dir in [&mut self.up, &mut self.down] {
             let rest = std::mem::take(&mut dir.parse);
-            if !f.blackhole && !dir.stopped {
+            if !swallow && !dir.stopped {
                 dir.push_data(rest, f);
             }
         }
     }
 
     fn passthrough_chunk(&mut self, bytes: &[u8], f: &Faults, upward: bool) {
-        if f.blackhole {
+        if self.swallowing(f) {
             if upward {
                 bump(&self.shared.counters.swallowed, 1);
             }
@@ -387,7 +411,7 @@ impl<'a> Conn<'a> {
             pos += used;
             bump(&self.shared.counters.requests, 1);
             let d = decide(&mut self.decisions, f);
-            if f.blackhole {
+            if self.swallowing(f) {
                 bump(&self.shared.counters.swallowed, 1);
                 continue;
             }
@@ -441,7 +465,7 @@ impl<'a> Conn<'a> {
             let index = self.replies;
             self.replies += 1;
             bump(&self.shared.counters.replies, 1);
-            if f.blackhole {
+            if self.swallowing(f) {
                 continue;
             }
             match self.reply_fault {
@@ -458,6 +482,13 @@ impl<'a> Conn<'a> {
                     self.down.stopped = true;
                     return;
                 }
+                // One draw per reply whatever the faults, as for requests.
+                _ if self.stalls.next_f64() < f.stall => {
+                    bump(&self.shared.counters.stalled, 1);
+                    self.down.push_data(std::mem::take(&mut out), f);
+                    self.down
+                        .push_held(Item::Data(reply.to_vec()), f, f.stall_for);
+                }
                 _ => out.extend_from_slice(reply),
             }
         }
@@ -471,10 +502,11 @@ impl<'a> Conn<'a> {
 
     /// A side ended: a partial frame left over goes as it is.
     fn eof(&mut self, f: &Faults, upward: bool) {
+        let swallow = self.swallowing(f);
         let dir = if upward { &mut self.up } else { &mut self.down };
         dir.eof = true;
         let rest = std::mem::take(&mut dir.parse);
-        if !f.blackhole && !dir.stopped {
+        if !swallow && !dir.stopped {
             dir.push_data(rest, f);
         }
     }

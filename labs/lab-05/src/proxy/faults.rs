@@ -62,7 +62,16 @@ pub struct Faults {
     /// Probability per reply of forwarding only its first half, then closing
     /// both sides cleanly.
     pub truncate: f64,
-    /// Read and never forward nor answer; connections stay open.
+    /// Probability per reply of holding it back for `stall_for` more (and,
+    /// since a connection delivers in order, whatever follows it on that
+    /// connection): a server or path that pauses now and then.
+    pub stall: f64,
+    #[serde(serialize_with = "duration_text")]
+    pub stall_for: Duration,
+    /// Read and never forward nor answer; connections stay open. A
+    /// connection that lost bytes to the black hole keeps swallowing both
+    /// ways until it closes, even after the black hole is lifted (a stream
+    /// cannot skip the bytes it lost); new connections work again.
     pub blackhole: bool,
     /// Close the listening socket: connects are refused until it is off.
     pub refuse: bool,
@@ -142,6 +151,8 @@ impl Faults {
             "reset" => self.reset = prob(value)?,
             "reset_at" => self.reset_at = value.parse()?,
             "truncate" => self.truncate = prob(value)?,
+            "stall" => self.stall = prob(value)?,
+            "stall_for" => self.stall_for = dur(value)?,
             "blackhole" => self.blackhole = parse_switch(key, value)?,
             "refuse" => self.refuse = parse_switch(key, value)?,
             "stall_accept" => self.stall_accept = parse_switch(key, value)?,
@@ -165,7 +176,11 @@ impl Faults {
 
     /// Checks the ranges: probabilities in `[0, 1]`, a bandwidth above 0.
     pub fn validate(&self) -> Result<(), FaultError> {
-        for (key, p) in [("reset", self.reset), ("truncate", self.truncate)] {
+        for (key, p) in [
+            ("reset", self.reset),
+            ("truncate", self.truncate),
+            ("stall", self.stall),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(FaultError::bad(key, &p.to_string(), "not in [0, 1]"));
             }
@@ -182,6 +197,7 @@ impl Faults {
         let clamp = |p: f64| if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
         self.reset = clamp(self.reset);
         self.truncate = clamp(self.truncate);
+        self.stall = clamp(self.stall);
         if self.bandwidth == Some(0) {
             self.bandwidth = None;
         }
@@ -230,5 +246,28 @@ mod tests {
         }
         .sanitized();
         assert_eq!(f.validate(), Ok(()));
+    }
+
+    proptest::proptest! {
+        /// The control port hands `apply` whatever a peer typed: it must
+        /// answer every line with Ok or an error, never panic, and leave
+        /// the faults valid.
+        #[test]
+        fn any_line_is_applied_or_refused_never_a_panic(line in "[ -~]{0,80}") {
+            let mut f = Faults::default();
+            if f.apply(&line).is_ok() {
+                proptest::prop_assert!(f.validate().is_ok(), "{line:?} gave {f:?}");
+            }
+        }
+
+        #[test]
+        fn assignments_of_known_keys_with_any_value_never_panic(
+            key in "(latency|jitter|bandwidth|reset|reset_at|truncate|stall|stall_for|blackhole|refuse|stall_accept)",
+            value in "[ -~]{0,24}",
+        ) {
+            let mut f = Faults::default();
+            let _ = f.set(&key, &value);
+            proptest::prop_assert!(f.validate().is_ok(), "{key}={value:?} gave {f:?}");
+        }
     }
 }

@@ -107,6 +107,8 @@ pub struct ProxyStats {
     pub resets: u64,
     /// Replies cut in half on purpose.
     pub truncated: u64,
+    /// Replies held back by `stall`.
+    pub stalled: u64,
     /// Requests (or, unparsed, chunks) swallowed by the black hole.
     pub swallowed: u64,
     /// Connections whose bytes were not RESP (or a frame over 1 MiB):
@@ -137,6 +139,7 @@ pub(crate) struct Counters {
     pub replies: AtomicU64,
     pub resets: AtomicU64,
     pub truncated: AtomicU64,
+    pub stalled: AtomicU64,
     pub swallowed: AtomicU64,
     pub passthrough: AtomicU64,
     pub refused_over_limit: AtomicU64,
@@ -159,6 +162,7 @@ impl Counters {
             replies: g(&self.replies),
             resets: g(&self.resets),
             truncated: g(&self.truncated),
+            stalled: g(&self.stalled),
             swallowed: g(&self.swallowed),
             passthrough: g(&self.passthrough),
             refused_over_limit: g(&self.refused_over_limit),
