@@ -114,9 +114,9 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "stalls",
-            about: "1% of replies are held 100 ms more, and what follows them on their connection waits behind them",
+            about: "0.1% of replies are held 100 ms more, and what follows them on their connection waits behind them",
             faults: Faults {
-                stall: 0.01,
+                stall: 0.001,
                 stall_for: Duration::from_millis(100),
                 ..base()
             },
