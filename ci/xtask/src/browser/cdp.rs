@@ -194,8 +194,13 @@ impl Cdp {
                     bail!(why);
                 }
                 Ok(_) => {}
+                // A timeout, or a signal that interrupted the read (the
+                // fresh-clone suite saw EINTR here once): read again.
                 Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => {
                     self.broken = Some(e.to_string());
                     bail!("reading from DevTools: {e}");
