@@ -265,19 +265,23 @@ async fn connect_timeout(server: SocketAddr) -> Result<NetError> {
     bail!("eight connects completed with accept stalled")
 }
 
-async fn read_deadline(server: SocketAddr) -> Result<NetError> {
-    let p = proxy_with(
-        server,
-        Faults {
-            blackhole: true,
-            ..Faults::default()
-        },
-    )
-    .await?;
+/// One request through the proxy with `faults` on, which must fail: the
+/// error its caller gets.
+async fn failed_request(server: SocketAddr, faults: Faults, args: &[&[u8]]) -> Result<NetError> {
+    let p = proxy_with(server, faults).await?;
     let c = connect(p.addr()).await?;
-    let e = expect_failure(round_trip(&c, &[b"GET", b"k"]).await, "GET")?;
+    let what = String::from_utf8_lossy(args[0]).into_owned();
+    let e = expect_failure(round_trip(&c, args).await, &what)?;
     p.shutdown().await;
     Ok(e)
+}
+
+async fn read_deadline(server: SocketAddr) -> Result<NetError> {
+    let faults = Faults {
+        blackhole: true,
+        ..Faults::default()
+    };
+    failed_request(server, faults, &[b"GET", b"k"]).await
 }
 
 async fn socket_timeout(server: SocketAddr) -> Result<NetError> {
@@ -307,18 +311,11 @@ async fn socket_timeout(server: SocketAddr) -> Result<NetError> {
 }
 
 async fn reset(server: SocketAddr) -> Result<NetError> {
-    let p = proxy_with(
-        server,
-        Faults {
-            reset: 1.0,
-            ..Faults::default()
-        },
-    )
-    .await?;
-    let c = connect(p.addr()).await?;
-    let e = expect_failure(round_trip(&c, &[b"SET", b"k", b"v"]).await, "SET")?;
-    p.shutdown().await;
-    Ok(e)
+    let faults = Faults {
+        reset: 1.0,
+        ..Faults::default()
+    };
+    failed_request(server, faults, &[b"SET", b"k", b"v"]).await
 }
 
 async fn broken_pipe() -> Result<NetError> {
@@ -343,21 +340,11 @@ async fn broken_pipe() -> Result<NetError> {
 }
 
 async fn mid_frame(server: SocketAddr) -> Result<NetError> {
-    let p = proxy_with(
-        server,
-        Faults {
-            truncate: 1.0,
-            ..Faults::default()
-        },
-    )
-    .await?;
-    let c = connect(p.addr()).await?;
-    let e = expect_failure(
-        round_trip(&c, &[b"ECHO", b"a reply long enough to cut"]).await,
-        "ECHO",
-    )?;
-    p.shutdown().await;
-    Ok(e)
+    let faults = Faults {
+        truncate: 1.0,
+        ..Faults::default()
+    };
+    failed_request(server, faults, &[b"ECHO", b"a reply long enough to cut"]).await
 }
 
 async fn closed(server: SocketAddr) -> Result<NetError> {
