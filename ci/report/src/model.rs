@@ -52,6 +52,11 @@ impl Report {
         self
     }
 
+    pub fn scene(&mut self, scene: Scene) -> &mut Self {
+        self.artifacts.push(Artifact::Scene(scene));
+        self
+    }
+
     /// Names of every file the renderer will write for this report.
     pub fn file_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -62,7 +67,12 @@ impl Report {
                 Artifact::Plot(p) => format!("{}.svg", p.name),
                 Artifact::Figure(f) => format!("{}.svg", f.name),
                 Artifact::Transcript(t) => format!("{}.md", t.name),
+                Artifact::Scene(s) => format!("{}.md", s.name),
             })
+            .chain(self.artifacts.iter().filter_map(|a| match a {
+                Artifact::Scene(s) => Some(format!("{}.trace.json", s.name)),
+                _ => None,
+            }))
             .collect();
         names.push("report.json".to_owned());
         names
@@ -76,6 +86,24 @@ pub enum Artifact {
     Plot(Plot),
     Figure(Figure),
     Transcript(Transcript),
+    Scene(Scene),
+}
+
+/// A recorded run the book's player replays (lab-07): the page's markup
+/// with the trace inline (`NAME.md`) and the same run as Chrome
+/// trace-event JSON for Perfetto (`NAME.trace.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scene {
+    /// File stem: `[a-z0-9-]+`.
+    pub name: String,
+    pub title: String,
+    /// The compact trace the player reads (lab-07's `trace` module).
+    pub trace: serde_json::Value,
+    /// The Chrome trace-event JSON.
+    pub chrome: serde_json::Value,
+    /// One line of text per step, for readers without JavaScript and for
+    /// the search index.
+    pub outline: Vec<String>,
 }
 
 /// An SVG drawn by a tool rather than by this crate (a flame graph from
@@ -95,6 +123,7 @@ impl Artifact {
             Artifact::Plot(p) => &p.name,
             Artifact::Figure(f) => &f.name,
             Artifact::Transcript(t) => &t.name,
+            Artifact::Scene(s) => &s.name,
         }
     }
 }

@@ -100,6 +100,14 @@ pub fn validate(report: &Report) -> Result<(), RenderError> {
                 }
             }
             Artifact::Transcript(_) => {}
+            Artifact::Scene(s) => {
+                if !s.trace.is_object() || !s.chrome.is_object() {
+                    return Err(RenderError::BadName(format!(
+                        "{} (a scene's trace and Chrome trace must be JSON objects)",
+                        s.name
+                    )));
+                }
+            }
         }
     }
     Ok(())
@@ -155,6 +163,26 @@ pub fn render_report(
                 format!("{}.md", t.name),
                 render_transcript(t, prov, report.quick),
             ),
+            Artifact::Scene(s) => {
+                let mut chrome = s.chrome.clone();
+                if let Some(obj) = chrome.as_object_mut() {
+                    let other = obj
+                        .entry("otherData")
+                        .or_insert_with(|| serde_json::json!({}));
+                    if let Some(other) = other.as_object_mut() {
+                        other.insert("provenance".into(), serde_json::json!(prov.lines()));
+                    }
+                }
+                let path = dir.join(format!("{}.trace.json", s.name));
+                let mut text = serde_json::to_string(&chrome)?;
+                text.push('\n');
+                std::fs::write(&path, text).map_err(io(&path))?;
+                written.push(path);
+                (
+                    format!("{}.md", s.name),
+                    crate::markdown::render_scene(s, &report.lab, prov, report.quick)?,
+                )
+            }
         };
         let path = dir.join(file);
         std::fs::write(&path, text).map_err(io(&path))?;
@@ -234,6 +262,49 @@ mod tests {
                 .unwrap()
                 .starts_with("rustc")
         );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_scene_is_player_markup_and_a_chrome_trace() {
+        let dir = std::env::temp_dir().join(format!("ul-report-scene-{}", std::process::id()));
+        let mut r = Report::new("lab-07", false);
+        r.scene(crate::model::Scene {
+            name: "two-locks".into(),
+            title: "A <b> title".into(),
+            trace: serde_json::json!({ "steps": [{ "label": "</script><b>" }] }),
+            chrome: serde_json::json!({ "traceEvents": [] }),
+            outline: vec!["step <1>".into()],
+        });
+        let files = render_report(&r, &prov(), &dir).unwrap();
+        let mut names: Vec<_> = files
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        let mut want = r.file_names();
+        want.sort();
+        assert_eq!(names, want);
+        assert!(names.contains(&"two-locks.trace.json".to_owned()));
+        let md = std::fs::read_to_string(dir.join("two-locks.md")).unwrap();
+        // The label cannot close the script early, and decodes back.
+        assert_eq!(md.matches("</script>").count(), 1, "{md}");
+        let start = md.find("ul-scene-data\">").unwrap() + "ul-scene-data\">".len();
+        let end = md.find("</script>").unwrap();
+        let back: serde_json::Value = serde_json::from_str(&md[start..end]).unwrap();
+        assert_eq!(back["steps"][0]["label"], "</script><b>");
+        assert!(md.contains("<li>step &lt;1&gt;</li>"), "{md}");
+        assert!(md.contains("A &lt;b&gt; title"), "{md}");
+        assert!(md.contains("href=\"../results/lab-07/two-locks.trace.json\""));
+        assert!(
+            !md.contains("\n\n"),
+            "a blank line would end the HTML block: {md}"
+        );
+        let chrome: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("two-locks.trace.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(chrome["otherData"]["provenance"].is_array());
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -18,6 +18,7 @@
 
 pub mod measure;
 pub mod recorder;
+pub mod scenes;
 pub mod trace;
 
 /// What the lab builds. Replace this with the real component.
