@@ -15,7 +15,10 @@
 //!   measurement of minutes): it passes if it printed no error, and stays up
 //!   in the background until the README's last command, so the next line
 //!   (`redis-cli -p 6380 …`, a load against it) finds it, as the reader's
-//!   would;
+//!   would; if it has exited by then (a ten-second load, a profile), its
+//!   exit status is judged like any other's;
+//! - a self-contained command (no server address, no file written by an
+//!   earlier line) that already passed on an earlier page is not run again;
 //! - commands on the exercises run against the starters, whose tests fail
 //!   by design: they must run and report the failing exercise, not succeed
 //!   (the `exercises` step proves every solution passes).
@@ -32,7 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 /// How long a command may take before it counts as long-running.
-pub const SETTLE: Duration = Duration::from_secs(12);
+pub const SETTLE: Duration = Duration::from_secs(5);
 
 /// One command as written, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +59,21 @@ pub fn not_run(command: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A command whose result depends on nothing else the page started (no
+/// server address, no file an earlier line wrote), so a second copy of it
+/// on another page would only repeat the first.
+pub fn self_contained(command: &str) -> bool {
+    let c = command.trim();
+    !(c.starts_with("redis-cli")
+        || c.starts_with("curl")
+        || c.starts_with("go ")
+        || c.contains("127.0.0.1")
+        || c.contains("localhost")
+        || c.contains("--baseline")
+        || c.contains('>')
+        || on_starters(c))
 }
 
 /// Commands on an exercise starter, which fail until the learner solves it.
@@ -189,6 +207,8 @@ fn strip_comment(line: &str) -> &str {
 struct Running {
     what: String,
     child: Child,
+    written: Written,
+    log: std::path::PathBuf,
 }
 
 impl Drop for Running {
@@ -218,6 +238,33 @@ fn read_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Whether a command that has exited did what it should: succeed, or, on
+/// the exercise starters, fail and say why.
+fn judge(w: &Written, status: std::process::ExitStatus, output: &str) -> Result<()> {
+    let starter = on_starters(&w.command);
+    if status.success() && !starter {
+        return Ok(());
+    }
+    if starter && !status.success() && !output.trim().is_empty() {
+        return Ok(());
+    }
+    if starter && status.success() {
+        bail!(
+            "{}:{}: `{}` passed, but it runs on the unsolved starters, which must fail",
+            w.file,
+            w.line,
+            w.command
+        );
+    }
+    bail!(
+        "{}:{}: `{}` failed ({status}); its output:\n{}",
+        w.file,
+        w.line,
+        w.command,
+        tail(output)
+    )
+}
+
 /// Runs one command; `Ok(Some(child))` when it is still running (kept in
 /// the background), `Ok(None)` when it finished as expected.
 fn run_one(root: &Path, w: &Written, log_dir: &Path, n: usize) -> Result<Option<Running>> {
@@ -238,33 +285,14 @@ fn run_one(root: &Path, w: &Written, log_dir: &Path, n: usize) -> Result<Option<
     let mut running = Running {
         what: w.command.clone(),
         child,
+        written: w.clone(),
+        log: log.clone(),
     };
     let started = Instant::now();
     while started.elapsed() < SETTLE {
         if let Some(status) = running.child.try_wait()? {
-            let output = read_log(&log);
-            let starter = on_starters(&w.command);
-            if status.success() && !starter {
-                return Ok(None);
-            }
-            if starter && !status.success() && !output.trim().is_empty() {
-                return Ok(None);
-            }
-            if starter && status.success() {
-                bail!(
-                    "{}:{}: `{}` passed, but it runs on the unsolved starters, which must fail",
-                    w.file,
-                    w.line,
-                    w.command
-                );
-            }
-            bail!(
-                "{}:{}: `{}` failed ({status}); its output:\n{}",
-                w.file,
-                w.line,
-                w.command,
-                tail(&output)
-            );
+            judge(w, status, &read_log(&log))?;
+            return Ok(None);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -311,6 +339,11 @@ struct Tally {
     ran: usize,
     kept: usize,
     skipped: usize,
+    /// Commands shown again on a later page.
+    repeated: usize,
+    /// Self-contained commands that passed, and where they were first
+    /// written.
+    passed: std::collections::BTreeMap<String, String>,
 }
 
 /// Runs one README's or one card's commands in order; those still running
@@ -329,10 +362,23 @@ fn run_group(
             t.skipped += 1;
             continue;
         }
+        if let Some(at) = t.passed.get(&w.command) {
+            crate::sh::say(&format!(
+                "already passed: {} ({at}; it talks to no server, so it runs the same here)",
+                w.command
+            ));
+            t.repeated += 1;
+            continue;
+        }
         crate::sh::say(&format!("$ {}   ({}:{})", w.command, w.file, w.line));
         t.n += 1;
         t.ran += 1;
-        if let Some(r) = run_one(root, &w, log_dir, t.n)? {
+        let kept = run_one(root, &w, log_dir, t.n)?;
+        if kept.is_none() && self_contained(&w.command) {
+            t.passed
+                .insert(w.command.clone(), format!("{}:{}", w.file, w.line));
+        }
+        if let Some(r) = kept {
             crate::sh::say(&format!(
                 "  still running after {}: started; kept until the end of {scope}",
                 kit::fmt::fmt_duration(SETTLE)
@@ -341,8 +387,16 @@ fn run_group(
             background.push(r);
         }
     }
-    for r in background.drain(..).rev() {
-        crate::sh::say(&format!("  stopping `{}`", r.what));
+    // A command kept in the background that has finished since (a load
+    // of ten seconds, a profile) is judged like any other; one still
+    // running (a server) is stopped.
+    while let Some(mut r) = background.pop() {
+        if let Some(status) = r.child.try_wait()? {
+            crate::sh::say(&format!("  `{}` finished in the background", r.what));
+            judge(&r.written, status, &read_log(&r.log))?;
+        } else {
+            crate::sh::say(&format!("  stopping `{}`", r.what));
+        }
         drop(r);
     }
     Ok(())
@@ -390,10 +444,14 @@ pub fn run(root: &Path) -> Result<String> {
         )?;
     }
     let Tally {
-        ran, kept, skipped, ..
+        ran,
+        kept,
+        skipped,
+        repeated,
+        ..
     } = t;
     Ok(format!(
-        "{ran} README and lab-card commands ran as written ({cards} cards; {kept} long-running), {skipped} not run by design"
+        "{ran} README and lab-card commands ran as written ({cards} cards; {kept} long-running), {repeated} repeats of a passed command, {skipped} not run by design"
     ))
 }
 
@@ -453,6 +511,70 @@ mod tests {
             "cargo run -p lab-01-exercises --release -- bench"
         ));
         assert!(!on_starters("cargo xtask exercise list"));
+    }
+
+    #[test]
+    fn a_background_command_that_fails_later_fails_the_group() {
+        let dir = std::env::temp_dir().join(format!("ul-readme-bg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = |c: &str, line| Written {
+            file: "R.md".into(),
+            line,
+            command: c.into(),
+        };
+        let settle = SETTLE.as_secs() + 1;
+        // Outlives the settle time, then fails while the next line runs.
+        let late = format!("sleep {settle}; echo late trouble; exit 4");
+        let wait = format!("sleep {}", settle + 1);
+        let mut t = Tally::default();
+        let err =
+            run_group(&dir, &dir, vec![w(&late, 1), w(&wait, 2)], "R.md", &mut t).unwrap_err();
+        assert!(format!("{err:#}").contains("late trouble"), "{err:#}");
+        // A server that is still running at the end is stopped, not failed.
+        let mut t = Tally::default();
+        run_group(
+            &dir,
+            &dir,
+            vec![w("sleep 60", 1), w("true", 2)],
+            "R.md",
+            &mut t,
+        )
+        .unwrap();
+        assert_eq!(t.kept, 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_repeated_self_contained_command_runs_once() {
+        let dir = std::env::temp_dir().join(format!("ul-readme-rep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let w = |c: &str, file: &str| Written {
+            file: file.into(),
+            line: 1,
+            command: c.into(),
+        };
+        let mut t = Tally::default();
+        run_group(&dir, &dir, vec![w("echo x >> count", "A.md")], "A", &mut t).unwrap();
+        run_group(&dir, &dir, vec![w("echo x >> count", "B.md")], "B", &mut t).unwrap();
+        // Writes a file, so not self-contained: it ran twice.
+        assert_eq!(
+            std::fs::read_to_string(dir.join("count")).unwrap(),
+            "x\nx\n"
+        );
+        run_group(&dir, &dir, vec![w("true", "A.md")], "A", &mut t).unwrap();
+        run_group(&dir, &dir, vec![w("true", "B.md")], "B", &mut t).unwrap();
+        assert_eq!((t.ran, t.repeated), (3, 1));
+        assert!(self_contained(
+            "cargo run -p lab-04 --release -- profile --seconds 5"
+        ));
+        assert!(!self_contained("redis-cli -p 6380 ping"));
+        assert!(!self_contained(
+            "cargo run -p lab-06 -- tasks 127.0.0.1:6060"
+        ));
+        assert!(!self_contained(
+            "cargo xtask exercise check lab-01 shard-index"
+        ));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
