@@ -76,6 +76,20 @@ pub fn self_contained(command: &str) -> bool {
         || on_starters(c))
 }
 
+/// The package a `cargo run -p NAME` command builds, and whether in
+/// release.
+pub fn cargo_run_package(command: &str) -> Option<(String, bool)> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let at = words.windows(2).position(|w| w == ["cargo", "run"])?;
+    let args = &words[at + 2..];
+    let args = &args[..args.iter().position(|a| *a == "--").unwrap_or(args.len())];
+    let package = args
+        .windows(2)
+        .find(|w| w[0] == "-p" || w[0] == "--package")
+        .map(|w| w[1].to_owned())?;
+    Some((package, args.contains(&"--release")))
+}
+
 /// Commands on an exercise starter, which fail until the learner solves it.
 pub fn on_starters(command: &str) -> bool {
     command.contains("xtask exercise check") || command.contains("-exercises")
@@ -404,21 +418,10 @@ fn run_group(
 
 /// The suite step: every README command, run as written. Returns a summary.
 pub fn run(root: &Path) -> Result<String> {
-    // Build first, so the settle time measures the command, not cargo.
-    crate::sh::run(crate::sh::cargo(root).args(["build", "--quiet", "--workspace", "--bins"]))?;
-    crate::sh::run(crate::sh::cargo(root).args([
-        "build",
-        "--quiet",
-        "--release",
-        "--workspace",
-        "--bins",
-    ]))?;
-    let log_dir = root.join("target/readme-commands");
-    std::fs::create_dir_all(&log_dir)?;
-    let mut t = Tally::default();
+    let mut groups: Vec<(String, Vec<Written>)> = Vec::new();
     for file in readmes(root)? {
         let text = std::fs::read_to_string(root.join(&file))?;
-        run_group(root, &log_dir, commands(&file, &text), &file, &mut t)?;
+        groups.push((file.clone(), commands(&file, &text)));
     }
     // The lab cards: each distinct card once (two chapters may show the
     // same lab's card).
@@ -435,13 +438,34 @@ pub fn run(root: &Path) -> Result<String> {
             continue;
         }
         cards += 1;
-        run_group(
-            root,
-            &log_dir,
-            list,
-            &format!("the lab card of {page}"),
-            &mut t,
-        )?;
+        groups.push((format!("the lab card of {page}"), list));
+    }
+    // Build first, so the settle time measures the command, not cargo:
+    // each package the commands run, alone and in the profile they ask
+    // for, because `cargo run -p X` builds X with X's own features (a
+    // workspace-wide build would compile every dependency a second time
+    // with the features of all members together).
+    let mut builds = std::collections::BTreeSet::new();
+    for (_, list) in &groups {
+        for w in list {
+            if not_run(&w.command).is_none() {
+                builds.extend(cargo_run_package(&w.command));
+            }
+        }
+    }
+    for (package, release) in builds {
+        let mut c = crate::sh::cargo(root);
+        c.args(["build", "--quiet", "--bins", "-p", &package]);
+        if release {
+            c.arg("--release");
+        }
+        crate::sh::run(&mut c)?;
+    }
+    let log_dir = root.join("target/readme-commands");
+    std::fs::create_dir_all(&log_dir)?;
+    let mut t = Tally::default();
+    for (scope, list) in groups {
+        run_group(root, &log_dir, list, &scope, &mut t)?;
     }
     let Tally {
         ran,
@@ -542,6 +566,20 @@ mod tests {
         .unwrap();
         assert_eq!(t.kept, 1);
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn finds_the_package_a_command_runs() {
+        assert_eq!(
+            cargo_run_package("cargo run -p lab-02 --release -- --model event-loop -p 3"),
+            Some(("lab-02".into(), true))
+        );
+        assert_eq!(
+            cargo_run_package("RUST_LOG=x cargo run --package lab-05 -- provoke"),
+            Some(("lab-05".into(), false))
+        );
+        assert_eq!(cargo_run_package("cargo test -p lab-01"), None);
+        assert_eq!(cargo_run_package("redis-cli -p 6380 ping"), None);
     }
 
     #[test]
