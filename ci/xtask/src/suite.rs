@@ -169,6 +169,7 @@ fn run_step(
                 chromium: "/usr/bin/chromium".into(),
                 search: search_probes(),
                 timeout: Duration::from_secs(30),
+                own_trace: own_trace(root),
             };
             let report = browser::run(&check).context("the browser check could not run")?;
             eprintln!("{report}");
@@ -218,6 +219,18 @@ fn fuzz(root: &Path) -> Result<String> {
         }
     }
     Ok(format!("{} for {FUZZ_SECONDS} s each", ran.join(", ")))
+}
+
+/// The trace the browser check loads into a scene player's file input,
+/// as a reader who recorded their own run would.
+///
+/// SWITCH (issue 15): `lab-07 record` is not on this branch yet, so the
+/// check loads a fixture. Once the command exists, return
+/// `browser::OwnTrace::Record { workspace: root.to_owned() }` here: the
+/// check then runs `cargo run --quiet -p lab-07 -- record SCENE --out FILE`
+/// for the first scene it finds (`browser/scenes.rs`, `record_own_trace`).
+pub fn own_trace(root: &Path) -> browser::OwnTrace {
+    browser::OwnTrace::File(root.join("ci/xtask/tests/fixtures/scene-trace.json"))
 }
 
 /// Words a reader would search for, and the page that must come up.

@@ -1,8 +1,8 @@
 //! The recorded trace: what the recorder writes and the book's player reads.
 //!
-//! This is the contract between the lab and `theme/under-load.js`. The
-//! compact form is one JSON object (`Trace`), small enough to sit inline in
-//! a page (a scene has tens to a few hundred steps):
+//! This is the contract between the lab and the book's player,
+//! `theme/player.js`. The compact form is one JSON object (`Trace`), small
+//! enough to sit inline in a page (a scene has tens to a few hundred steps):
 //!
 //! ```json
 //! {

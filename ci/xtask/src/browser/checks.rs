@@ -1,4 +1,5 @@
-//! The five checks, and `Tab`, the page they drive.
+//! The page checks, and `Tab`, the page they drive (the scene player's
+//! check is in `scenes.rs`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -208,7 +209,11 @@ impl Tab {
 
     /// Polls `expr` until `done` accepts its value; returns the last value
     /// and whether it was accepted within the timeout.
-    fn poll(&mut self, expr: &str, done: impl Fn(&Value) -> bool) -> anyhow::Result<(bool, Value)> {
+    pub(crate) fn poll(
+        &mut self,
+        expr: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<(bool, Value)> {
         let deadline = Instant::now() + self.timeout;
         loop {
             let value = self.eval(expr)?;
@@ -223,7 +228,7 @@ impl Tab {
     }
 
     /// Polls until `expr` is truthy; `Err` naming `what` on timeout.
-    fn wait_for(&mut self, what: &str, expr: &str) -> anyhow::Result<Value> {
+    pub(crate) fn wait_for(&mut self, what: &str, expr: &str) -> anyhow::Result<Value> {
         match self.poll(expr, truthy)? {
             (true, v) => Ok(v),
             (false, v) => bail!(
@@ -274,6 +279,59 @@ impl Tab {
                 json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
             )?;
         }
+        Ok(())
+    }
+}
+
+impl Tab {
+    /// Presses and releases one key, as a keyboard does: the page sees
+    /// `keydown` on the focused element (and the browser's default action,
+    /// e.g. a range input moving). `key` is a DOM key name.
+    pub(crate) fn press(&mut self, key: &str) -> anyhow::Result<()> {
+        let (code, vk, text) = match key {
+            "ArrowRight" => ("ArrowRight", 39, ""),
+            "ArrowLeft" => ("ArrowLeft", 37, ""),
+            "Home" => ("Home", 36, ""),
+            "End" => ("End", 35, ""),
+            " " => ("Space", 32, " "),
+            other => bail!("no key code known for {other:?}"),
+        };
+        let down = if text.is_empty() {
+            "rawKeyDown"
+        } else {
+            "keyDown"
+        };
+        let mut event = json!({ "type": down, "key": key, "code": code,
+            "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk });
+        if !text.is_empty() {
+            event["text"] = json!(text);
+        }
+        self.call("Input.dispatchKeyEvent", event)?;
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({ "type": "keyUp", "key": key, "code": code,
+                "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk }),
+        )?;
+        Ok(())
+    }
+
+    /// Puts `files` into the file input matching `selector`, as if the
+    /// reader had picked them (the page gets its `change` event).
+    pub(crate) fn set_files(&mut self, selector: &str, files: &[&Path]) -> anyhow::Result<()> {
+        let sel = serde_json::to_string(selector)?;
+        let found = self.call(
+            "Runtime.evaluate",
+            json!({ "expression": format!("document.querySelector({sel})"), "returnByValue": false }),
+        )?;
+        let Some(object) = found.pointer("/result/objectId").and_then(Value::as_str) else {
+            bail!("no element matches `{selector}`");
+        };
+        let object = object.to_owned();
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({ "files": files, "objectId": object }),
+        )?;
         Ok(())
     }
 }
@@ -396,7 +454,7 @@ pub(crate) fn describe_problem(event: &Event, book_url: &str) -> Option<String> 
 }
 
 /// Fails with the lines (capped) when there are any.
-fn fail_on(lines: Vec<String>, what: &str) -> anyhow::Result<()> {
+pub(crate) fn fail_on(lines: Vec<String>, what: &str) -> anyhow::Result<()> {
     if lines.is_empty() {
         Ok(())
     } else {
@@ -405,7 +463,7 @@ fn fail_on(lines: Vec<String>, what: &str) -> anyhow::Result<()> {
 }
 
 /// An error made of a heading and the lines, capped at `MAX_LINES`.
-fn listed(what: &str, lines: &[String]) -> anyhow::Error {
+pub(crate) fn listed(what: &str, lines: &[String]) -> anyhow::Error {
     let mut text = format!("{what}:");
     for line in lines.iter().take(MAX_LINES) {
         text.push('\n');

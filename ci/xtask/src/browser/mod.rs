@@ -10,7 +10,13 @@
 //! 2. search finds each probe's page;
 //! 3. the theme menu switches to a dark theme, which survives a reload;
 //! 4. a lab card's copy button copies its command and shows feedback;
-//! 5. an exercise's solution opens and shows its code.
+//! 5. an exercise's solution opens and shows its code;
+//! 6. flame graphs load and their search works;
+//! 7. every scene player (lab-07's recorded runs) steps through its trace
+//!    by keyboard, buttons and scrubber, its panel showing exactly the
+//!    trace's state for each step; a trace the reader recorded loads from
+//!    a file, and a wrong file is refused with a visible error
+//!    (`scenes.rs`).
 //!
 //! `run` returns `Err` only when the machinery fails (no Chromium, no
 //! DevTools connection, ...); a failing check is a `passed: false` entry of
@@ -19,6 +25,7 @@
 mod cdp;
 mod checks;
 mod chromium;
+mod scenes;
 mod server;
 #[cfg(test)]
 mod tests;
@@ -42,6 +49,20 @@ pub struct BrowserCheck {
     /// condition polled in the page. The whole run takes a few of these at
     /// most, plus the time to load every page.
     pub timeout: Duration,
+    /// Where the scene check gets the trace it loads through a player's
+    /// file input.
+    pub own_trace: OwnTrace,
+}
+
+/// A trace "the reader recorded", for the scene check's file load.
+#[derive(Debug, Clone)]
+pub enum OwnTrace {
+    /// Record it as a reader would, for the first scene found:
+    /// `cargo run --quiet -p lab-07 -- record SCENE --out FILE`, run in
+    /// this workspace (see `scenes::record_own_trace`).
+    Record { workspace: PathBuf },
+    /// Use this file as it is (a fixture).
+    File(PathBuf),
 }
 
 /// One search: `query` typed into the search bar must produce a result
@@ -124,7 +145,7 @@ pub fn run(check: &BrowserCheck) -> anyhow::Result<BrowserReport> {
     let mut results = Vec::new();
     type Check =
         fn(&mut checks::Tab, &checks::Context<'_>, &BrowserCheck) -> anyhow::Result<String>;
-    let all: [(&str, Check); 6] = [
+    let all: [(&str, Check); 7] = [
         ("pages load without JavaScript errors", checks::pages_load),
         ("search finds the expected pages", checks::search),
         (
@@ -142,6 +163,10 @@ pub fn run(check: &BrowserCheck) -> anyhow::Result<BrowserReport> {
         (
             "flame graphs load and their search works",
             checks::flame_graphs,
+        ),
+        (
+            "scenes step through and their panels match the trace",
+            scenes::scenes,
         ),
     ];
     for (name, run_check) in all {

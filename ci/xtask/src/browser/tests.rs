@@ -34,9 +34,12 @@ title = "Under Load fixture"
 language = "en"
 
 [output.html]
-additional-css = ["theme/under-load.css"]
-additional-js = ["theme/under-load.js"]
+additional-css = ["theme/under-load.css", "theme/player.css"]
+additional-js = ["theme/under-load.js", "theme/player.js"]
 "#;
+
+/// The theme files a fixture book copies from `theme/`.
+const THEME_FILES: [&str; 4] = ["under-load.css", "under-load.js", "player.css", "player.js"];
 
 const LOCKS_MD: &str = r##"# Locks, sharding, contention
 
@@ -105,12 +108,91 @@ pub fn shard_index(hash: u64, shards: usize) -> usize {
 </div>
 "##;
 
+/// The scene fixture: three lanes, thirty steps, causes and panels.
+fn scene_fixture() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scene-trace.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A made-up trace of `n` steps on five lanes, for a player under size.
+fn long_trace(n: usize) -> serde_json::Value {
+    const KINDS: [&str; 6] = ["poll-start", "wake", "send", "recv", "lock-wait", "note"];
+    let lanes: Vec<_> = (0..5)
+        .map(|l| json!({ "name": format!("task {l}"), "kind": "task" }))
+        .collect();
+    let steps: Vec<_> = (0..n)
+        .map(|i| {
+            let lane = (i * 7 + i / 3) % 5;
+            let cause = (i % 3 == 0 && i > 0).then(|| i - 1 - (i % 5).min(i - 1));
+            let queue: Vec<String> = (0..i % 4).map(|k| format!("item {}", i + k)).collect();
+            json!({
+                "t_ns": i * 250, "lane": lane, "kind": KINDS[i % KINDS.len()],
+                "label": format!("task {lane} does thing {}", i % 11), "cause": cause,
+                "state": { "clock": [format!("{} µs", i / 4)], "queue": queue,
+                           "runnable": [format!("task {}", (i + 1) % 5)] }
+            })
+        })
+        .collect();
+    json!({
+        "format": "under-load-trace/1", "scene": "long-run", "title": "A long run",
+        "clock": "real", "lanes": lanes, "steps": steps
+    })
+}
+
+/// A scene as the results pipeline writes it (`report`'s `render_scene`).
+fn scene_markup(trace: &serde_json::Value) -> String {
+    let name = trace["scene"].as_str().unwrap().to_owned();
+    let outline = trace["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap().to_owned())
+        .collect();
+    let scene = report::model::Scene {
+        name,
+        title: trace["title"].as_str().unwrap().to_owned(),
+        trace: trace.clone(),
+        chrome: json!({ "traceEvents": [] }),
+        outline,
+    };
+    let prov = report::Provenance {
+        command: "cargo xtask results --only lab-07".into(),
+        cpu: "fixture CPU".into(),
+        cores: 2,
+        memory: "1 GiB".into(),
+        os: "Linux".into(),
+        rustc: "rustc 1.95.0".into(),
+        commit: "abc123def456".into(),
+        date: "2026-05-01 00:00 UTC".into(),
+        sources: Default::default(),
+    };
+    report::markdown::render_scene(&scene, "lab-07", &prov, false).unwrap()
+}
+
+/// Adds a line the trace does not have to every section of every panel
+/// the player draws: a player that lies about its state.
+const TAMPER: &str = "<script>
+document.addEventListener('DOMContentLoaded', function () {
+  new MutationObserver(function () {
+    document.querySelectorAll('.ul-player-state .ul-player-lines:first-of-type').forEach(function (ul) {
+      if (!ul.querySelector('.x-tamper')) {
+        const li = document.createElement('li');
+        li.className = 'x-tamper';
+        li.textContent = 'not in the trace';
+        ul.appendChild(li);
+      }
+    });
+  }).observe(document.body, { childList: true, subtree: true });
+});
+</script>
+";
+
 /// Writes and builds a fixture book; `broken` adds pages that must fail.
 fn build_fixture(dir: &Path, broken: bool) -> PathBuf {
     let theme_src = repo_root().join("theme");
     std::fs::create_dir_all(dir.join("src/part-1")).unwrap();
     std::fs::create_dir_all(dir.join("theme")).unwrap();
-    for file in ["under-load.css", "under-load.js"] {
+    for file in THEME_FILES {
         std::fs::copy(theme_src.join(file), dir.join("theme").join(file))
             .unwrap_or_else(|e| panic!("copying theme/{file}: {e}"));
     }
@@ -118,12 +200,36 @@ fn build_fixture(dir: &Path, broken: bool) -> PathBuf {
     let mut summary = String::from(
         "# Summary\n\n[Introduction](index.md)\n\n# Part I\n\n\
          - [Locks, sharding, contention](part-1/locks.md)\n\
-         - [Measuring](part-1/measuring.md)\n",
+         - [Measuring](part-1/measuring.md)\n\
+         - [Scenes](part-1/scenes.md)\n",
     );
+    let fixture = scene_fixture();
+    std::fs::write(
+        dir.join("src/part-1/scenes.md"),
+        format!(
+            "# Scenes\n\nTwo threads share a lock and a queue.\n\n{}\nA long run.\n\n{}",
+            scene_markup(&fixture),
+            scene_markup(&long_trace(500))
+        ),
+    )
+    .unwrap();
+    // The reader's own recording: another scene, shorter.
+    let mut own = fixture.clone();
+    own["scene"] = json!("my-own-run");
+    own["title"] = json!("My own run");
+    own["steps"].as_array_mut().unwrap().truncate(20);
+    std::fs::write(dir.join("own-trace.json"), own.to_string()).unwrap();
     if broken {
         summary.push_str(
-            "- [Broken script](part-1/throws.md)\n- [Missing asset](part-1/missing.md)\n",
+            "- [Broken script](part-1/throws.md)\n- [Missing asset](part-1/missing.md)\n\
+             - [Tampered panel](part-1/tampered.md)\n",
         );
+        // A player whose panel shows a line its trace does not have.
+        std::fs::write(
+            dir.join("src/part-1/tampered.md"),
+            format!("# Tampered panel\n\n{TAMPER}\n{}", scene_markup(&fixture)),
+        )
+        .unwrap();
         std::fs::write(
             dir.join("src/part-1/throws.md"),
             "# Broken script\n\n<script>\nthrow new Error(\"fixture boom\");\n</script>\n",
@@ -183,7 +289,12 @@ fn require_tools() {
 }
 
 fn check_for(book_dir: PathBuf) -> BrowserCheck {
+    let own = book_dir
+        .parent()
+        .map(|d| d.join("own-trace.json"))
+        .unwrap_or_default();
     BrowserCheck {
+        own_trace: OwnTrace::File(own),
         book_dir,
         chromium: chromium(),
         search: vec![SearchProbe {
@@ -203,8 +314,19 @@ fn full_check_passes_on_a_good_book_and_catches_a_broken_one() {
     let report = run(&check_for(good.clone())).unwrap();
     println!("{report}");
     assert!(report.passed(), "the good fixture must pass:\n{report}");
-    assert_eq!(report.checks.len(), 6);
-    assert!(report.pages >= 4, "{report}");
+    assert_eq!(report.checks.len(), 7);
+    assert!(report.pages >= 5, "{report}");
+    let scenes = &report.checks[6];
+    assert!(
+        scenes
+            .detail
+            .contains("#scene-two-threads-one-lock: 30 steps")
+            && scenes.detail.contains("#scene-long-run: 500 steps")
+            && scenes.detail.contains(
+                "loaded own-trace.json (scene two-threads-one-lock → my-own-run, 30 → 20 steps)"
+            ),
+        "both scenes stepped through, the own trace loaded:\n{report}"
+    );
 
     let bad = build_fixture(&tmp.path().join("bad"), true);
     let report = run(&check_for(bad)).unwrap();
@@ -230,8 +352,19 @@ fn full_check_passes_on_a_good_book_and_catches_a_broken_one() {
         "good pages must not be blamed:\n{report}"
     );
     assert!(
-        report.checks[1..].iter().all(|c| c.passed),
+        report.checks[1..6].iter().all(|c| c.passed),
         "the other checks still pass:\n{report}"
+    );
+    let scenes = &report.checks[6];
+    assert!(
+        !scenes.passed
+            && scenes.detail.contains("part-1/tampered.html#scene-two-threads-one-lock: after loading the page: the panel shows")
+            && scenes.detail.contains("not in the trace"),
+        "a panel that differs from its trace must fail the scene check:\n{report}"
+    );
+    assert!(
+        !scenes.detail.contains("scenes.html#"),
+        "faithful scenes must not be blamed:\n{report}"
     );
 
     if let Some(dir) = std::env::var_os("UL_BROWSER_SCREENSHOTS") {
@@ -248,6 +381,7 @@ fn missing_chromium_is_an_infrastructure_error() {
         chromium: tmp.path().join("no-chromium"),
         search: vec![],
         timeout: Duration::from_secs(5),
+        own_trace: OwnTrace::File(tmp.path().join("none.json")),
     })
     .unwrap_err();
     assert!(format!("{err:#}").contains("apt-get install"), "{err:#}");
@@ -256,6 +390,7 @@ fn missing_chromium_is_an_infrastructure_error() {
         chromium: chromium(),
         search: vec![],
         timeout: Duration::from_secs(5),
+        own_trace: OwnTrace::File(tmp.path().join("none.json")),
     })
     .unwrap_err();
     assert!(format!("{err:#}").contains("no index.html"), "{err:#}");
@@ -306,6 +441,23 @@ fn screenshots(book: &Path, out: &Path) {
         .unwrap();
         save_png(&mut tab, &out.join(format!("fixture-{theme}.png")));
     }
+    // The scene player at its eighth step, in each theme.
+    for theme in ["light", "navy", "rust", "coal", "ayu"] {
+        tab.goto("index.html").unwrap();
+        tab.eval(&format!("localStorage.setItem('mdbook-theme', '{theme}')"))
+            .unwrap();
+        tab.goto("part-1/scenes.html").unwrap();
+        tab.eval("document.querySelector('.ul-player').focus()")
+            .unwrap();
+        for _ in 0..8 {
+            tab.press("ArrowRight").unwrap();
+        }
+        save_clip(
+            &mut tab,
+            "#scene-two-threads-one-lock",
+            &out.join(format!("scene-{theme}.png")),
+        );
+    }
     // A phone-sized view, with the copy button in its "Copied" state.
     tab.call(
         "Emulation.setDeviceMetricsOverride",
@@ -318,6 +470,24 @@ fn screenshots(book: &Path, out: &Path) {
     save_png(&mut tab, &out.join("fixture-narrow-ayu.png"));
     tab.close_browser();
     browser.wait_exit(Duration::from_secs(3));
+}
+
+/// Saves the part of the page that `selector` covers.
+fn save_clip(tab: &mut checks::Tab, selector: &str, path: &Path) {
+    let r = tab
+        .eval(&format!(
+            "(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect();
+                       return {{ x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height }}; }})()"
+        ))
+        .unwrap();
+    let shot = tab
+        .call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "captureBeyondViewport": true,
+                   "clip": {"x": r["x"], "y": r["y"], "width": r["width"], "height": r["height"], "scale": 1}}),
+        )
+        .unwrap();
+    std::fs::write(path, base64_decode(shot["data"].as_str().unwrap())).unwrap();
 }
 
 fn save_png(tab: &mut checks::Tab, path: &Path) {
@@ -371,7 +541,7 @@ fn a_stale_result_shows_its_notice_in_the_page() {
     let root = repo_root();
     std::fs::create_dir_all(dir.join("src/results/lab-01")).unwrap();
     std::fs::create_dir_all(dir.join("theme")).unwrap();
-    for file in ["under-load.css", "under-load.js"] {
+    for file in THEME_FILES {
         std::fs::copy(root.join("theme").join(file), dir.join("theme").join(file)).unwrap();
     }
     // The fixture lives outside the workspace, so the preprocessor is run
