@@ -23,11 +23,13 @@ pub fn record_checked(scene: &Scene) -> Result<Trace> {
     trace
         .validate()
         .with_context(|| format!("scene {} recorded an invalid trace", scene.name))?;
-    if trace.scene != scene.name {
+    if trace.scene != scene.name || trace.title != scene.title {
         bail!(
-            "scene {} recorded a trace named {:?}",
+            "scene {} ({:?}) recorded a trace named {:?} ({:?}): the registry and the scene disagree",
             scene.name,
-            trace.scene
+            scene.title,
+            trace.scene,
+            trace.title
         );
     }
     if trace.clock == Clock::Paused {

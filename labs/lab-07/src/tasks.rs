@@ -630,23 +630,21 @@ mod tests {
             .collect()
     }
 
-    fn channel_scene(tasks: Tasks) -> impl Future<Output = ()> {
-        async move {
-            let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
-            let t = tasks.clone();
-            let receiver = tasks.spawn("receiver", async move {
-                let got = rx.recv().await;
-                t.step(Kind::Recv, "gets the message");
-                got
-            });
-            let t = tasks.clone();
-            let sender = tasks.spawn("sender", async move {
-                t.step(Kind::Send, "sends 7");
-                let _ = tx.send(7).await;
-            });
-            assert_eq!(receiver.await, Ok(Some(7)));
-            assert_eq!(sender.await, Ok(()));
-        }
+    async fn channel_scene(tasks: Tasks) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let t = tasks.clone();
+        let receiver = tasks.spawn("receiver", async move {
+            let got = rx.recv().await;
+            t.step(Kind::Recv, "gets the message");
+            got
+        });
+        let t = tasks.clone();
+        let sender = tasks.spawn("sender", async move {
+            t.step(Kind::Send, "sends 7");
+            let _ = tx.send(7).await;
+        });
+        assert_eq!(receiver.await, Ok(Some(7)));
+        assert_eq!(sender.await, Ok(()));
     }
 
     #[test]
