@@ -147,7 +147,7 @@ impl Scene {
                     "last sent: #{n}, intended {}, sent {}, lag {}",
                     ms(intended),
                     ms(sent),
-                    ms(sent - intended)
+                    ms(sent.saturating_sub(intended))
                 ));
             }
             lines.push(format!(
@@ -175,7 +175,7 @@ impl Scene {
         let mut board = self.board();
         Self::tally(&mut board, model).last = Some((n, intended, sent));
         self.show(&board);
-        let lag = sent - intended;
+        let lag = sent.saturating_sub(intended);
         let label = if lag == 0 {
             format!("sends #{n} on time ({})", ms(intended))
         } else {
@@ -195,16 +195,16 @@ impl Scene {
         let mut board = self.board();
         let t = Self::tally(&mut board, model);
         t.answered += 1;
-        t.slow_from_send += usize::from(now - sent > SLOW_NS);
-        t.slow_from_intended += usize::from(now - intended > SLOW_NS);
+        t.slow_from_send += usize::from(now.saturating_sub(sent) > SLOW_NS);
+        t.slow_from_intended += usize::from(now.saturating_sub(intended) > SLOW_NS);
         self.show(&board);
         let label = if sent == intended {
-            format!("#{n} answered after {}", ms(now - sent))
+            format!("#{n} answered after {}", ms(now.saturating_sub(sent)))
         } else {
             format!(
                 "#{n} answered {} after it was sent, {} after it was due",
-                ms(now - sent),
-                ms(now - intended)
+                ms(now.saturating_sub(sent)),
+                ms(now.saturating_sub(intended))
             )
         };
         self.rec.caused(self.lane(model), Kind::Recv, label, answer);

@@ -123,7 +123,7 @@ fn view(map: &Map) -> Vec<ShardView> {
                 let mut stats = Stats::default();
                 s.add_stats(&mut stats);
                 ShardView {
-                    expired_held: s.len() - live.len(),
+                    expired_held: s.len().saturating_sub(live.len()),
                     live,
                     stats,
                 }
