@@ -10,7 +10,8 @@
 //! `wake` step on the woken task's lane whose cause is the latest step of
 //! whoever is running on this thread at that moment: the task being
 //! polled (kept in a thread-local while its poll runs), or, when no
-//! recorded task is running, the runtime itself: its I/O driver or timer
+//! recorded task is running, the runtime itself: its I/O driver, its timer
+//! or its list of deferred yields
 //! (a `ready` step on a lane of their own). Only the first wake between
 //! two polls is recorded; the runtime schedules a task once however often
 //! it is woken.
@@ -35,7 +36,7 @@ use crate::recorder::Recorder;
 use crate::trace::{Kind, LaneKind};
 
 /// The lane of wakes that come from no task.
-pub const DRIVER_LANE: &str = "I/O driver/timer";
+pub const DRIVER_LANE: &str = "runtime";
 
 /// What the running task on this thread is, for the wakes it causes.
 #[derive(Debug, Clone, Copy)]
@@ -334,9 +335,12 @@ impl Tasks {
                 let ready = self.rec.step(
                     lane,
                     Kind::Ready,
-                    format!("a timer fired or a socket became ready for {}", entry.name),
+                    format!(
+                        "wakes {} from outside any task: a timer, a socket, or a deferred yield",
+                        entry.name
+                    ),
                 );
-                (ready, "woken by the I/O driver/timer".to_owned())
+                (ready, "woken by the runtime".to_owned())
             }
         };
         self.record(
