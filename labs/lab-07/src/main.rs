@@ -43,7 +43,9 @@ enum Command {
 }
 
 fn main() -> Result<ExitCode> {
-    kit::cli::init_tracing("warn");
+    // kit's set-up plus the relay, through which lab-02's scenes record
+    // the server's own threads (see `relay`).
+    lab_07::relay::init_tracing("warn");
     match Cli::parse().command {
         Command::Record { list: true, .. } => {
             for s in scenes::all() {
