@@ -27,6 +27,8 @@
 //!   and replay at start-up.
 //! - [`resp3`]: reshaping a reply for a connection that chose RESP3.
 //! - [`watch`]: WATCH's table of watched keys and their versions.
+//! - [`steps`]: the few `tracing` events Part VII's recorder replays
+//!   (readiness, reads, commands, replies, hops), off when nobody records.
 //! - [`shared`]: the state all of a server's threads see (settings,
 //!   counters, shutdown signal, watched keys), below everything that runs
 //!   connections.
@@ -82,6 +84,7 @@ pub mod resp3;
 pub mod route;
 pub mod server;
 pub mod shared;
+pub mod steps;
 pub mod tx;
 pub mod value;
 pub mod watch;

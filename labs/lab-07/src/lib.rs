@@ -1,39 +1,40 @@
-//! Lab 07: Seeing execution.
+//! Lab 07: Seeing execution. Short, deterministic runs of the other labs,
+//! recorded step by step for the book's player.
 //!
 //! # Module map
 //!
-//! One sentence per module; keep it current as the lab grows.
-//!
-//! The component, what the chapter builds (read this first):
-//! - this file: the component's public API, [`component`].
+//! The component, the recorder and its scenes (read these first):
+//! - [`trace`]: the recorded trace, the contract with the page's player.
+//! - [`recorder`]: turns steps into a trace, directly or from `tracing`.
+//! - [`tasks`]: records tokio tasks: spawn, polls, who woke whom, exit.
+//! - [`lockrec`]: a lock for lab-01's caches that records its waits,
+//!   acquires and releases.
+//! - [`relay`]: the process-wide `tracing` path from lab-02's threads to
+//!   whichever recording is on.
+//! - [`export`]: the trace as Chrome trace-event JSON, and as text.
+//! - [`scenes`]: the registry of scenes, and one module per scene.
 //!
 //! How it is measured (the harness; other labs never import it):
-//! - [`measure`]: the chapter's experiment, as the report the results
-//!   pipeline renders (`cargo xtask results --only lab-07`).
-//! - `main.rs`: the command line: `run` uses the component, `measure`
-//!   writes the report.
+//! - [`measure`]: records every scene for the results pipeline
+//!   (`cargo xtask results --only lab-07`).
+//! - [`cost`]: what recording costs the recorded labs (ratios, same run).
+//! - `main.rs`: the command line: `record` one scene, `measure` them all.
 //!
-//! What is about measuring in general (medians, number formats, writing
-//! the report) comes from the measurement kit, `ci/kit`.
+//! What is about measuring in general (number formats, writing the
+//! report) comes from the measurement kit, `ci/kit`.
 
+pub mod cost;
+pub mod export;
+pub mod lockrec;
 pub mod measure;
 pub mod recorder;
+pub mod relay;
 pub mod scenes;
+pub mod tasks;
 pub mod trace;
 
-/// What the lab builds. Replace this with the real component.
 // ANCHOR: component
-pub fn component(items: &[u64]) -> u64 {
-    items.iter().sum()
-}
+pub use recorder::{Layer, Recorder};
+pub use tasks::{Recorded, Tasks, paused_runtime};
+pub use trace::{Clock, Kind, Lane, LaneKind, Step, Trace};
 // ANCHOR_END: component
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn component_sums() {
-        assert_eq!(component(&[1, 2, 3]), 6);
-    }
-}

@@ -19,8 +19,9 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::accept::AcceptErrors;
 use super::keyspace::{Keyspace, OwnedParts};
-use crate::conn::{self, Conn, Next, READ_CHUNK};
+use crate::conn::{self, Conn, Next, READ_CHUNK, Work};
 use crate::shared::{MAX_CLIENTS_REPLY, Shared};
+use crate::steps;
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -116,6 +117,11 @@ pub fn run(
                     }
                 }
             }
+        }
+        // Which connections this turn found ready, for a recording (off
+        // unless lab-07 records: see `steps`).
+        if tracing::enabled!(target: steps::TARGET, tracing::Level::TRACE) {
+            trace_ready(&events, &clients);
         }
         if accept_now {
             accept_again = accept_all(
@@ -282,6 +288,29 @@ fn read_and_run(
     parts: &mut OwnedParts,
 ) -> Next {
     let mut next = Next::Continue;
+    let id = c.conn.session.id;
+    // ANCHOR: step-event
+    let mut run = |work: Work<'_, '_>, out: &mut Vec<u8>| {
+        let command = match &work {
+            Work::Command(spec, args) => Some((*spec, *args)),
+            Work::Exec(_) => None,
+        };
+        parts.work(work, out);
+        // Recorded after it ran: the gap since the read is its run time.
+        // With nobody recording, the fields below are never evaluated.
+        tracing::trace!(
+            target: steps::TARGET,
+            lane = "event loop",
+            kind = command.map_or("data", |(spec, _)| steps::command_kind(spec)),
+            label = %format_args!(
+                "runs {} for conn {id}",
+                command.map_or(steps::Command(&[b"EXEC"]), |(_, args)| steps::Command(args))
+            ),
+            conn = id,
+            queued = out.len() as u64,
+        );
+    };
+    // ANCHOR_END: step-event
     // Fairness: at most this many reads per client per turn, then the
     // others get theirs (Redis reads once per event).
     let mut reads = 0;
@@ -290,9 +319,7 @@ fn read_and_run(
             // Nothing new in the socket, but requests may wait in the
             // buffer (a pipeline paused by backpressure): run them.
             if c.conn.pending_input() > 0 {
-                next = conn::process(&mut c.conn, limits, shared, |work, out| {
-                    parts.work(work, out)
-                });
+                next = conn::process(&mut c.conn, limits, shared, &mut run);
             }
             break;
         }
@@ -311,6 +338,14 @@ fn read_and_run(
             Ok(n) => {
                 c.conn.input.extend_from_slice(&read_buf[..n]);
                 c.conn.last_active = Instant::now();
+                tracing::trace!(
+                    target: steps::TARGET,
+                    lane = "event loop",
+                    kind = "recv",
+                    label = %format_args!("reads {n} bytes from conn {}", c.conn.session.id),
+                    conn = c.conn.session.id,
+                    answers = steps::request(steps::port(&c.conn.session.addr)),
+                );
             }
             Err(e) => {
                 match e.kind() {
@@ -324,9 +359,7 @@ fn read_and_run(
                 // Run what did arrive before stopping.
             }
         }
-        next = conn::process(&mut c.conn, limits, shared, |work, out| {
-            parts.work(work, out)
-        });
+        next = conn::process(&mut c.conn, limits, shared, &mut run);
         if next != Next::Continue {
             break;
         }
@@ -346,6 +379,19 @@ fn read_and_run(
 
 /// Writes buffered output; `Ok(true)` when all of it went out.
 fn write_out(c: &mut Client) -> io::Result<bool> {
+    // Recorded before the write, so that the client's step that reads
+    // the reply always comes after it.
+    let pending = c.conn.pending_output();
+    if pending > 0 {
+        tracing::trace!(
+            target: steps::TARGET,
+            lane = "event loop",
+            kind = "send",
+            label = %format_args!("writes {pending} bytes to conn {}", c.conn.session.id),
+            conn = c.conn.session.id,
+            emits = steps::reply(steps::port(&c.conn.session.addr)),
+        );
+    }
     while c.conn.pending_output() > 0 {
         match c.stream.write(&c.conn.output[c.conn.output_start..]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -420,4 +466,27 @@ fn cron(
             close(shared, poll, clients, free, i);
         }
     }
+}
+
+/// Records which clients this turn's events found readable (only called
+/// while a recording is on).
+fn trace_ready(events: &Events, clients: &[Option<Client>]) {
+    let ready: Vec<String> = events
+        .iter()
+        .filter(|e| e.is_readable() || e.is_read_closed())
+        .filter_map(|e| e.token().0.checked_sub(FIRST_CLIENT))
+        .filter_map(|i| clients.get(i)?.as_ref())
+        .map(|c| format!("conn {}", c.conn.session.id))
+        .collect();
+    if ready.is_empty() {
+        return;
+    }
+    let ready = ready.join(", ");
+    tracing::trace!(
+        target: steps::TARGET,
+        lane = "event loop",
+        kind = "ready",
+        label = %format_args!("epoll: {ready} readable"),
+        ready = ready.as_str(),
+    );
 }

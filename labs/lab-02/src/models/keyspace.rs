@@ -20,6 +20,7 @@ use crate::config::{Config, Model};
 use crate::conn::Work;
 use crate::db::{self, Db, Hasher, SharedStore, Store};
 use crate::route::{self, Shards};
+use crate::steps;
 use crate::tx::Exec;
 use crate::watch::Watches;
 
@@ -261,6 +262,9 @@ pub struct LockedParts<'a> {
     log: Log,
     watches: Option<&'a Watches>,
     pub logged_upto: u64,
+    /// The connection whose task runs these commands, if a recording
+    /// should see them (lab-07; see `steps`).
+    pub task: Option<u64>,
 }
 
 impl<'a> LockedParts<'a> {
@@ -276,6 +280,7 @@ impl<'a> LockedParts<'a> {
             log,
             watches,
             logged_upto: 0,
+            task: None,
         }
     }
 
@@ -307,12 +312,38 @@ impl<'a> LockedParts<'a> {
 
     /// Runs what the request loop asks, at once.
     pub fn work(&mut self, work: Work<'_, '_>, out: &mut Vec<u8>) {
+        let command = match &work {
+            Work::Command(spec, args) => Some((*spec, *args)),
+            Work::Exec(_) => None,
+        };
         match work {
             Work::Command(spec, args) => route::dispatch(self, spec, args, out),
             Work::Exec(mut exec) => {
                 let ran = self.exec(&mut exec);
                 exec.finish(ran, out);
             }
+        }
+        if let Some(task) = self.task {
+            // Which shard's lock a one-key command took, worked out
+            // again only while a recording is on.
+            let shard = || {
+                command
+                    .filter(|(spec, _)| spec.route == cmd::Route::Key)
+                    .map(|(spec, args)| locked_owner(self.cache, spec.routing_key(args)))
+            };
+            tracing::trace!(
+                target: steps::TARGET,
+                lane = %format_args!("task {task}"),
+                lane_kind = "task",
+                kind = command.map_or("data", |(spec, _)| steps::command_kind(spec)),
+                label = %format_args!(
+                    "runs {} for conn {task}{}",
+                    command.map_or(steps::Command(&[b"EXEC"]), |(_, args)| steps::Command(args)),
+                    shard().map(|s| format!(" under shard {s}'s lock")).unwrap_or_default()
+                ),
+                conn = task,
+                worker = %steps::worker(),
+            );
         }
     }
 

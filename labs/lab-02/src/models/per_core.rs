@@ -33,6 +33,7 @@ use crate::conn::{self, Conn, Deferral, MAX_DEFERRED, Next, Work};
 use crate::db::{self, Db, Hasher, Store};
 use crate::route::{self, ScanStep, Shards};
 use crate::shared::Shared;
+use crate::steps;
 use crate::tx::Exec;
 
 const EXPIRE_BUDGET: usize = 200;
@@ -47,6 +48,10 @@ enum Job {
         spec: &'static Spec,
         args: Vec<Vec<u8>>,
         reply: oneshot::Sender<Reply>,
+        /// Which hop this is, and from which core: for a recording only
+        /// (see `steps`).
+        hop: u64,
+        from: usize,
     },
     /// Run a transaction whose keys are all yours. Boxed: the common
     /// message, `Run`, stays small.
@@ -136,7 +141,7 @@ impl Core {
             Db::part(&mut store, &self.hasher)
         };
         let aof = self.shared.aof.as_deref();
-        run_logged(
+        let upto = run_logged(
             &mut db,
             spec,
             args,
@@ -145,7 +150,16 @@ impl Core {
             aof,
             Some(&self.shared.watches),
         )
-        .unwrap_or(0)
+        .unwrap_or(0);
+        tracing::trace!(
+            target: steps::TARGET,
+            lane = %format_args!("core {}", self.id),
+            kind = steps::command_kind(spec),
+            label = %format_args!("core {} runs {}", self.id, steps::Command(args)),
+            core = self.id as u64,
+            key = %String::from_utf8_lossy(args.get(1).copied().unwrap_or_default()),
+        );
+        upto
     }
 
     /// Runs `f` on this core's store and the `lent` ones.
@@ -291,22 +305,50 @@ impl Core {
     /// wait for.
     fn send(&self, part: usize, spec: &'static Spec, args: &[&[u8]]) -> Sub {
         let (tx, rx) = oneshot::channel();
+        let hop = self.shared.hops.fetch_add(1, Relaxed);
         let job = Job::Run {
             spec,
             args: args.iter().map(|a| a.to_vec()).collect(),
             reply: tx,
+            hop,
+            from: self.id,
         };
-        self.shared.hops.fetch_add(1, Relaxed);
+        // ANCHOR: step-hop
+        tracing::trace!(
+            target: steps::TARGET,
+            lane = %format_args!("core {}", self.id),
+            kind = "send",
+            label = %format_args!(
+                "core {} sends {} to core {part}, which owns the key",
+                self.id,
+                steps::Command(args)
+            ),
+            emits = steps::hop(hop),
+        );
+        // ANCHOR_END: step-hop
         if self.mailboxes[part].send(job).is_err() {
             return Sub::Done((SHUTTING_DOWN.to_vec(), 0));
         }
-        Sub::Wait(rx)
+        Sub::Hop {
+            rx,
+            hop,
+            here: self.id,
+            there: part,
+        }
     }
 }
 
 enum Sub {
     Done(Reply),
     Wait(oneshot::Receiver<Reply>),
+    /// A command sent to core `there` by [`Core::send`] (the same as
+    /// `Wait`, plus what a recording shows).
+    Hop {
+        rx: oneshot::Receiver<Reply>,
+        hop: u64,
+        here: usize,
+        there: usize,
+    },
 }
 
 impl Sub {
@@ -314,6 +356,22 @@ impl Sub {
         match self {
             Sub::Done(r) => r,
             Sub::Wait(rx) => rx.await.unwrap_or_else(|_| (SHUTTING_DOWN.to_vec(), 0)),
+            Sub::Hop {
+                rx,
+                hop,
+                here,
+                there,
+            } => {
+                let reply = rx.await.unwrap_or_else(|_| (SHUTTING_DOWN.to_vec(), 0));
+                tracing::trace!(
+                    target: steps::TARGET,
+                    lane = %format_args!("core {here}"),
+                    kind = "recv",
+                    label = %format_args!("core {here} gets the reply from core {there}"),
+                    answers = steps::hop_back(hop),
+                );
+                reply
+            }
         }
     }
 }
@@ -444,10 +502,34 @@ async fn core_main(
         tokio::task::spawn_local(async move {
             while let Some(job) = jobs.recv().await {
                 match job {
-                    Job::Run { spec, args, reply } => {
+                    Job::Run {
+                        spec,
+                        args,
+                        reply,
+                        hop,
+                        from,
+                    } => {
                         let args: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+                        tracing::trace!(
+                            target: steps::TARGET,
+                            lane = %format_args!("core {}", core.id),
+                            kind = "recv",
+                            label = %format_args!(
+                                "core {} takes {} from core {from}",
+                                core.id,
+                                steps::Command(&args)
+                            ),
+                            answers = steps::hop(hop),
+                        );
                         let mut out = Vec::new();
                         let upto = core.run_local(spec, &args, &mut out);
+                        tracing::trace!(
+                            target: steps::TARGET,
+                            lane = %format_args!("core {}", core.id),
+                            kind = "send",
+                            label = %format_args!("core {} sends the reply back to core {from}", core.id),
+                            emits = steps::hop_back(hop),
+                        );
                         let _ = reply.send((out, upto));
                     }
                     Job::Exec { exec, reply } => {
@@ -557,6 +639,12 @@ struct CoreBatch<'a> {
 impl Batch for CoreBatch<'_> {
     async fn run(&mut self, conn: &mut Conn) -> (Next, u64) {
         process(conn, self.core, &self.limits).await
+    }
+}
+
+impl tokio_conn::Lane for CoreBatch<'_> {
+    fn lane(&self, _conn: &Conn) -> (String, &'static str) {
+        (format!("core {}", self.core.id), "thread")
     }
 }
 

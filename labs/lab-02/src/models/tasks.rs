@@ -120,6 +120,12 @@ impl Batch for TaskBatch<'_> {
 }
 // ANCHOR_END: task-per-connection
 
+impl tokio_conn::Lane for TaskBatch<'_> {
+    fn lane(&self, conn: &Conn) -> (String, &'static str) {
+        (format!("task {}", conn.session.id), "task")
+    }
+}
+
 async fn serve_conn(
     stream: &mut TcpStream,
     conn: &mut Conn,
@@ -137,5 +143,8 @@ async fn serve_conn(
         shared,
         limits: shared.config.limits(),
     };
+    // Named, so that a recording (lab-07) shows its commands on the
+    // task's lane.
+    batch.parts.task = Some(conn.session.id);
     tokio_conn::serve_async(stream, conn, shared, &mut batch, stop).await;
 }

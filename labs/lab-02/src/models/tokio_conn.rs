@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::accept::AcceptErrors;
 use crate::conn::{self, Conn, Next, READ_CHUNK};
 use crate::shared::{MAX_CLIENTS_REPLY, Shared};
+use crate::steps;
 
 std::thread_local! {
     /// Each worker thread's read buffer, shared by its connections.
@@ -40,7 +41,7 @@ pub(crate) async fn drain(shared: &Shared) {
 
 /// How a tokio model runs one batch: every complete request in a
 /// connection's input, replies into its output.
-pub(crate) trait Batch {
+pub(crate) trait Batch: Lane {
     /// Returns what to do next, and where this connection's log records
     /// end in the append-only file (0: none yet).
     fn run(&mut self, conn: &mut Conn) -> impl Future<Output = (Next, u64)>;
@@ -116,6 +117,7 @@ pub(crate) async fn serve_async(
             return;
         }
         if conn.pending_output() > 0 {
+            trace_io(batch, conn, true, conn.pending_output());
             if stream
                 .write_all(&conn.output[conn.output_start..])
                 .await
@@ -176,8 +178,46 @@ pub(crate) async fn serve_async(
         };
         match n {
             Ok(0) | Err(_) => return,
-            Ok(_) => conn.last_active = Instant::now(),
+            Ok(n) => {
+                conn.last_active = Instant::now();
+                trace_io(batch, conn, false, n);
+            }
         }
     }
 }
 // ANCHOR_END: async-connection
+
+/// Where a recording shows a connection's steps (see `steps`): the
+/// connection's own task, or the core that serves it.
+pub(crate) trait Lane {
+    /// The lane's name and kind; asked only while a recording is on.
+    fn lane(&self, conn: &Conn) -> (String, &'static str);
+}
+
+/// Records a read from the client or a write to it (`send`), `n` bytes,
+/// for lab-07's recorder (a write before it happens, so the client's step
+/// that reads it comes later). Nothing is computed unless it records.
+#[inline]
+fn trace_io(lane: &impl Lane, conn: &Conn, send: bool, n: usize) {
+    if !tracing::enabled!(target: steps::TARGET, tracing::Level::TRACE) {
+        return;
+    }
+    let port = steps::port(&conn.session.addr);
+    let (kind, what) = if send {
+        ("send", format!("writes {n} bytes to"))
+    } else {
+        ("recv", format!("reads {n} bytes from"))
+    };
+    let (lane, lane_kind) = lane.lane(conn);
+    tracing::trace!(
+        target: steps::TARGET,
+        lane = lane.as_str(),
+        lane_kind,
+        kind,
+        label = %format_args!("{what} conn {}", conn.session.id),
+        conn = conn.session.id,
+        worker = steps::worker().as_str(),
+        emits = send.then(|| steps::reply(port)),
+        answers = (!send).then(|| steps::request(port)),
+    );
+}

@@ -7,6 +7,12 @@
 
 use crate::trace::Trace;
 
+pub mod coordinated_omission;
+pub mod leak;
+pub mod locks;
+pub mod server;
+pub mod sharded_map;
+
 /// One scene the book shows.
 #[derive(Debug, Clone, Copy)]
 pub struct Scene {
@@ -22,7 +28,71 @@ pub struct Scene {
 
 /// Every scene, in the order the chapter shows them.
 pub fn all() -> Vec<Scene> {
-    vec![]
+    vec![
+        Scene {
+            name: sharded_map::NAME,
+            title: sharded_map::TITLE,
+            lab: "lab-01",
+            about: "each key lands in the shard its hash picks; a full shard evicts its least recently used sampled key, and an expired key is invisible to reads but held until reclaimed",
+            record: sharded_map::record,
+        },
+        Scene {
+            name: locks::ONE_LOCK,
+            title: locks::ONE_LOCK_TITLE,
+            lab: "lab-01",
+            about: "both threads go through lab-01's single lock: nearly every operation waits, and each wait ends with an arrow from the other thread's release",
+            record: locks::one_lock,
+        },
+        Scene {
+            name: locks::TWO_SHARDS,
+            title: locks::TWO_SHARDS_TITLE,
+            lab: "lab-01",
+            about: "the same operations on two shards: the threads wait only where B reads one of A's keys, then run side by side, each on its own shard",
+            record: locks::two_shards,
+        },
+        Scene {
+            name: server::EVENT_LOOP_TURN,
+            title: server::EVENT_LOOP_TURN_TITLE,
+            lab: "lab-02",
+            about: "client 1's KEYS holds the only thread; clients 2 and 3's requests wait in their sockets, and the next turn finds both ready and serves them together",
+            record: server::event_loop_turn,
+        },
+        Scene {
+            name: server::TASK_PER_CONNECTION,
+            title: server::TASK_PER_CONNECTION_TITLE,
+            lab: "lab-02",
+            about: "a task per connection, yet clients 2 and 3 usually wait for client 1's KEYS too: the busy worker was the one polling epoll, and the idle one sleeps until more than one task is ready",
+            record: server::task_per_connection,
+        },
+        Scene {
+            name: server::PER_CORE_HOP,
+            title: server::PER_CORE_HOP_TITLE,
+            lab: "lab-02",
+            about: "a command for a key the other core owns goes there as a message, runs there, and its reply comes back before the connection's core writes to the client",
+            record: server::per_core_hop,
+        },
+        Scene {
+            name: coordinated_omission::NAME,
+            title: coordinated_omission::TITLE,
+            lab: "lab-03",
+            about: "during the stall the closed-loop client sends nothing and records one slow reply; the open model keeps sending on schedule, and latency from the intended times shows the stall in every request it held",
+            record: coordinated_omission::record,
+        },
+        Scene {
+            name: leak::LEAK,
+            title: leak::LEAK_TITLE,
+            lab: "lab-06",
+            about: "lab-06's catalog case sender-kept: the worker and the reader wait forever, their lanes never reach exit, and lab-06's check names both",
+            record: leak::record_leak,
+        },
+        Scene {
+            name: leak::FIXED,
+            title: leak::FIXED_TITLE,
+            lab: "lab-06",
+            about: "the fix for sender-kept: the caller's cancel wakes the worker, whose exit wakes the reader, whose exit wakes the caller's tracker.wait()",
+            record: leak::record_fixed,
+        },
+    ]
 }
 
 /// The scene called `name`.
