@@ -224,13 +224,14 @@ fn fuzz(root: &Path) -> Result<String> {
 /// The trace the browser check loads into a scene player's file input,
 /// as a reader who recorded their own run would.
 ///
-/// SWITCH (issue 15): `lab-07 record` is not on this branch yet, so the
-/// check loads a fixture. Once the command exists, return
-/// `browser::OwnTrace::Record { workspace: root.to_owned() }` here: the
-/// check then runs `cargo run --quiet -p lab-07 -- record SCENE --out FILE`
-/// for the first scene it finds (`browser/scenes.rs`, `record_own_trace`).
+/// Where the browser check's "own" trace comes from: recorded on the spot
+/// by the documented command, `cargo run --quiet -p lab-07 -- record SCENE
+/// --out FILE`, for the first scene it finds (`browser/scenes.rs`,
+/// `record_own_trace`), as a reader would before loading it in the player.
 pub fn own_trace(root: &Path) -> browser::OwnTrace {
-    browser::OwnTrace::File(root.join("ci/xtask/tests/fixtures/scene-trace.json"))
+    browser::OwnTrace::Record {
+        workspace: root.to_owned(),
+    }
 }
 
 /// Words a reader would search for, and the page that must come up.

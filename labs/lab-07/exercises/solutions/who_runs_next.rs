@@ -9,9 +9,9 @@ pub fn predicted_polls() -> Vec<&'static str> {
         "a", "b", "c",
         // `c` yielded: it went to the back, behind nobody, so it runs
         // again at once, sends, and wakes `a`.
-        "c", "a", // `a` finished, which wakes `main`; `main` now waits for `b`.
+        "c", "a",    // `a` finished, which wakes `main`; `main` now waits for `b`.
         "main", // Nothing is ready: the paused clock jumps to `b`'s deadline.
-        "b", // `b` finished; `c` had finished already, so `main` does too.
+        "b",    // `b` finished; `c` had finished already, so `main` does too.
         "main",
     ]
 }
