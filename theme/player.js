@@ -24,7 +24,9 @@
     const BASE_MS = 700;
     const SPEEDS = [0.5, 1, 2, 4];
     // Kinds drawn hollow: the lane is waiting, not working.
-    const WAITS = { 'lock-wait': true };
+    // Kinds drawn as a wait. A Map, so a loaded file's `constructor` or
+    // `__proto__` kind is just an unknown kind.
+    const WAITS = new Map([['lock-wait', true]]);
 
     let players = 0;
 
@@ -240,6 +242,9 @@
         this.back.addEventListener('click', function() {
             self.error('');
             self.show(self.bookTrace, null);
+            // The button hides itself: keep the keyboard in the player, not
+            // on the page, where the arrows would turn the chapter.
+            self.root.focus();
         });
         this.source = el('p', { class: 'ul-player-source' });
         this.errorBox = el('p', { class: 'ul-player-error', role: 'alert', hidden: '' });
@@ -368,7 +373,7 @@
                     x1: x(waiting[s.lane]), x2: x(i), y1: y(s.lane), y2: y(s.lane) }));
                 delete waiting[s.lane];
             }
-            if (WAITS[s.kind]) {
+            if (WAITS.has(s.kind)) {
                 waiting[s.lane] = i;
             }
         });
@@ -400,7 +405,7 @@
         const marks = svg('g', { class: 'ul-player-marks' });
         t.steps.forEach(function(s, i) {
             const mark = svg('circle', { class: 'ul-player-mark ul-lane-' + (s.lane % COLOURS) +
-                (WAITS[s.kind] ? ' ul-player-mark-wait' : ''),
+                (WAITS.has(s.kind) ? ' ul-player-mark-wait' : ''),
             cx: x(i), cy: y(s.lane), r: s.kind === 'note' ? RADIUS - 1.5 : RADIUS,
             'data-i': i, 'data-kind': s.kind });
             const title = svg('title');
@@ -570,6 +575,9 @@
             }
         }, BASE_MS / this.speed);
         this.figure.setAttribute('data-playing', 'true');
+        // A step line announced several times a second drowns a screen
+        // reader: quiet while playing, announced again on pause.
+        this.stepLine.setAttribute('aria-live', 'off');
         this.playButton.setAttribute('aria-label', 'Pause (Space)');
         this.playButton.title = 'Pause (Space)';
         this.playButton.replaceChild(icon('pause'), this.playButton.firstChild);
@@ -581,6 +589,7 @@
             this.timer = null;
         }
         this.figure.setAttribute('data-playing', 'false');
+        this.stepLine.setAttribute('aria-live', 'polite');
         this.playButton.setAttribute('aria-label', 'Play (Space)');
         this.playButton.title = 'Play (Space)';
         this.playButton.replaceChild(icon('play'), this.playButton.firstChild);

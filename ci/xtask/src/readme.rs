@@ -15,8 +15,9 @@
 //!   measurement of minutes): it passes if it printed no error, and stays up
 //!   in the background until the README's last command, so the next line
 //!   (`redis-cli -p 6380 …`, a load against it) finds it, as the reader's
-//!   would; if it has exited by then (a ten-second load, a profile), its
-//!   exit status is judged like any other's;
+//!   would; at the end of the group, one that is not a server gets up to
+//!   [`GRACE`] more to finish, and once it has exited (a ten-second load,
+//!   a profile) its exit status is judged like any other's;
 //! - a self-contained command (no server address, no file written by an
 //!   earlier line) that already passed on an earlier page is not run again;
 //! - commands on the exercises run against the starters, whose tests fail
@@ -36,6 +37,18 @@ use anyhow::{Context, Result, bail};
 
 /// How long a command may take before it counts as long-running.
 pub const SETTLE: Duration = Duration::from_secs(5);
+
+/// How long, at the end of a group, its long-running commands that are
+/// not servers may still take to finish and be judged (in all, from the
+/// group's last command).
+pub const GRACE: Duration = Duration::from_secs(15);
+
+/// A command that serves until stopped: it listens on a port.
+pub fn is_server(command: &str) -> bool {
+    command.contains("--port")
+        || command.contains("--listen")
+        || command.split_whitespace().any(|w| w == "serve")
+}
 
 /// One command as written, and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -259,8 +272,23 @@ fn judge(w: &Written, status: std::process::ExitStatus, output: &str) -> Result<
     if status.success() && !starter {
         return Ok(());
     }
-    if starter && !status.success() && !output.trim().is_empty() {
-        return Ok(());
+    if starter && !status.success() {
+        // Failing is right only for the right reason: the exercise is
+        // there, builds, and its tests fail. A wrong id or a starter that
+        // does not compile fails too, and must not pass for it.
+        let unsolved = !w.command.contains("xtask exercise check")
+            || output.contains("is not solved yet");
+        let broken = output.contains("could not compile") || output.contains("has no exercise");
+        if unsolved && !broken && !output.trim().is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "{}:{}: `{}` must fail as an unsolved exercise does (its tests fail), not like this:\n{}",
+            w.file,
+            w.line,
+            w.command,
+            tail(output)
+        );
     }
     if starter && status.success() {
         bail!(
@@ -403,7 +431,18 @@ fn run_group(
     }
     // A command kept in the background that has finished since (a load
     // of ten seconds, a profile) is judged like any other; one still
-    // running (a server) is stopped.
+    // running (a server) is stopped. Commands that are not servers get a
+    // little longer to finish first, so one that fails a few seconds
+    // after the settle time is still caught.
+    let grace = Instant::now() + GRACE;
+    for r in background.iter_mut() {
+        if is_server(&r.what) {
+            continue;
+        }
+        while Instant::now() < grace && r.child.try_wait()?.is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     while let Some(mut r) = background.pop() {
         if let Some(status) = r.child.try_wait()? {
             crate::sh::say(&format!("  `{}` finished in the background", r.what));
@@ -629,6 +668,25 @@ mod tests {
         assert!(format!("{err:#}").contains("boom"), "{err:#}");
         let err = run_one(&dir, &w("cargo xtask exercise check x y; true"), &dir, 3).unwrap_err();
         assert!(format!("{err:#}").contains("must fail"), "{err:#}");
+        // A starter command that fails for the wrong reason fails.
+        let err = run_one(
+            &dir,
+            &w("cargo xtask exercise check lab-07 nope; echo 'lab-07 has no exercise nope'; exit 1"),
+            &dir,
+            4,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("unsolved exercise"), "{err:#}");
+        assert!(
+            run_one(
+                &dir,
+                &w("cargo xtask exercise check lab-07 x; echo 'error: exercise lab-07/x is not solved yet'; exit 1"),
+                &dir,
+                5
+            )
+            .unwrap()
+            .is_none()
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 }

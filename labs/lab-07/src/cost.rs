@@ -202,7 +202,7 @@ pub fn measure(quick: bool) -> Result<Table> {
     table.note(
         "A call site nobody records costs the level check tracing puts in front of it: one \
          relaxed atomic load and a branch; its fields are not evaluated. The extra time per \
-         call is the difference of the two loops' medians.",
+         call is the median over rounds of the difference between the two loops.",
     );
     Ok(table)
 }

@@ -13,15 +13,20 @@
 //!   outlives the poll that took it. A slice still open at the end of the
 //!   trace (a task that never returns) is closed at the last step, with
 //!   `"unfinished": true` in its arguments;
-//! - every other step is a thread-scoped instant (`i`) named by its label;
-//! - a cause is a flow: `s` at the causing step, `f` (`bp: "e"`) at the
-//!   step it caused, both with the caused step's index as `id`.
+//! - every step is also a short `X` slice of its own, named by its label
+//!   (its *mark*): nested inside an open poll or lock slice, or, for the
+//!   step that closes one, just after it;
+//! - a cause is a flow: `s` at the causing step's mark, `f` (`bp: "e"`)
+//!   at the caused step's mark, both with the caused step's index as
+//!   `id`. A flow event binds to the slice around it, and the marks are
+//!   there so that every one has a slice to bind to.
 //!
-//! Timestamps are microseconds. On a paused clock a whole poll takes no
-//! virtual time, so many steps share one instant; the export spaces such
-//! steps 1 µs apart so that slices and arrows stay visible (the recorded
-//! time is in every event's `args.t_ns`). A real-clock trace keeps its
-//! times as they are.
+//! Timestamps are microseconds, strictly increasing from step to step. On
+//! a paused clock a whole poll takes no virtual time, so many steps share
+//! one instant; the export spaces such steps 1 µs apart so that slices and
+//! arrows stay visible (the recorded time is in every event's
+//! `args.t_ns`). A real-clock trace keeps its times, moved by at most a
+//! nanosecond where two steps share one.
 
 use serde_json::{Value, json};
 
@@ -29,6 +34,8 @@ use crate::trace::{Clock, Kind, Trace};
 
 /// The gap between steps that share a paused-clock instant, in µs.
 const PAUSED_SPACING_US: f64 = 1.0;
+/// The least gap between two real-clock steps, in µs (a nanosecond).
+const REAL_SPACING_US: f64 = 0.001;
 
 /// What a step does to the slices of its lane.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -104,6 +111,20 @@ impl Trace {
             }
         }
 
+        // Each step's mark: a quarter of the gap to the next step, so it
+        // ends before anything after it starts; after a closing step's end,
+        // so it never straddles the slice it closes.
+        let marks: Vec<(f64, f64)> = (0..self.steps.len())
+            .map(|i| {
+                let gap = ts.get(i + 1).map_or(PAUSED_SPACING_US, |n| n - ts[i]);
+                let q = gap / 4.0;
+                if closes(self.steps[i].kind).is_some() {
+                    (ts[i] + q, q)
+                } else {
+                    (ts[i], q)
+                }
+            })
+            .collect();
         // Open slices per (track, pair): the steps that opened them.
         let mut open: Vec<(usize, Pair, usize)> = Vec::new();
         for (i, s) in self.steps.iter().enumerate() {
@@ -128,22 +149,23 @@ impl Trace {
                         "ph": "E", "pid": 1, "tid": t, "ts": ts[i],
                         "args": { "end": s.label, "end_step": i, "end_t_ns": s.t_ns },
                     }));
-                } else {
-                    events.push(instant(s.label.as_str(), s.kind, t, ts[i], args));
                 }
-            } else {
-                events.push(instant(s.label.as_str(), s.kind, t, ts[i], args));
             }
+            let (start, dur) = marks[i];
+            events.push(json!({
+                "ph": "X", "name": s.label, "cat": s.kind.as_str(),
+                "pid": 1, "tid": t, "ts": start, "dur": dur, "args": args,
+            }));
             if let Some(c) = s.cause
                 && let Some(cs) = self.steps.get(c)
             {
                 events.push(json!({
                     "ph": "s", "id": i, "name": "cause", "cat": "cause",
-                    "pid": 1, "tid": tid(cs.lane, cs.kind), "ts": ts[c],
+                    "pid": 1, "tid": tid(cs.lane, cs.kind), "ts": marks[c].0,
                 }));
                 events.push(json!({
                     "ph": "f", "bp": "e", "id": i, "name": "cause", "cat": "cause",
-                    "pid": 1, "tid": t, "ts": ts[i],
+                    "pid": 1, "tid": t, "ts": start,
                 }));
             }
         }
@@ -178,7 +200,7 @@ impl Trace {
             let t = s.t_ns as f64 / 1e3;
             let t = match (self.clock, out.last()) {
                 (Clock::Paused, Some(&prev)) => t.max(prev + PAUSED_SPACING_US),
-                (_, Some(&prev)) => t.max(prev),
+                (Clock::Real, Some(&prev)) => t.max(prev + REAL_SPACING_US),
                 (_, None) => t,
             };
             out.push(t);
@@ -205,13 +227,6 @@ impl Trace {
             })
             .collect()
     }
-}
-
-fn instant(label: &str, kind: Kind, tid: usize, ts: f64, args: Value) -> Value {
-    json!({
-        "ph": "i", "s": "t", "name": label, "cat": kind.as_str(),
-        "pid": 1, "tid": tid, "ts": ts, "args": args,
-    })
 }
 
 #[cfg(test)]
@@ -266,8 +281,8 @@ mod tests {
             if e["ph"] != "M" {
                 assert!(e["ts"].is_f64(), "ts must be µs as a float: {e}");
             }
-            if e["ph"] == "i" {
-                assert_eq!(e["s"], "t");
+            if e["ph"] == "X" {
+                assert!(e["dur"].as_f64().unwrap() > 0.0, "{e}");
                 assert!(e["name"].is_string());
             }
         }
@@ -352,6 +367,51 @@ mod tests {
         // The wake's arrow leaves B's thread and lands on A's.
         assert_eq!(starts[&5]["tid"], 2);
         assert_eq!(finishes[&5]["tid"], 1);
+    }
+
+    #[test]
+    fn every_flow_event_lies_inside_a_slice_on_its_thread() {
+        for clock in [Clock::Real, Clock::Paused] {
+            let v = sample(clock).to_chrome();
+            // Every slice as (tid, start, end), B/E paired per thread.
+            let mut slices = Vec::new();
+            let mut stacks: HashMap<u64, Vec<f64>> = HashMap::new();
+            for e in events(&v) {
+                let tid = e["tid"].as_u64().unwrap();
+                let ts = e["ts"].as_f64().unwrap_or(0.0);
+                match e["ph"].as_str().unwrap() {
+                    "B" => stacks.entry(tid).or_default().push(ts),
+                    "E" => {
+                        let b = stacks.get_mut(&tid).and_then(Vec::pop).unwrap();
+                        slices.push((tid, b, ts));
+                    }
+                    "X" => slices.push((tid, ts, ts + e["dur"].as_f64().unwrap())),
+                    _ => {}
+                }
+            }
+            let flows: Vec<&Value> = events(&v)
+                .iter()
+                .filter(|e| e["ph"] == "s" || e["ph"] == "f")
+                .collect();
+            assert!(!flows.is_empty());
+            for f in flows {
+                let (tid, ts) = (f["tid"].as_u64().unwrap(), f["ts"].as_f64().unwrap());
+                assert!(
+                    slices
+                        .iter()
+                        .any(|&(t, a, b)| t == tid && a <= ts && ts < b),
+                    "{f} has no slice around it on its thread ({clock:?})"
+                );
+            }
+            // And the marks nest: none straddles the end of a B/E slice.
+            for &(t, a, b) in &slices {
+                for &(t2, a2, b2) in &slices {
+                    if t == t2 && a < a2 && a2 < b {
+                        assert!(b2 <= b, "slices overlap on {t}: {a}..{b} and {a2}..{b2}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -270,7 +270,9 @@ impl tracing::field::Visit for Fields {
             "lane" => self.lane = value.to_owned(),
             "lane_kind" => self.lane_kind = value.to_owned(),
             "kind" => self.kind = value.to_owned(),
-            "label" | "message" if self.label.is_empty() => self.label = value.to_owned(),
+            // `label` wins over a format-string message.
+            "label" => self.label = value.to_owned(),
+            "message" if self.label.is_empty() => self.label = value.to_owned(),
             _ => {}
         }
     }

@@ -237,7 +237,9 @@ impl tracing::field::Visit for Fields {
             "lane" => s.lane = value.to_owned(),
             "lane_kind" => s.lane_kind = parse(value),
             "kind" => s.kind = parse(value),
-            "label" | "message" if s.label.is_empty() => s.label = value.to_owned(),
+            // `label` wins over a format-string message.
+            "label" => s.label = value.to_owned(),
+            "message" if s.label.is_empty() => s.label = value.to_owned(),
             name => {
                 s.extra.insert(name.to_owned(), value.to_owned());
             }

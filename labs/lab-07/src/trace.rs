@@ -144,6 +144,7 @@ impl Kind {
 /// The side panel: section name to lines, in a fixed order.
 pub type State = BTreeMap<String, Vec<String>>;
 
+// ANCHOR: step
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Nanoseconds since the recording started.
@@ -157,6 +158,7 @@ pub struct Step {
     /// The side panel after this step.
     pub state: State,
 }
+// ANCHOR_END: step
 
 /// Why a trace is not one the player can show.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -177,6 +179,8 @@ pub enum Invalid {
     Cause { step: usize, cause: usize },
     #[error("step {step} is at {t} ns, before the step ahead of it ({prev} ns)")]
     Time { step: usize, t: u64, prev: u64 },
+    #[error("{what} {text:?} holds a line break or `{{{{#`, which would break the page it is shown on")]
+    Text { what: &'static str, text: String },
 }
 
 impl Trace {
@@ -195,6 +199,28 @@ impl Trace {
         }
         if self.lanes.is_empty() || self.steps.is_empty() {
             return Err(Invalid::Empty);
+        }
+        // Text goes into the page's HTML block and past mdBook's
+        // preprocessors: a blank line would end the block, `{{#` would be
+        // read as a directive.
+        let bad = |t: &str| t.contains('\n') || t.contains("{{#");
+        let texts = std::iter::once(("the title", &self.title))
+            .chain(self.lanes.iter().map(|l| ("a lane name", &l.name)))
+            .chain(self.steps.iter().map(|s| ("a step label", &s.label)))
+            .chain(
+                self.steps
+                    .iter()
+                    .flat_map(|s| s.state.iter())
+                    .flat_map(|(k, v)| std::iter::once(k).chain(v))
+                    .map(|t| ("a side-panel line", t)),
+            );
+        for (what, text) in texts {
+            if bad(text) {
+                return Err(Invalid::Text {
+                    what,
+                    text: text.clone(),
+                });
+            }
         }
         let mut prev = 0;
         for (i, s) in self.steps.iter().enumerate() {

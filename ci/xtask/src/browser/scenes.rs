@@ -452,9 +452,15 @@ impl Walk<'_> {
             self.problems
                 .push(format!("Space did not play on from step {from}"));
         }
-        if shown(self.tab, &self.id)?.playing {
-            self.tab.press(" ")?;
-        }
+        // Look and press in one script: played out in between, a Space
+        // would start it again.
+        let pause = self.js(
+            "if (f.getAttribute('data-playing') !== 'true') return false;
+             const root = f.querySelector('.ul-player');
+             root.dispatchEvent(new KeyboardEvent('keydown', { key: ' ', bubbles: true, cancelable: true }));
+             return true;",
+        );
+        self.tab.eval(&pause)?;
         let now = shown(self.tab, &self.id)?;
         if now.playing {
             self.problems
@@ -521,12 +527,22 @@ pub(crate) fn scenes(
                 .is_ok_and(|html| html.contains("class=\"ul-scene\""))
         })
         .collect();
+    // Every scene the results hold must be on some page: a scene that
+    // vanished from every page must not pass as "nothing to check".
+    let recorded = recorded_scenes(ctx.book_dir);
     if pages.is_empty() {
-        return Ok("no page shows a scene".to_owned());
+        if recorded.is_empty() {
+            return Ok("no page shows a scene".to_owned());
+        }
+        bail!(
+            "no page shows a scene, but the results hold {}",
+            recorded.join(", ")
+        );
     }
     let mut problems = Vec::new();
     let mut lines = Vec::new();
     let mut first: Option<(String, String, Expect)> = None;
+    let mut seen = std::collections::BTreeSet::new();
     for page in pages {
         fail_on(tab.goto(page)?, page)?;
         for (id, player) in figures(tab)? {
@@ -539,6 +555,7 @@ pub(crate) fn scenes(
                 continue;
             }
             let exp = page_trace(tab, &id).with_context(|| page.clone())?;
+            seen.insert(id.strip_prefix("scene-").unwrap_or(&id).to_owned());
             let n = exp.steps.len();
             let arrows = exp.arrows().len();
             let mut found = check_drawn(tab, &id, &exp)?;
@@ -571,6 +588,13 @@ pub(crate) fn scenes(
             }
         }
     }
+    for name in &recorded {
+        if !seen.contains(name) {
+            problems.push(format!(
+                "scene {name} is in the results but no page shows it (include its .md where it explains something)"
+            ));
+        }
+    }
     if let Some((page, id, exp)) = first {
         match load_files(tab, check, &page, &id, &exp) {
             Ok(line) => lines.push(line),
@@ -581,6 +605,28 @@ pub(crate) fn scenes(
         return Err(listed("problems with the scene players", &problems));
     }
     Ok(lines.join("\n"))
+}
+
+/// The scenes the results pipeline wrote: every `results/*/NAME.trace.json`
+/// the built book holds.
+fn recorded_scenes(book_dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(labs) = std::fs::read_dir(book_dir.join("results")) else {
+        return out;
+    };
+    for lab in labs.flatten() {
+        let Ok(files) = std::fs::read_dir(lab.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name.strip_suffix(".trace.json") {
+                out.push(stem.to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Records the trace the check loads, as a reader would. This is the one

@@ -224,6 +224,13 @@ fn build_fixture(dir: &Path, broken: bool) -> PathBuf {
             "- [Broken script](part-1/throws.md)\n- [Missing asset](part-1/missing.md)\n\
              - [Tampered panel](part-1/tampered.md)\n",
         );
+        // A scene the results hold that no page shows.
+        std::fs::create_dir_all(dir.join("src/results/lab-07")).unwrap();
+        std::fs::write(
+            dir.join("src/results/lab-07/orphan.trace.json"),
+            "{\"traceEvents\": []}\n",
+        )
+        .unwrap();
         // A player whose panel shows a line its trace does not have.
         std::fs::write(
             dir.join("src/part-1/tampered.md"),
@@ -361,6 +368,12 @@ fn full_check_passes_on_a_good_book_and_catches_a_broken_one() {
             && scenes.detail.contains("part-1/tampered.html#scene-two-threads-one-lock: after loading the page: the panel shows")
             && scenes.detail.contains("not in the trace"),
         "a panel that differs from its trace must fail the scene check:\n{report}"
+    );
+    assert!(
+        scenes
+            .detail
+            .contains("scene orphan is in the results but no page shows it"),
+        "a recorded scene no page shows must fail the scene check:\n{report}"
     );
     assert!(
         !scenes.detail.contains("scenes.html#"),

@@ -47,13 +47,15 @@ fn the_consumer_is_woken_by_the_producer_and_the_producer_by_the_consumer() {
     };
     assert!(
         woken_by(c, p),
-        "a wake on the consumer's lane caused by the producer (a value arrived)"
+        "a wake on the consumer's lane caused by the producer (a value arrived); the trace:\n{}",
+        t.outline().join("\n")
     );
     // The channel holds one value: the producer waits for room, and the
     // consumer's receive makes it.
     assert!(
         woken_by(p, c),
-        "a wake on the producer's lane caused by the consumer (room in the channel)"
+        "a wake on the producer's lane caused by the consumer (room in the channel); the trace:\n{}",
+        t.outline().join("\n")
     );
 }
 

@@ -201,27 +201,43 @@ pub fn waits(t: &Trace) -> usize {
 
 /// `one-lock`: both threads on lab-01's single-lock cache.
 pub fn one_lock() -> Result<Trace> {
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let t = record_once::<false>(ONE_LOCK, ONE_LOCK_TITLE)?;
-        if handoffs(&t) > 0 {
-            return Ok(t);
-        }
-        last = Some(t);
-    }
-    last.context("no recording was made")
+    super::until_shown(one_lock_once, shows_handoff, ATTEMPTS)
 }
+
+/// One recording of `one-lock`, kept or not.
+pub fn one_lock_once() -> Result<Trace> {
+    record_once::<false>(ONE_LOCK, ONE_LOCK_TITLE)
+}
+
+fn shows_handoff(t: &Trace) -> bool {
+    handoffs(t) > 0
+}
+
+/// What `one-lock` is about.
+pub const ONE_LOCK_CASE: super::Case = super::Case {
+    once: one_lock_once,
+    shows: shows_handoff,
+    what: "a thread waits and is let in by the other thread's release",
+};
 
 /// `two-shards`: the same scripts on a sharded cache with two shards.
 pub fn two_shards() -> Result<Trace> {
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let t = record_once::<true>(TWO_SHARDS, TWO_SHARDS_TITLE)?;
-        // The collision is the one wait this scene is about.
-        if waits(&t) > 0 {
-            return Ok(t);
-        }
-        last = Some(t);
-    }
-    last.context("no recording was made")
+    super::until_shown(two_shards_once, shows_collision, ATTEMPTS)
 }
+
+/// One recording of `two-shards`, kept or not.
+pub fn two_shards_once() -> Result<Trace> {
+    record_once::<true>(TWO_SHARDS, TWO_SHARDS_TITLE)
+}
+
+// The collision is the one wait this scene is about.
+fn shows_collision(t: &Trace) -> bool {
+    waits(t) > 0
+}
+
+/// What `two-shards` is about.
+pub const TWO_SHARDS_CASE: super::Case = super::Case {
+    once: two_shards_once,
+    shows: shows_collision,
+    what: "the one deliberate collision makes a thread wait",
+};

@@ -465,28 +465,36 @@ pub fn reply_read(t: &Trace, client: &str) -> Option<usize> {
 
 /// `event-loop-turn`: lab-02's event loop serving three clients.
 pub fn event_loop_turn() -> Result<Trace> {
-    let session = Session::begin()?;
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let mut stage = Stage::start(Model::EventLoop)?;
-        fill(&mut stage.peers[0])?;
-        let t = stage.record(
-            &session,
-            (EVENT_LOOP_TURN, EVENT_LOOP_TURN_TITLE, View::EventLoop),
-            slow_and_quick,
-        )?;
-        if most_ready(&t) >= 2 {
-            return Ok(t);
-        }
-        last = Some(t);
-    }
-    last.context("no recording was made")
+    super::until_shown(event_loop_turn_once, shows_shared_turn, ATTEMPTS)
 }
+
+/// One recording of `event-loop-turn`, kept or not.
+pub fn event_loop_turn_once() -> Result<Trace> {
+    let session = Session::begin()?;
+    let mut stage = Stage::start(Model::EventLoop)?;
+    fill(&mut stage.peers[0])?;
+    stage.record(
+        &session,
+        (EVENT_LOOP_TURN, EVENT_LOOP_TURN_TITLE, View::EventLoop),
+        slow_and_quick,
+    )
+}
+
+fn shows_shared_turn(t: &Trace) -> bool {
+    most_ready(t) >= 2
+}
+
+/// What `event-loop-turn` is about.
+pub const EVENT_LOOP_TURN_CASE: super::Case = super::Case {
+    once: event_loop_turn_once,
+    shows: shows_shared_turn,
+    what: "one turn finds two clients ready at once",
+};
 
 /// `task-per-connection`: the same requests on lab-02's tokio model.
 ///
 /// What it shows is not what one might expect. Worker 2 is idle, yet
-/// clients 2 and 3 are usually served only after client 1's KEYS is done,
+/// clients 2 and 3 are served only after client 1's KEYS is done,
 /// as on the event loop. Why: tokio's workers take turns polling the I/O
 /// driver (epoll) when they park. The worker parked on it woke for client
 /// 1's request, put that one task in its own LIFO slot and ran it; with a
@@ -495,33 +503,43 @@ pub fn event_loop_turn() -> Result<Trace> {
 /// 2 sleeps on a condition variable, nobody polls epoll, and the other
 /// requests wait in their sockets. Under load (lab-02's head-of-line
 /// experiment) other workers are awake and polling, and the quick clients
-/// do get through. Of the recordings, this one keeps the usual case.
+/// do get through. How often one recording shows this: the results
+/// pipeline counts it (`cargo xtask results --only lab-07`).
 pub fn task_per_connection() -> Result<Trace> {
-    let session = Session::begin()?;
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let mut stage = Stage::start(Model::TaskPerConnection)?;
-        fill(&mut stage.peers[0])?;
-        let t = stage.record(
-            &session,
-            (TASK_PER_CONNECTION, TASK_PER_CONNECTION_TITLE, View::Tasks),
-            slow_and_quick,
-        )?;
-        // What it usually shows (see `task_per_connection`'s docs): the
-        // quick clients waiting for KEYS like on the event loop.
-        if let (Some(slow), Some(two), Some(three)) = (
-            reply_read(&t, "client 1"),
-            reply_read(&t, "client 2"),
-            reply_read(&t, "client 3"),
-        ) && two > slow
-            && three > slow
-        {
-            return Ok(t);
-        }
-        last = Some(t);
-    }
-    last.context("no recording was made")
+    super::until_shown(task_per_connection_once, quick_clients_waited, ATTEMPTS)
 }
+
+/// One recording of `task-per-connection`, kept or not.
+pub fn task_per_connection_once() -> Result<Trace> {
+    let session = Session::begin()?;
+    let mut stage = Stage::start(Model::TaskPerConnection)?;
+    fill(&mut stage.peers[0])?;
+    stage.record(
+        &session,
+        (TASK_PER_CONNECTION, TASK_PER_CONNECTION_TITLE, View::Tasks),
+        slow_and_quick,
+    )
+}
+
+/// Whether clients 2 and 3 read their replies only after client 1 read
+/// the reply to its KEYS.
+pub fn quick_clients_waited(t: &Trace) -> bool {
+    match (
+        reply_read(t, "client 1"),
+        reply_read(t, "client 2"),
+        reply_read(t, "client 3"),
+    ) {
+        (Some(slow), Some(two), Some(three)) => two > slow && three > slow,
+        _ => false,
+    }
+}
+
+/// What `task-per-connection` is about.
+pub const TASK_PER_CONNECTION_CASE: super::Case = super::Case {
+    once: task_per_connection_once,
+    shows: quick_clients_waited,
+    what: "clients 2 and 3 get their replies only after client 1's KEYS",
+};
 
 /// Two keys: one on client 1's core, one on the other core. Found by
 /// asking, before recording: a GET that hops counts in the server's hop

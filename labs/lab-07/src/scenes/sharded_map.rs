@@ -215,6 +215,8 @@ pub fn record() -> Result<Trace> {
             ),
         );
 
+        // Keys whose latest set gave them a time to live.
+        let mut with_ttl = std::collections::HashSet::new();
         for op in SCRIPT {
             let pass = match op {
                 Op::Pass(ms) => Duration::from_millis(*ms),
@@ -235,6 +237,11 @@ pub fn record() -> Result<Trace> {
                         _ => SetOptions::default(),
                     };
                     let out = map.set(k.to_owned(), v, options);
+                    if matches!(*op, Op::SetTtl(..)) {
+                        with_ttl.insert(k);
+                    } else {
+                        with_ttl.remove(k);
+                    }
                     let ttl = match *op {
                         Op::SetTtl(_, _, ms) => format!(" with a {ms} ms TTL"),
                         _ => String::new(),
@@ -250,8 +257,8 @@ pub fn record() -> Result<Trace> {
                     let shard = map.shard_of(k);
                     let what = match map.get(k) {
                         Some(v) => format!("get {k}: hit ({v}); now its most recently used key"),
-                        None if before[shard].expired_held > 0 => {
-                            format!("get {k}: miss: expired, though the shard still holds it")
+                        None if with_ttl.contains(k) => {
+                            format!("get {k}: miss: its time to live has passed")
                         }
                         None => format!("get {k}: miss"),
                     };
