@@ -276,8 +276,8 @@ fn judge(w: &Written, status: std::process::ExitStatus, output: &str) -> Result<
         // Failing is right only for the right reason: the exercise is
         // there, builds, and its tests fail. A wrong id or a starter that
         // does not compile fails too, and must not pass for it.
-        let unsolved = !w.command.contains("xtask exercise check")
-            || output.contains("is not solved yet");
+        let unsolved =
+            !w.command.contains("xtask exercise check") || output.contains("is not solved yet");
         let broken = output.contains("could not compile") || output.contains("has no exercise");
         if unsolved && !broken && !output.trim().is_empty() {
             return Ok(());

@@ -179,7 +179,9 @@ pub enum Invalid {
     Cause { step: usize, cause: usize },
     #[error("step {step} is at {t} ns, before the step ahead of it ({prev} ns)")]
     Time { step: usize, t: u64, prev: u64 },
-    #[error("{what} {text:?} holds a line break or `{{{{#`, which would break the page it is shown on")]
+    #[error(
+        "{what} {text:?} holds a line break or `{{{{#`, which would break the page it is shown on"
+    )]
     Text { what: &'static str, text: String },
 }
 

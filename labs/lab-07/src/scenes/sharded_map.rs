@@ -345,7 +345,7 @@ mod tests {
         assert!(text.contains("evicts"), "{text}");
         assert!(text.contains("removes 1"), "{text}");
         assert!(
-            text.contains("miss: expired, though the shard still holds it"),
+            text.contains("get kiwi: miss: its time to live has passed"),
             "{text}"
         );
         let last = &t.steps.last().unwrap().state;
