@@ -138,6 +138,13 @@ pub fn measure(quick: bool) -> Result<Table> {
         fmt_int(med_steps(&cache.recorded)),
     ]);
     table.fact("lab01_wrapper_ratio", fmt_ratio(median(&wrapper)));
+    table.fact(
+        "lab01_wrapper_verdict",
+        against_one(
+            &wrapper,
+            "the recording lock, not recording, against std's Mutex",
+        ),
+    );
     table.fact("lab01_recorded_ratio", fmt_ratio(median(&recorded)));
     table.fact("lab01_recorded_slowdown", slowdown(median(&recorded)));
 
@@ -221,6 +228,24 @@ fn ratios(a: &[Sample], b: &[Sample]) -> Vec<f64> {
         .zip(b)
         .map(|(x, y)| x.per_sec / y.per_sec)
         .collect()
+}
+
+/// A verdict on per-round ratios against 1×: a difference only when every
+/// round falls on the same side of it.
+fn against_one(ratios: &[f64], what: &str) -> String {
+    let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let m = fmt_ratio(median(ratios));
+    let range = format!("{} to {}", fmt_ratio(lo), fmt_ratio(hi));
+    if !(lo.is_finite() && hi.is_finite()) {
+        format!("{what}: not measured")
+    } else if lo <= 1.0 && 1.0 <= hi {
+        format!("{what}: no difference these rounds can resolve (median {m}, rounds from {range})")
+    } else if hi < 1.0 {
+        format!("{what}: slower in every round (median {m}, rounds from {range})")
+    } else {
+        format!("{what}: faster in every round (median {m}, rounds from {range})")
+    }
 }
 
 /// `1 / ratio` as `12×` (how many times slower), for prose.
