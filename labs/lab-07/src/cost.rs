@@ -232,19 +232,19 @@ fn ratios(a: &[Sample], b: &[Sample]) -> Vec<f64> {
 
 /// A verdict on per-round ratios against 1×: a difference only when every
 /// round falls on the same side of it.
-fn against_one(ratios: &[f64], what: &str) -> String {
+fn against_one(ratios: &[f64]) -> String {
     let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let m = fmt_ratio(median(ratios));
     let range = format!("{} to {}", fmt_ratio(lo), fmt_ratio(hi));
     if !(lo.is_finite() && hi.is_finite()) {
-        format!("{what}: not measured")
+        "not measured".to_owned()
     } else if lo <= 1.0 && 1.0 <= hi {
         format!("{what}: no difference these rounds can resolve (median {m}, rounds from {range})")
     } else if hi < 1.0 {
-        format!("{what}: slower in every round (median {m}, rounds from {range})")
+        format!("slower in every round (median {m}, rounds from {range})")
     } else {
-        format!("{what}: faster in every round (median {m}, rounds from {range})")
+        format!("faster in every round (median {m}, rounds from {range})")
     }
 }
 
