@@ -138,13 +138,7 @@ pub fn measure(quick: bool) -> Result<Table> {
         fmt_int(med_steps(&cache.recorded)),
     ]);
     table.fact("lab01_wrapper_ratio", fmt_ratio(median(&wrapper)));
-    table.fact(
-        "lab01_wrapper_verdict",
-        against_one(
-            &wrapper,
-            "the recording lock, not recording, against std's Mutex",
-        ),
-    );
+    table.fact("lab01_wrapper_verdict", against_one(&wrapper));
     table.fact("lab01_recorded_ratio", fmt_ratio(median(&recorded)));
     table.fact("lab01_recorded_slowdown", slowdown(median(&recorded)));
 
@@ -240,7 +234,7 @@ fn against_one(ratios: &[f64]) -> String {
     if !(lo.is_finite() && hi.is_finite()) {
         "not measured".to_owned()
     } else if lo <= 1.0 && 1.0 <= hi {
-        format!("{what}: no difference these rounds can resolve (median {m}, rounds from {range})")
+        format!("no difference these rounds can resolve (median {m}, rounds from {range})")
     } else if hi < 1.0 {
         format!("slower in every round (median {m}, rounds from {range})")
     } else {
