@@ -5,7 +5,8 @@
 //!
 //! The component, the recorder and its scenes (read these first):
 //! - [`trace`]: the recorded trace, the contract with the page's player.
-//! - [`recorder`]: turns steps into a trace, directly or from `tracing`.
+//! - [`recorder`]: turns steps into a trace, from a scene's own calls or
+//!   from `tracing` events the relay hands it.
 //! - [`tasks`]: records tokio tasks: spawn, polls, who woke whom, exit.
 //! - [`lockrec`]: a lock for lab-01's caches that records its waits,
 //!   acquires and releases.
@@ -34,7 +35,7 @@ pub mod tasks;
 pub mod trace;
 
 // ANCHOR: component
-pub use recorder::{Layer, Recorder};
+pub use recorder::Recorder;
 pub use tasks::{Recorded, Tasks, paused_runtime};
 pub use trace::{Clock, Kind, Lane, LaneKind, Step, Trace};
 // ANCHOR_END: component

@@ -4,8 +4,9 @@
 //!
 //! - **Directly**, from a scene's own code: [`Recorder::step`] and
 //!   [`Recorder::set`] (the side panel).
-//! - **Through `tracing`**, from the labs themselves: [`Layer`] records
-//!   every event with target [`TARGET`] (`ul::step`) and these fields:
+//! - **Through `tracing`**, from the labs themselves: the
+//!   [relay](crate::relay) hands [`Recorder::record`] every event with
+//!   target [`TARGET`] (`ul::step`) and these fields:
 //!   - `lane` (text): the lane's name; a new name makes a new lane;
 //!   - `lane_kind` (text, optional): `thread`, `task`, `client`,
 //!     `driver` or `data` (default `thread`);
@@ -127,12 +128,19 @@ impl Recorder {
 
     /// Records one step on `lane` and returns its index.
     pub fn step(&self, lane: usize, kind: Kind, label: impl Into<String>) -> usize {
-        self.push(lane, kind, label.into(), None, None)
+        push_in(&mut self.lock(), lane, kind, label.into(), None, None)
     }
 
     /// Records one step caused by step `cause` (drawn as an arrow).
     pub fn caused(&self, lane: usize, kind: Kind, label: impl Into<String>, cause: usize) -> usize {
-        self.push(lane, kind, label.into(), Some(cause), None)
+        push_in(
+            &mut self.lock(),
+            lane,
+            kind,
+            label.into(),
+            Some(cause),
+            None,
+        )
     }
 
     /// Records one step described by `e` (the path `tracing` events take).
@@ -150,17 +158,6 @@ impl Recorder {
             cause,
             e.emits,
         )
-    }
-
-    fn push(
-        &self,
-        lane: usize,
-        kind: Kind,
-        label: String,
-        cause: Option<usize>,
-        emits: Option<u64>,
-    ) -> usize {
-        push_in(&mut self.lock(), lane, kind, label, cause, emits)
     }
 
     /// How many steps so far.
@@ -227,132 +224,9 @@ fn push_in(
     i
 }
 
-/// A `tracing_subscriber` layer that records `ul::step` events into a
-/// [`Recorder`] (see the module docs for the fields).
-pub struct Layer {
-    recorder: Recorder,
-}
-
-impl Layer {
-    pub fn new(recorder: Recorder) -> Self {
-        Self { recorder }
-    }
-}
-
-fn lane_kind(s: &str) -> Option<LaneKind> {
-    Some(match s {
-        "thread" => LaneKind::Thread,
-        "task" => LaneKind::Task,
-        "client" => LaneKind::Client,
-        "driver" => LaneKind::Driver,
-        "data" => LaneKind::Data,
-        _ => return None,
-    })
-}
-
-fn kind(s: &str) -> Option<Kind> {
-    Kind::ALL.into_iter().find(|k| k.as_str() == s)
-}
-
-#[derive(Default)]
-struct Fields {
-    lane: String,
-    lane_kind: String,
-    kind: String,
-    label: String,
-    emits: Option<u64>,
-    answers: Option<u64>,
-}
-
-impl tracing::field::Visit for Fields {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        match field.name() {
-            "lane" => self.lane = value.to_owned(),
-            "lane_kind" => self.lane_kind = value.to_owned(),
-            "kind" => self.kind = value.to_owned(),
-            // `label` wins over a format-string message.
-            "label" => self.label = value.to_owned(),
-            "message" if self.label.is_empty() => self.label = value.to_owned(),
-            _ => {}
-        }
-    }
-
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        match field.name() {
-            "emits" => self.emits = Some(value),
-            "answers" => self.answers = Some(value),
-            _ => {}
-        }
-    }
-
-    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
-        if let Ok(v) = u64::try_from(value) {
-            self.record_u64(field, v);
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.record_str(field, &format!("{value:?}"));
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Layer {
-    fn enabled(
-        &self,
-        metadata: &tracing::Metadata<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) -> bool {
-        metadata.target() == TARGET
-    }
-
-    fn on_event(
-        &self,
-        event: &tracing::Event<'_>,
-        _ctx: tracing_subscriber::layer::Context<'_, S>,
-    ) {
-        if event.metadata().target() != TARGET {
-            return;
-        }
-        let mut f = Fields::default();
-        event.record(&mut f);
-        if f.lane.is_empty() {
-            return;
-        }
-        self.recorder.record(&Event {
-            lane: &f.lane,
-            lane_kind: lane_kind(&f.lane_kind),
-            kind: kind(&f.kind),
-            label: &f.label,
-            emits: f.emits,
-            answers: f.answers,
-            cause: None,
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use tracing_subscriber::layer::SubscriberExt;
-
     use super::*;
-
-    #[test]
-    fn tracing_events_become_steps_with_causes() {
-        let rec = Recorder::new("t", "t", Clock::Real);
-        let sub = tracing_subscriber::registry().with(Layer::new(rec.clone()));
-        tracing::subscriber::with_default(sub, || {
-            tracing::trace!(target: "ul::step", lane = "A", kind = "lock-release", label = "A lets go", emits = 7u64);
-            tracing::trace!(target: "other", lane = "A", kind = "send", label = "ignored");
-            tracing::trace!(target: "ul::step", lane = "B", lane_kind = "task", kind = "lock-acquire", label = "B gets it", answers = 7u64);
-        });
-        let t = rec.trace();
-        t.validate().unwrap();
-        assert_eq!(t.lanes.len(), 2);
-        assert_eq!(t.lanes[1].kind, LaneKind::Task);
-        assert_eq!(t.steps.len(), 2);
-        assert_eq!(t.steps[1].kind, Kind::LockAcquire);
-        assert_eq!(t.steps[1].cause, Some(0));
-    }
 
     #[test]
     fn state_is_carried_by_every_later_step() {

@@ -1,8 +1,8 @@
 //! The process-wide path from the labs' `ul::step` events to whichever
 //! recording is on now.
 //!
-//! Why not [`tracing::subscriber::with_default`] and the recorder's
-//! [`Layer`](crate::recorder::Layer)? A thread-default subscriber covers
+//! Why not a thread-default subscriber
+//! ([`tracing::subscriber::with_default`])? It covers
 //! the thread that set it, and lab-02's server runs on threads it spawns
 //! itself (an event-loop thread, tokio workers, one thread per core).
 //! Only the global default reaches those, and it can be set once per

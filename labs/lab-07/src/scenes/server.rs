@@ -468,15 +468,20 @@ pub fn event_loop_turn() -> Result<Trace> {
     super::until_shown(event_loop_turn_once, shows_shared_turn, ATTEMPTS)
 }
 
+/// One recording of the slow-KEYS-and-two-quick-clients script on
+/// `model`, kept or not: the body of both lab-02 scenes that use it.
+fn slow_and_quick_once(model: Model, scene: (&str, &str, View)) -> Result<Trace> {
+    let session = Session::begin()?;
+    let mut stage = Stage::start(model)?;
+    fill(&mut stage.peers[0])?;
+    stage.record(&session, scene, slow_and_quick)
+}
+
 /// One recording of `event-loop-turn`, kept or not.
 pub fn event_loop_turn_once() -> Result<Trace> {
-    let session = Session::begin()?;
-    let mut stage = Stage::start(Model::EventLoop)?;
-    fill(&mut stage.peers[0])?;
-    stage.record(
-        &session,
+    slow_and_quick_once(
+        Model::EventLoop,
         (EVENT_LOOP_TURN, EVENT_LOOP_TURN_TITLE, View::EventLoop),
-        slow_and_quick,
     )
 }
 
@@ -511,13 +516,9 @@ pub fn task_per_connection() -> Result<Trace> {
 
 /// One recording of `task-per-connection`, kept or not.
 pub fn task_per_connection_once() -> Result<Trace> {
-    let session = Session::begin()?;
-    let mut stage = Stage::start(Model::TaskPerConnection)?;
-    fill(&mut stage.peers[0])?;
-    stage.record(
-        &session,
+    slow_and_quick_once(
+        Model::TaskPerConnection,
         (TASK_PER_CONNECTION, TASK_PER_CONNECTION_TITLE, View::Tasks),
-        slow_and_quick,
     )
 }
 
