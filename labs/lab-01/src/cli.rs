@@ -39,6 +39,9 @@ pub enum Command {
     /// The writer-starvation experiment: how long do writers wait for the
     /// lock while readers hammer it?
     Starvation(StarvationArgs),
+    /// Probe std's locks from the inside: the uncontended fast path, and
+    /// handing a lock to a waiter that is still spinning or already asleep.
+    Locks(LocksArgs),
     /// Run every experiment the chapter needs and write one results report
     /// (JSON) for the results pipeline.
     Measure(MeasureArgs),
@@ -150,6 +153,16 @@ impl BenchArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct LocksArgs {
+    /// Rounds; each visits every operation and lock in a rotated order.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Fewer pairs and handoffs: seconds instead of tens of seconds.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct StarvationArgs {
     /// Reader threads; each reads continuously.
     #[arg(long, default_value_t = 2)]
@@ -220,6 +233,7 @@ pub fn main_with(extra: Vec<Contender>) -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bench(args) => run_bench(&args, &extra),
         Command::Starvation(args) => run_starvation_cmd(&args),
+        Command::Locks(args) => run_locks(&args),
         Command::Measure(args) => run_measure(&args),
     }
 }
@@ -412,6 +426,20 @@ pub fn run_bench(args: &BenchArgs, extra: &[Contender]) -> anyhow::Result<()> {
 }
 
 /// `starvation`: the experiment on its own, with its table.
+pub fn run_locks(args: &LocksArgs) -> anyhow::Result<()> {
+    use crate::measure::internals::{ProbePlan, probe_tables, run_probes};
+    if args.rounds == 0 {
+        bail!("--rounds must be at least 1");
+    }
+    let plan = ProbePlan::new(args.quick, args.rounds);
+    let bar = progress_bar(plan.steps(), false);
+    let probes = run_probes(&plan, || bar.inc(1));
+    bar.finish_and_clear();
+    let (fast, handoff) = probe_tables(&plan, &probes);
+    print!("{}\n{}", render_text(&fast), render_text(&handoff));
+    Ok(())
+}
+
 pub fn run_starvation_cmd(args: &StarvationArgs) -> anyhow::Result<()> {
     if args.rounds == 0 {
         bail!("--rounds must be at least 1");

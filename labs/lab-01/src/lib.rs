@@ -29,7 +29,8 @@
 //!   [`run_workload`] and the [`BenchTarget`] trait it drives),
 //!   [`measure::bench`] (contenders, the alternating-rounds schedule) and
 //!   [`measure::starvation`] (the writer-starvation experiment and the
-//!   RwLock policy probe).
+//!   RwLock policy probe) and [`measure::internals`] (std's locks from the
+//!   inside: fast path, spin, sleep, wake-up).
 //! - [`cli`]: the `lab-01` command line (`bench`, `starvation`, `measure`),
 //!   reusable by other binaries.
 //!
@@ -60,6 +61,7 @@
 //! ```text
 //! cargo run -p lab-01 --release -- bench            # < 15 s with defaults
 //! cargo run -p lab-01 --release -- starvation
+//! cargo run -p lab-01 --release -- locks [--quick]
 //! cargo run -p lab-01 --release -- measure --out target/lab-01.json [--quick]
 //! cargo test -p lab-01
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

@@ -4,7 +4,8 @@
 //! Artifact names are a contract with the book (chapters include
 //! `NAME.md` and `NAME.svg` by these names): `throughput-read-heavy`,
 //! `throughput-write-heavy`, `scaling-read-heavy`, `skew`,
-//! `oversubscription`, `starvation`, `starvation-wait`, `shards`.
+//! `oversubscription`, `starvation`, `starvation-wait`, `shards`,
+//! `lock-fast-path`, `lock-handoff`.
 //! `--quick` runs the same experiments with tiny durations and one round,
 //! so the pipeline can be checked in seconds; its numbers mean nothing.
 //!
@@ -13,7 +14,8 @@
 //!
 //! Submodules: [`workload`] drives one workload over one implementation,
 //! [`bench`] runs contenders in alternating rounds, [`starvation`] is the
-//! writer-starvation experiment, [`verdicts`] words the sentences the
+//! writer-starvation experiment, [`internals`] probes the states of std's
+//! futex locks (fast path, spin, sleep and wake), [`verdicts`] words the sentences the
 //! chapter quotes (table facts) from the numbers. The `bench` and
 //! `starvation` commands and `benches/` use them too.
 //!
@@ -22,6 +24,7 @@
 //! [`MeasurePlan`] and the constants below, so the page follows the plan.
 
 pub mod bench;
+pub mod internals;
 pub mod starvation;
 pub mod verdicts;
 pub mod workload;
@@ -386,6 +389,8 @@ struct Measured {
     starvation: Vec<StarvationRuns>,
     starve_spec: StarvationSpec,
     probe: PolicyProbe,
+    probe_plan: internals::ProbePlan,
+    probes: internals::Probes,
     loads: Loads,
 }
 
@@ -398,6 +403,7 @@ struct Loads {
     oversub: Conditions,
     shards: Conditions,
     starvation: Conditions,
+    probes: Conditions,
 }
 
 /// Total cells to run, for the progress bar.
@@ -408,7 +414,7 @@ fn total_cells(plan: &MeasurePlan, n: usize) -> u64 {
         + n * OVERSUB_THREADS.len()
         + SHARD_COUNTS.len()
         + designs().len() * 2;
-    (cells * plan.rounds) as u64
+    (cells * plan.rounds) as u64 + internals::ProbePlan::new(plan.quick, plan.rounds).steps()
 }
 
 /// Runs every experiment and builds the report.
@@ -489,6 +495,12 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
     progress.set_message("policy probe");
     let probe = probe_policy(plan.probe_step)?;
 
+    progress.set_message("lock probes");
+    let probe_plan = internals::ProbePlan::new(plan.quick, plan.rounds);
+    let (probes, probes_load) = watched(Watch::IN_PROCESS, || {
+        Ok::<_, BenchError>(internals::run_probes(&probe_plan, || progress.inc(1)))
+    })?;
+
     let m = Measured {
         contenders,
         read: (read_cells, read),
@@ -499,6 +511,8 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
         starvation,
         starve_spec,
         probe,
+        probe_plan,
+        probes,
         loads: Loads {
             read: read_load,
             write: write_load,
@@ -506,6 +520,7 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
             oversub: oversub_load,
             shards: shards_load,
             starvation: starve_load,
+            probes: probes_load,
         },
     };
     Ok(build_report(plan, &m))
@@ -617,6 +632,12 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
     starve_table.note(conditions_note(&m.loads.starvation));
     report.table(starve_table);
     report.plot(starve_plot);
+
+    let (mut fast, mut handoff) = internals::probe_tables(&m.probe_plan, &m.probes);
+    fast.note(conditions_note(&m.loads.probes));
+    handoff.note(conditions_note(&m.loads.probes));
+    report.table(fast);
+    report.table(handoff);
 
     // shards
     let (sc, sr) = (&m.shards.0, &m.shards.1);
