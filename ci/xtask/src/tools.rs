@@ -23,6 +23,7 @@ pub struct Pinned {
     pub bin: &'static str,
 }
 
+// ANCHOR: pinned
 /// mdBook 0.5.x renders the book.
 pub const MDBOOK: Pinned = Pinned {
     krate: "mdbook",
@@ -48,6 +49,7 @@ pub const CARGO_FUZZ: Pinned = Pinned {
 };
 
 pub const PINNED: [Pinned; 3] = [MDBOOK, LINKCHECK, CARGO_FUZZ];
+// ANCHOR_END: pinned
 
 /// What building and serving the book needs: no more, so a reader's first
 /// `cargo xtask serve` does not wait for the fuzzer's install.
@@ -169,6 +171,7 @@ pub fn ensure_pinned(root: &Path, tools: &[Pinned]) -> Result<()> {
                 tools_dir(root).display()
             )),
         }
+        // ANCHOR: install
         sh::run(
             sh::cargo(root)
                 // `--debug`: the tools are built without optimisation,
@@ -187,6 +190,7 @@ pub fn ensure_pinned(root: &Path, tools: &[Pinned]) -> Result<()> {
                 .arg(tools_dir(root))
                 .arg(tool.krate),
         )?;
+        // ANCHOR_END: install
         if installed_version(&path).is_none() {
             bail!(
                 "{} was installed but {} does not run",
