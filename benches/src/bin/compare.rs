@@ -330,7 +330,7 @@ fn crates_table(plan: &Plan, mix: &Mix, g: &Grid) -> Table {
          read runs a closure on it under the lock. The plain lab-01 rows run without a \
          capacity or TTLs.",
         fmt_int(capacity as f64),
-        fmt_duration(CACHE_TTL)
+        fmt_ttl(CACHE_TTL)
     ));
 
     let (leader, leader_vs, lead) =
@@ -369,7 +369,7 @@ fn crates_table(plan: &Plan, mix: &Mix, g: &Grid) -> Table {
         .fact("rounds", plan.rounds.to_string())
         .fact("contenders", g.contenders.len().to_string())
         .fact("capacity", fmt_int(capacity as f64))
-        .fact("ttl", fmt_duration(CACHE_TTL))
+        .fact("ttl", fmt_ttl(CACHE_TTL))
         .fact("leader", leader)
         .fact("leader_vs_sharded_mutex", fmt_ratio(leader_vs))
         .fact("lead", lead)
@@ -615,6 +615,17 @@ fn hot_pair(g: &HotGrid, other: &str) -> String {
     )
 }
 
+/// A TTL as people say it: whole hours as `1 h`, anything else as
+/// [`fmt_duration`] does.
+fn fmt_ttl(ttl: Duration) -> String {
+    let secs = ttl.as_secs();
+    if secs >= 3600 && secs.is_multiple_of(3600) && ttl.subsec_nanos() == 0 {
+        format!("{} h", secs / 3600)
+    } else {
+        fmt_duration(ttl)
+    }
+}
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -699,6 +710,13 @@ mod tests {
         );
         assert!(mixed.contains("matched or beat dashmap"), "{mixed}");
         assert!(dashmap_lead(&[]).starts_with("no verdict"));
+    }
+
+    #[test]
+    fn ttls_read_in_hours_when_whole() {
+        assert_eq!(fmt_ttl(Duration::from_secs(3600)), "1 h");
+        assert_eq!(fmt_ttl(Duration::from_secs(7200)), "2 h");
+        assert_eq!(fmt_ttl(Duration::from_secs(90)), "90 s");
     }
 
     #[test]
