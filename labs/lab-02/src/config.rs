@@ -152,9 +152,9 @@ pub enum ConfigError {
     #[error("--max-multibulk-len and --proto-max-bulk-len must be positive")]
     ZeroLimit,
     #[error(
-        "--slow-commands {mode} needs --model task-per-connection: the {model} model's \
-         threads own their stores outright, so no other thread may run a command on them \
-         (use --slow-commands inline)"
+        "--slow-commands {mode} needs --model task-per-connection: in the {model} model \
+         each store belongs to one thread outright, so no other thread may run a command on \
+         it (use --slow-commands inline)"
     )]
     SlowCommandsNeedTasks {
         mode: &'static str,
@@ -457,7 +457,7 @@ mod tests {
                             }
                         );
                         let text = e.to_string();
-                        assert!(text.contains("own their stores"), "{text}");
+                        assert!(text.contains("belongs to one thread outright"), "{text}");
                     }
                 }
             }

@@ -252,7 +252,7 @@ fn models_that_own_their_stores_refuse_to_offload() {
             assert!(
                 why.contains(&format!(
                     "--slow-commands {mode} needs --model task-per-connection"
-                )) && why.contains("own their stores outright"),
+                )) && why.contains("belongs to one thread outright"),
                 "{model} {mode}: {why}"
             );
             assert!(!why.contains("panicked"), "{why}");
