@@ -45,6 +45,45 @@ impl Model {
     }
 }
 
+/// Where task-per-connection runs a slow command ([`crate::cmd::is_slow`]:
+/// KEYS): on the worker that read it, or somewhere the runtime's other
+/// tasks do not wait for it. Only task-per-connection has a choice: the
+/// other models' threads own their stores outright, and no other thread
+/// may touch them ([`Config::validate`] refuses the combination).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+pub enum SlowCommands {
+    /// On the runtime worker that runs the connection's task, like any
+    /// other command: the worker, and every task queued on it, waits.
+    Inline,
+    /// On tokio's blocking pool (`spawn_blocking`), with owned copies of
+    /// the arguments; the connection's task awaits the reply and puts it
+    /// in order. The worker goes on running other tasks.
+    #[value(name = "spawn-blocking")]
+    SpawnBlocking,
+    /// On the same thread, inside `block_in_place`: the worker hands its
+    /// run queue to another thread first, which goes on running the other
+    /// tasks.
+    #[value(name = "block-in-place")]
+    BlockInPlace,
+}
+
+impl SlowCommands {
+    pub const ALL: [SlowCommands; 3] = [
+        SlowCommands::Inline,
+        SlowCommands::SpawnBlocking,
+        SlowCommands::BlockInPlace,
+    ];
+
+    /// The `--slow-commands` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlowCommands::Inline => "inline",
+            SlowCommands::SpawnBlocking => "spawn-blocking",
+            SlowCommands::BlockInPlace => "block-in-place",
+        }
+    }
+}
+
 /// When the append-only file is flushed to disk (Redis's `appendfsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 pub enum FsyncPolicy {
@@ -112,6 +151,15 @@ pub enum ConfigError {
     QueryBufferBelowBulk { query_buffer: usize, bulk: usize },
     #[error("--max-multibulk-len and --proto-max-bulk-len must be positive")]
     ZeroLimit,
+    #[error(
+        "--slow-commands {mode} needs --model task-per-connection: in the {model} model \
+         each store belongs to one thread outright, so no other thread may run a command on \
+         it (use --slow-commands inline)"
+    )]
+    SlowCommandsNeedTasks {
+        mode: &'static str,
+        model: &'static str,
+    },
 }
 
 /// Every server setting. Field docs are the `--help` text.
@@ -140,6 +188,15 @@ pub struct Config {
     /// of two). More shards, fewer collisions on one lock.
     #[arg(long, default_value_t = 64)]
     pub shards: usize,
+
+    /// Where task-per-connection runs a slow command (KEYS): `inline` on
+    /// the worker that read it; `spawn-blocking` on tokio's blocking pool;
+    /// `block-in-place` on the same thread, after handing the worker's
+    /// other tasks to another thread. A KEYS inside MULTI/EXEC always runs
+    /// inline. The other models refuse anything but `inline`: their
+    /// threads own their data outright.
+    #[arg(long, value_enum, default_value = "inline")]
+    pub slow_commands: SlowCommands,
 
     /// Require clients to `AUTH` with this password first.
     #[arg(long)]
@@ -245,6 +302,7 @@ impl Default for Config {
             port: 6380,
             threads: None,
             shards: 64,
+            slow_commands: SlowCommands::Inline,
             requirepass: None,
             maxclients: 10_000,
             proto_max_bulk_len: 512 << 20,
@@ -309,6 +367,12 @@ impl Config {
         if self.max_multibulk_len == 0 || self.proto_max_bulk_len == 0 {
             return Err(ConfigError::ZeroLimit);
         }
+        if self.slow_commands != SlowCommands::Inline && self.model != Model::TaskPerConnection {
+            return Err(ConfigError::SlowCommandsNeedTasks {
+                mode: self.slow_commands.name(),
+                model: self.model.name(),
+            });
+        }
         Ok(())
     }
 
@@ -370,6 +434,41 @@ mod tests {
                 bulk: 512 << 20
             })
         );
+    }
+
+    #[test]
+    fn only_task_per_connection_offloads_slow_commands() {
+        for model in Model::ALL {
+            for mode in SlowCommands::ALL {
+                let c = Config {
+                    slow_commands: mode,
+                    ..Config::ephemeral(model)
+                };
+                let allowed = mode == SlowCommands::Inline || model == Model::TaskPerConnection;
+                match c.validate() {
+                    Ok(()) => assert!(allowed, "{} {}", model.name(), mode.name()),
+                    Err(e) => {
+                        assert!(!allowed, "{} {}: {e}", model.name(), mode.name());
+                        assert_eq!(
+                            e,
+                            ConfigError::SlowCommandsNeedTasks {
+                                mode: mode.name(),
+                                model: model.name()
+                            }
+                        );
+                        let text = e.to_string();
+                        assert!(text.contains("belongs to one thread outright"), "{text}");
+                    }
+                }
+            }
+            // The CLI names are the enum's names.
+            for mode in SlowCommands::ALL {
+                assert_eq!(
+                    <SlowCommands as ValueEnum>::from_str(mode.name(), false),
+                    Ok(mode)
+                );
+            }
+        }
     }
 
     #[test]

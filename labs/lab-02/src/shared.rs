@@ -73,6 +73,9 @@ pub struct Shared {
     /// to another core, and stores borrowed from one for a step across
     /// cores.
     pub hops: AtomicU64,
+    /// Task-per-connection: slow commands run off the worker's own turn
+    /// (`--slow-commands spawn-blocking` or `block-in-place`).
+    pub offloaded: AtomicU64,
     /// Keys in the keyspace, refreshed by the models' housekeeping for INFO.
     pub keys: AtomicU64,
     /// The tokio runtimes serving this server (none for the event loop),
@@ -113,6 +116,7 @@ impl Shared {
             rejected_connections: AtomicU64::new(0),
             commands_processed: AtomicU64::new(0),
             hops: AtomicU64::new(0),
+            offloaded: AtomicU64::new(0),
             keys: AtomicU64::new(0),
             runtimes: Mutex::new(Vec::new()),
             task_monitor: config_task_monitor,
@@ -266,6 +270,11 @@ impl ServerCtx for Shared {
                 "Stats",
                 "lab02_cross_core_hops".into(),
                 self.hops.load(Relaxed).to_string(),
+            ),
+            (
+                "Stats",
+                "lab02_offloaded_commands".into(),
+                self.offloaded.load(Relaxed).to_string(),
             ),
             (
                 "Stats",

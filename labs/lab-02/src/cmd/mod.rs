@@ -305,6 +305,21 @@ pub fn table() -> &'static [Spec] {
     table::TABLE
 }
 
+// ANCHOR: is-slow
+/// The commands task-per-connection may run off its worker
+/// (`--slow-commands`): the ones whose cost grows with the whole keyspace
+/// rather than with what the client asked for. That is KEYS only. SCAN
+/// does the same walk in steps the client bounds (COUNT); LRANGE,
+/// SMEMBERS and the like are as large as one value the client chose to
+/// make large; DBSIZE adds one count per shard. FLUSHDB and FLUSHALL also
+/// walk everything, but they write, and Redis's answer for them is a
+/// different one (ASYNC: unlink the keyspace at once, free it in the
+/// background), not running the command elsewhere.
+pub fn is_slow(spec: &Spec) -> bool {
+    spec.name == "keys"
+}
+// ANCHOR_END: is-slow
+
 /// Whether `argc` arguments (counting the name) fit `spec`'s arity. For a
 /// command split per key-value pair (`MSET`), also that the pairs are
 /// complete: Redis gives the arity error for `MSET k v k`, and the server
@@ -542,6 +557,20 @@ impl Deferred {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_is_the_slow_command() {
+        let slow: Vec<&str> = table()
+            .iter()
+            .filter(|s| is_slow(s))
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(slow, ["keys"]);
+        assert!(lookup(b"KEYS").is_some_and(is_slow));
+        // Read-only and keyspace-wide: running it elsewhere changes no
+        // ordering of writes.
+        assert!(lookup(b"keys").is_some_and(|s| !s.has(flags::WRITE)));
+    }
 
     #[test]
     fn table_is_sorted_unique_and_lowercase() {

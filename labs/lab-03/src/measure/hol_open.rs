@@ -11,53 +11,18 @@
 //! same run, under the same KEYS loop, redis-benchmark gives its view, so
 //! the two can be set side by side.
 
-use std::thread;
-use std::time::Duration;
-
 use anyhow::Result;
 use kit::fmt::{fmt_int, fmt_ms};
 use kit::procfs;
 use kit::redis_benchmark::{self as bench, Load, Sample};
 use kit::stats::{Stall, med, median};
-use lab_02::launch::{Looper, Server, Target};
-use lab_02::resp::Frame;
+use lab_02::launch::{Server, Target};
 use report::Table;
 
+use super::keys_loop::{Open, Says, lag_sentence, open_command, open_run, under_keys};
 use super::lab02::{self, slug};
-use super::tools::{self, GEN_CPU, GenRun};
+use super::tools::GEN_CPU;
 use super::{Plan, ms};
-
-/// The slow command: walks every key, matches none.
-const KEYS_ARGS: [&[u8]; 2] = [b"KEYS", b"nomatch*"];
-
-/// How one open-model run went, from the intended start (µs).
-#[derive(Debug, Clone)]
-struct Open {
-    p50_us: f64,
-    p99_us: f64,
-    max_us: f64,
-    /// The generator's own lag behind its schedule: part of every
-    /// latency from the intended start, but the generator's, not the
-    /// server's.
-    lag_p99_us: f64,
-    sent_rate: f64,
-    errors: f64,
-    check: String,
-}
-
-impl Open {
-    fn of(run: &GenRun) -> Self {
-        Self {
-            p50_us: run.f("latency.p50_us"),
-            p99_us: run.f("latency.p99_us"),
-            max_us: run.f("latency.max_us"),
-            lag_p99_us: run.f("lag.p99_us"),
-            sent_rate: run.f("sent_rate"),
-            errors: run.f("sent") - run.f("ok"),
-            check: run.verdict(),
-        }
-    }
-}
 
 /// One round on one server.
 #[derive(Debug, Clone)]
@@ -115,43 +80,6 @@ impl Cell {
     }
 }
 
-/// How the kit's [`Stall`] reads for GETs beside a KEYS loop.
-trait Says {
-    fn says(self) -> &'static str;
-}
-
-impl Says for Stall {
-    fn says(self) -> &'static str {
-        match self {
-            Stall::Typical => "the typical GET waited for a KEYS",
-            Stall::Some => "the typical GET did not wait, but more than 1% did",
-            Stall::Rarely => "fewer than 1% of GETs waited for a KEYS",
-            Stall::Nobody => "no GET waited for a KEYS",
-        }
-    }
-}
-
-/// `lab-03 resp ADDR --mix get --rate R -c C -d D`: the open model.
-fn open_run(plan: &Plan, server: &Server) -> Result<Open> {
-    let run = tools::lab03(&[
-        "resp".into(),
-        format!("127.0.0.1:{}", server.port),
-        "--mix".into(),
-        "get".into(),
-        "--keyspace".into(),
-        plan.hol_keys.to_string(),
-        "--rate".into(),
-        plan.hol_rate.to_string(),
-        "-c".into(),
-        plan.hol_connections.to_string(),
-        "-d".into(),
-        format!("{}ms", plan.hol_run.as_millis()),
-        "--timeout".into(),
-        "30s".into(),
-    ])?;
-    Ok(Open::of(&run))
-}
-
 fn bench_load(plan: &Plan, requests: u64) -> Load {
     Load {
         test: "get",
@@ -174,13 +102,9 @@ fn closed_run(plan: &Plan, server: &mut Server) -> Result<Sample> {
 
 fn round(plan: &Plan, server: &mut Server) -> Result<Round> {
     let quiet = open_run(plan, server)?;
-    let keys = Looper::start(server, &KEYS_ARGS, |r| matches!(r, Frame::Array(Some(_))))?;
-    // Let the first KEYS start, so the runs begin under the loop.
-    thread::sleep(Duration::from_millis(20));
-    let busy = open_run(plan, server)?;
-    let closed = closed_run(plan, server)?;
-    let keys_ms = keys.finish()?;
-    server.check_alive()?;
+    let ((busy, closed), keys_ms) = under_keys(server, |server| {
+        Ok((open_run(plan, server)?, closed_run(plan, server)?))
+    })?;
     Ok(Round {
         quiet,
         busy,
@@ -268,20 +192,17 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
         ]);
         facts(&mut t, c);
     }
-    let run_s = plan.hol_run.as_secs_f64();
     t.note(format!(
         "Each server holds {} keys (written beforehand with MSET; the servers not pinned, \
          `--threads {threads}` for the multi-threaded models; generators on CPU {GEN_CPU}). \
-         Open model: `lab-03 resp ADDR --mix get --keyspace {} --rate {} -c {} -d {run_s}s`, \
+         Open model: `{}`, \
          once on the quiet server (off rows) and once while another client loops \
          `KEYS nomatch*` back to back (on rows); p50, p99 and max run from each GET's intended \
          start. Then, under the same loop, redis-benchmark `-c {} -P 1 -t get -r {}`, sized by \
          a probe to last about {} s: its own percentiles, from each GET's send. Median of {} \
          round(s), servers visited in rotating order.",
         fmt_int(plan.hol_keys as f64),
-        plan.hol_keys,
-        plan.hol_rate,
-        plan.hol_connections,
+        open_command(plan),
         plan.hol_bench_clients,
         plan.hol_keys,
         plan.hol_bench_secs,
@@ -364,58 +285,6 @@ fn lag_note(cells: &[Cell]) -> String {
     lag_sentence(&rows)
 }
 
-/// `rows`: (server, generator lag p99 ms, open p50 ms) under the KEYS loop.
-fn lag_sentence(rows: &[(String, f64, f64)]) -> String {
-    // Where the generator's p99 lag is under a quarter of the typical
-    // latency, the typical wait is the server's.
-    let (small, large): (Vec<_>, Vec<_>) = rows
-        .iter()
-        .filter(|(_, lag, _)| lag.is_finite())
-        .partition(|(_, lag, p50)| *lag < 0.25 * p50);
-    let list = |v: &[&(String, f64, f64)]| {
-        v.iter()
-            .map(|(s, lag, p50)| {
-                format!(
-                    "{s} {} ms against a p50 of {} ms",
-                    fmt_ms(*lag),
-                    fmt_ms(*p50)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match (small.is_empty(), large.is_empty()) {
-        (_, true) => format!(
-            "under the KEYS loop the generator's own lag p99 stayed under a quarter of the \
-             typical latency for every server ({}), so the waiting is the servers'",
-            list(&small)
-        ),
-        (true, false) => format!(
-            "under the KEYS loop the generator's own lag p99 was a large part of the typical \
-             latency for every server ({}): these rows measure the generator as much as the \
-             servers",
-            list(&large)
-        ),
-        (false, false) => format!(
-            "under the KEYS loop the generator's own lag p99 stayed under a quarter of the \
-             typical latency for {} ({}), but not for {} ({}), where part of the wait is the \
-             generator's, not the server's",
-            small
-                .iter()
-                .map(|r| r.0.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            list(&small),
-            large
-                .iter()
-                .map(|r| r.0.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            list(&large)
-        ),
-    }
-}
-
 /// What the closed loop hid: the servers whose GETs waited more, measured
 /// from the intended start, than redis-benchmark's percentiles say.
 fn hidden(cells: &[Cell]) -> String {
@@ -457,46 +326,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_lag_note_says_whose_wait_it_is() {
-        let row = |s: &str, lag: f64, p50: f64| (s.to_owned(), lag, p50);
-        let all_small = lag_sentence(&[row("a", 0.1, 5.0), row("b", 1.0, 30.0)]);
-        assert!(
-            all_small.contains("so the waiting is the servers'"),
-            "{all_small}"
-        );
-        let mixed = lag_sentence(&[row("a", 0.1, 5.0), row("b", 2.0, 3.0)]);
-        assert!(mixed.contains("but not for b"), "{mixed}");
-        let all_large = lag_sentence(&[row("a", 4.0, 5.0)]);
-        assert!(all_large.contains("measure the generator"), "{all_large}");
-    }
-
-    #[test]
-    fn stall_follows_the_numbers() {
-        assert!(Stall::Typical > Stall::Some && Stall::Rarely > Stall::Nobody);
-    }
-
-    #[test]
     fn hidden_counts_servers() {
         assert!(hidden_sentence(&[], 4).contains("same verdict"));
         let one = hidden_sentence(&["event-loop (x)".into()], 4);
         assert!(one.starts_with("for 1 of the 4 servers") && one.contains("event-loop (x)"));
         assert!(hidden_sentence(&["a".into(), "b".into()], 2).starts_with("for every server"));
-    }
-
-    #[test]
-    fn open_reads_the_summary() {
-        let run = GenRun {
-            json: serde_json::json!({
-                "latency": {"p50_us": 1500.0, "p99_us": 9000.0, "max_us": 12000.0},
-                "sent_rate": 499.0, "sent": 2500, "ok": 2498,
-                "self_check": {"findings": []}
-            }),
-            wall_s: 5.0,
-            cpu_s: 0.1,
-        };
-        let o = Open::of(&run);
-        assert_eq!((o.p50_us, o.p99_us, o.max_us), (1500.0, 9000.0, 12000.0));
-        assert_eq!(o.errors, 2.0);
-        assert_eq!(o.check, "ok");
     }
 }

@@ -9,9 +9,20 @@ use lab_02::launch::{Launch, Server, Target};
 /// redis-server), pinned to `cpus`, with `threads` for the multi-threaded
 /// models.
 pub fn start(target: Target, cpus: Option<&'static str>, threads: usize) -> Result<Server> {
+    start_with(target, cpus, threads, &[])
+}
+
+/// [`start`], with more of lab-02's options (`--slow-commands …`).
+pub fn start_with(
+    target: Target,
+    cpus: Option<&'static str>,
+    threads: usize,
+    extra: &[&str],
+) -> Result<Server> {
     let launch = Launch {
         cpus,
         subcommand: Some("lab02"),
+        extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         ..Launch::new(target, threads)
     };
     Server::start(&launch)

@@ -35,6 +35,12 @@
 //! 9. `transactions`: two INCRs with and without MULTI/EXEC, their keys
 //!    in one part of the keyspace or spread, on lab-02's three models and
 //!    redis-server. What does atomicity cost each model? ([`transactions`])
+//! 10. `offload`: the head-of-line runs again, on task-per-connection
+//!     with KEYS run inline, on tokio's blocking pool, or inside
+//!     `block_in_place` (lab-02's `--slow-commands`), beside the other two
+//!     models inline. Does moving a slow command off the worker spare the
+//!     other clients? ([`offload`]; what it shares with experiment 7 is in
+//!     [`keys_loop`])
 //!
 //! `--quick` runs each experiment for about a second to check the
 //! pipeline; its numbers mean nothing.
@@ -42,7 +48,9 @@
 mod depth16;
 mod experiments;
 mod hol_open;
+mod keys_loop;
 mod lab02;
+mod offload;
 mod peak;
 pub mod tools;
 mod transactions;
@@ -79,7 +87,8 @@ pub struct Plan {
     pub peak_run: Duration,
     pub peak_connections: usize,
     pub resp_requests: [u64; 2],
-    /// Head-of-line, open model: keys the KEYS command walks.
+    /// Head-of-line, open model (and `offload`, which repeats its runs):
+    /// keys the KEYS command walks.
     pub hol_keys: u64,
     /// GETs per second the open model starts, quiet and busy alike.
     pub hol_rate: f64,
@@ -193,7 +202,7 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let rb_version = tool_version("redis-benchmark", &["--version"], HINT)?;
     let mut report = report::Report::new("lab-03", quick);
     eprintln!(
-        "lab-03 measure{}: 9 experiments ({wrk_version}; {rb_version})",
+        "lab-03 measure{}: 10 experiments ({wrk_version}; {rb_version})",
         if quick { " --quick" } else { "" }
     );
     let t = timed("rate accuracy", || experiments::rate_accuracy(&plan))?;
@@ -213,6 +222,8 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let t = timed("SET at depth 16, setups", || depth16::run(&plan))?;
     report.table(t);
     let t = timed("transactions", || transactions::run(&plan))?;
+    report.table(t);
+    let t = timed("offload", || offload::run(&plan))?;
     report.table(t);
     kit::output::finish(&report, out, started)
 }
