@@ -20,6 +20,8 @@
 //!   (servers under test, load tools), and running a tool to completion.
 //! - [`redis_benchmark`]: driving Debian's `redis-benchmark` and reading its
 //!   CSV, charging the server's CPU time to each run.
+//! - [`golang`]: building the Go programs measured beside the labs with
+//!   Debian's `go`, in GOPATH mode, into `target/go`.
 //! - [`output`]: writing a report, printing its summary, timing a step.
 //! - [`cli`]: the options every `measure` command shares, and tracing set-up.
 //! - [`panic`]: a panic payload as text.
@@ -29,6 +31,7 @@
 pub mod cli;
 pub mod duration;
 pub mod fmt;
+pub mod golang;
 pub mod machine;
 pub mod output;
 pub mod panic;

@@ -96,6 +96,22 @@ pub fn rss_of_pid(pid: u32) -> Option<u64> {
     rss_of(&fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
 }
 
+/// One `kB` line of `/proc/meminfo` (`KernelStack`, `MemFree`…), in bytes:
+/// memory the kernel holds, which no process's RSS shows (a thread's
+/// kernel stack, say).
+pub fn meminfo_bytes(field: &str) -> Option<u64> {
+    meminfo_field(&fs::read_to_string("/proc/meminfo").ok()?, field)
+}
+
+/// The `FIELD:  N kB` line of a meminfo text, in bytes.
+pub fn meminfo_field(meminfo: &str, field: &str) -> Option<u64> {
+    let line = meminfo
+        .lines()
+        .find(|l| l.split(':').next() == Some(field))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Machine-wide CPU counters and ours, in clock ticks, at one instant.
 ///
 /// *Ours* is this process and its reaped children: the labs' experiments
@@ -195,6 +211,13 @@ pub fn mount_of(path: &Path) -> Option<Mount> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_meminfo_fields() {
+        let text = "MemTotal:       24683520 kB\nKernelStack:        1912 kB\n";
+        assert_eq!(meminfo_field(text, "KernelStack"), Some(1912 * 1024));
+        assert_eq!(meminfo_field(text, "Kernel"), None);
+    }
 
     #[test]
     fn parses_proc_files() {

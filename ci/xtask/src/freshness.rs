@@ -10,7 +10,8 @@
 //! `cargo xtask results --stale` reruns exactly those producers.
 //!
 //! What counts as a crate's sources: its `Cargo.toml` and everything under
-//! `src/` (and `benches/` for a crate that has one). Tests, exercises, READMEs
+//! `src/` (and `benches/` for a crate that has one, and `go/` for a lab
+//! whose measurements build Go programs beside it, which are harness). Tests, exercises, READMEs
 //! and chapters do not change what a measurement measures, so editing them
 //! leaves results fresh. For an earlier lab that a lab is built from, only
 //! its component counts: its harness (`src/measure/`, `src/cli.rs`,
@@ -135,6 +136,10 @@ pub fn digest(root: &Path, rel: &str) -> Result<String> {
         files.push(base.join("Cargo.toml"));
         files_under(&base.join("src"), &mut files)?;
         files_under(&base.join("benches"), &mut files)?;
+        if !component_only {
+            // The Go programs a lab measures beside itself: harness.
+            files_under(&base.join("go"), &mut files)?;
+        }
         if component_only {
             files.retain(|f| !f.strip_prefix(&base).is_ok_and(is_harness));
         }

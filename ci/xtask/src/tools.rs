@@ -59,15 +59,22 @@ pub const BOOK_TOOLS: [Pinned; 2] = [MDBOOK, LINKCHECK];
 /// is present: Chromium for the browser check; Redis's own tools and
 /// server, which lab-02's compatibility tests and measurements run against;
 /// wrk, which lab-03's measurements compare the generator with; Go, whose
-/// `go tool pprof` must read lab-04's profiles; Linux perf, lab-04's
+/// `go tool pprof` must read lab-04's profiles and which builds the Go
+/// programs measured beside the labs (lab-01, lab-02, lab-06); goleak,
+/// the one Go library those programs use (Debian packages it as source
+/// under `/usr/share/gocode`, built in GOPATH mode); Linux perf, lab-04's
 /// out-of-process profiler; Python's venv, for the client libraries of
 /// lab-02's client matrix ([`PYPI`]).
-pub const DEBIAN: [(&str, &str); 7] = [
+pub const DEBIAN: [(&str, &str); 8] = [
     ("chromium", "/usr/bin/chromium"),
     ("redis-tools", "/usr/bin/redis-benchmark"),
     ("redis-server", "/usr/bin/redis-server"),
     ("wrk", "/usr/bin/wrk"),
     ("golang-go", "/usr/bin/go"),
+    (
+        "golang-uber-goleak-dev",
+        "/usr/share/gocode/src/go.uber.org/goleak/leaks.go",
+    ),
     ("linux-perf", "/usr/bin/perf"),
     ("python3-venv", "/usr/bin/python3"),
 ];

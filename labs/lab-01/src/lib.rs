@@ -30,7 +30,8 @@
 //!   [`measure::bench`] (contenders, the alternating-rounds schedule) and
 //!   [`measure::starvation`] (the writer-starvation experiment and the
 //!   RwLock policy probe) and [`measure::internals`] (std's locks from the
-//!   inside: fast path, spin, sleep, wake-up).
+//!   inside: fast path, spin, sleep, wake-up) and [`measure::go`] (Go's
+//!   maps, the Go program in `go/maps`, beside two of the designs).
 //! - [`cli`]: the `lab-01` command line (`bench`, `starvation`, `measure`),
 //!   reusable by other binaries.
 //!

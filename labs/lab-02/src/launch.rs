@@ -20,16 +20,23 @@
 //! real `redis-server` gets a port we picked and is ready when it answers
 //! PING. Every server is stopped (SIGTERM, then SIGKILL) and reaped on
 //! drop, through the measurement kit's [`kit::process::Process`].
+//!
+//! Two more targets exist for lab-02's own comparisons and are in no
+//! list the other labs iterate ([`Target::ALL`]): [`Target::Go`], the
+//! seed's Go Redis clone (`go/server`, a goroutine per connection, built
+//! with Debian's Go on first use into `target/go`), which any binary can
+//! start; and [`Target::ThreadPerConnection`], the memory experiment's
+//! PING-only baseline, which only lab-02's own binary runs.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use kit::process::{Process, START_TIMEOUT, free_port, own_exe, pinned};
 use serde::Serialize;
 
@@ -54,6 +61,15 @@ pub enum Target {
     ThreadPerCore,
     #[serde(rename = "redis-server")]
     Redis,
+    /// The seed's Go Redis clone: a goroutine per connection, one map
+    /// behind one `sync.RWMutex` (`go/server`). `GOMAXPROCS` is Go's
+    /// default: the CPUs it may run on (one when pinned to one).
+    #[serde(rename = "go-goroutine-per-conn")]
+    Go,
+    /// A `std::thread` per connection answering PING only: the memory
+    /// experiment's baseline (`measure::threads`); lab-02's binary only.
+    #[serde(rename = "thread-per-connection")]
+    ThreadPerConnection,
 }
 
 impl Target {
@@ -71,6 +87,8 @@ impl Target {
             Target::TaskPerConnection => "task-per-connection",
             Target::ThreadPerCore => "thread-per-core",
             Target::Redis => "redis-server",
+            Target::Go => "go-goroutine-per-conn",
+            Target::ThreadPerConnection => "thread-per-connection",
         }
     }
 
@@ -136,6 +154,34 @@ impl Launch {
         cmd
     }
 
+    fn go_command(&self) -> Result<Command> {
+        let mut cmd = pinned(self.cpus, go_server()?);
+        cmd.args(["-port", "0", "-maxclients", &MODEL_MAXCLIENTS.to_string()])
+            // Go's defaults, whatever the caller's environment says.
+            .env_remove("GOMAXPROCS")
+            .env_remove("GOGC")
+            .env_remove("GOMEMLIMIT")
+            .env_remove("GODEBUG");
+        if self.aof.is_some() {
+            bail!("the Go server keeps no append-only file");
+        }
+        Ok(cmd)
+    }
+
+    fn thread_command(&self) -> Result<Command> {
+        if self.subcommand.is_some() || self.aof.is_some() {
+            bail!(
+                "thread-per-connection is lab-02's memory baseline: only lab-02's own binary \
+                 runs it, without an append-only file"
+            );
+        }
+        let mut cmd = pinned(self.cpus, own_exe());
+        cmd.args(["thread-per-connection", "--port", "0"])
+            .args(["--maxclients", &MODEL_MAXCLIENTS.to_string()])
+            .env("RUST_LOG", "warn");
+        Ok(cmd)
+    }
+
     fn redis_command(&self, port: u16) -> Command {
         let mut cmd = pinned(self.cpus, "redis-server");
         cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -155,6 +201,26 @@ impl Launch {
     }
 }
 
+/// The Go server's source folder, in lab-02's tree.
+pub fn go_server_source() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/go/server"))
+}
+
+/// The Go server's binary, built with Debian's Go (`kit::golang`) on the
+/// first call of this process and reused after; a failed build fails
+/// every call with the same message.
+pub fn go_server() -> Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            kit::golang::build(go_server_source(), "lab-02-go-server", false)
+                .map(|b| b.path)
+                .map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
 /// A running Redis-compatible server; stopped and reaped on drop.
 #[derive(Debug)]
 pub struct Server {
@@ -172,6 +238,8 @@ impl Server {
         };
         let cmd = match launch.target {
             Target::Redis => launch.redis_command(redis_port),
+            Target::Go => launch.go_command()?,
+            Target::ThreadPerConnection => launch.thread_command()?,
             _ => launch.model_command(),
         };
         let mut process = Process::spawn(cmd, launch.target.name())?;

@@ -45,9 +45,9 @@
 //!   top of the stack.
 //! - [`client`]: a small blocking RESP client, for tests, the measurements
 //!   and later labs.
-//! - [`launch`]: start lab-02 (or a real `redis-server`) as a child process
-//!   and wait until it answers PING: the documented way later labs start
-//!   it.
+//! - [`launch`]: start lab-02 (or a real `redis-server`, or the seed's Go
+//!   clone in `go/server`) as a child process and wait until it answers
+//!   PING: the documented way later labs start it.
 //!
 //! The list is in dependency order: a module imports only modules listed
 //! above it, so there are no import cycles.
@@ -58,7 +58,10 @@
 //!   blocking, durability cost, memory) run against this server and real
 //!   Redis, for the results pipeline; it starts servers with [`launch`],
 //!   drives them only through their sockets, and takes everything generic
-//!   about measuring from the measurement kit (`ci/kit`).
+//!   about measuring from the measurement kit (`ci/kit`). It also runs the
+//!   seed's Go Redis clone (`go/server`, a goroutine per connection) and,
+//!   for memory, a thread-per-connection baseline ([`measure::threads`])
+//!   beside the models.
 //!
 //! # Commands
 //!

@@ -25,6 +25,15 @@ enum Command {
     /// redis-server, under redis-benchmark) and write a report for the
     /// results pipeline (`cargo xtask results`).
     Measure(kit::cli::MeasureArgs),
+    /// A thread per connection that answers PING only: the baseline of
+    /// `measure`'s memory experiment (see `measure::threads`).
+    #[command(hide = true)]
+    ThreadPerConnection {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        #[arg(long, default_value_t = lab_02::launch::MODEL_MAXCLIENTS)]
+        maxclients: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -32,6 +41,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Measure(args)) => lab_02::measure::run(args.quick, &args.out),
+        Some(Command::ThreadPerConnection { port, maxclients }) => {
+            lab_02::measure::threads::serve(port, maxclients)
+        }
         None => lab_02::server::serve(cli.config),
     };
     match result {

@@ -25,8 +25,8 @@
 //!
 //! How it is measured (the harness; other labs never import it):
 //! - [`measure`]: the chapter's experiments (cost of tracking, the catalog
-//!   table, the hunt through lab-02, a planted leak over time), for the
-//!   results pipeline.
+//!   table, the hunt through lab-02, a planted leak over time, goleak on the
+//!   same leak written in Go in `go/leak`), for the results pipeline.
 //!
 //! # Commands
 //!

@@ -12,7 +12,12 @@
 //! - `leak-over-time`: lab-02 with a planted leak, then its fix, under
 //!   connection churn: live tasks and memory every second.
 //!
+//! - `goleak`: the catalog's `sender-kept` leak in Go (`go/leak`), caught
+//!   by goleak, beside lab-06's report of it ([`goleak`]).
+//!
 //! A quick run (`--quick`) does every step with tiny sizes.
+
+mod goleak;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -41,6 +46,13 @@ pub fn run(quick: bool) -> Result<Report> {
     report.table(kit::timed("clean check cost", || check_cost(quick))?);
     let (table, transcript) = kit::timed("the leak catalog", || catalog_table(quick))?;
     report.table(table).transcript(transcript);
+    let (table, go_report, rust_report) = kit::timed("goleak beside lab-06", || {
+        goleak::goleak_beside_lab06(quick)
+    })?;
+    report
+        .table(table)
+        .transcript(go_report)
+        .transcript(rust_report);
     report.table(kit::timed("the hunt through lab-02", || hunt(quick))?);
     let (plots, table) = kit::timed("a planted leak over time", || leak_over_time(quick))?;
     for p in plots {

@@ -5,7 +5,7 @@
 //! `NAME.md` and `NAME.svg` by these names): `throughput-read-heavy`,
 //! `throughput-write-heavy`, `scaling-read-heavy`, `skew`,
 //! `oversubscription`, `starvation`, `starvation-wait`, `shards`,
-//! `lock-fast-path`, `lock-handoff`.
+//! `lock-fast-path`, `lock-handoff`, `go-maps`.
 //! `--quick` runs the same experiments with tiny durations and one round,
 //! so the pipeline can be checked in seconds; its numbers mean nothing.
 //!
@@ -16,7 +16,9 @@
 //! [`bench`] runs contenders in alternating rounds, [`starvation`] is the
 //! writer-starvation experiment, [`internals`] probes the states of std's
 //! futex locks (fast path, spin, sleep and wake), [`verdicts`] words the sentences the
-//! chapter quotes (table facts) from the numbers. The `bench` and
+//! chapter quotes (table facts) from the numbers, [`go`] runs Go's maps
+//! (a Go program in `go/maps`, built with Debian's `go`) beside two of
+//! lab-01's designs. The `bench` and
 //! `starvation` commands and `benches/` use them too.
 //!
 //! Run parameters the chapter quotes (keys, shards, read share, durations,
@@ -24,6 +26,7 @@
 //! [`MeasurePlan`] and the constants below, so the page follows the plan.
 
 pub mod bench;
+pub mod go;
 pub mod internals;
 pub mod starvation;
 pub mod verdicts;
@@ -391,6 +394,7 @@ struct Measured {
     probe: PolicyProbe,
     probe_plan: internals::ProbePlan,
     probes: internals::Probes,
+    go_maps: go::GoMaps,
     loads: Loads,
 }
 
@@ -404,6 +408,7 @@ struct Loads {
     shards: Conditions,
     starvation: Conditions,
     probes: Conditions,
+    go_maps: Conditions,
 }
 
 /// Total cells to run, for the progress bar.
@@ -413,7 +418,8 @@ fn total_cells(plan: &MeasurePlan, n: usize) -> u64 {
         + 2 * 3
         + n * OVERSUB_THREADS.len()
         + SHARD_COUNTS.len()
-        + designs().len() * 2;
+        + designs().len() * 2
+        + go::cells_per_round();
     (cells * plan.rounds) as u64 + internals::ProbePlan::new(plan.quick, plan.rounds).steps()
 }
 
@@ -501,6 +507,17 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
         Ok::<_, BenchError>(internals::run_probes(&probe_plan, || progress.inc(1)))
     })?;
 
+    // Go's maps beside two of lab-01's designs (a Go program per cell, so
+    // the machine check watches child processes too).
+    let warm = if plan.quick {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_secs(1)
+    };
+    let (go_maps, go_load) = watched(Watch::children(warm), || {
+        go::run(plan, progress).map_err(|e| BenchError::Go(format!("{e:#}")))
+    })?;
+
     let m = Measured {
         contenders,
         read: (read_cells, read),
@@ -513,6 +530,7 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
         probe,
         probe_plan,
         probes,
+        go_maps,
         loads: Loads {
             read: read_load,
             write: write_load,
@@ -521,6 +539,7 @@ pub fn measure(plan: &MeasurePlan, progress: &ProgressBar) -> Result<Report, Ben
             shards: shards_load,
             starvation: starve_load,
             probes: probes_load,
+            go_maps: go_load,
         },
     };
     Ok(build_report(plan, &m))
@@ -639,6 +658,10 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
     report.table(fast);
     report.table(handoff);
 
+    let mut go_maps = go::table(plan, &m.go_maps);
+    go_maps.note(conditions_note(&m.loads.go_maps));
+    report.table(go_maps);
+
     // shards
     let (sc, sr) = (&m.shards.0, &m.shards.1);
     report.plot(Plot {
@@ -704,6 +727,7 @@ fn build_report(plan: &MeasurePlan, m: &Measured) -> Report {
             "runs": m.starvation,
             "policy_probe": m.probe,
         },
+        "go_maps": m.go_maps,
         "conditions": m.loads,
     });
     report

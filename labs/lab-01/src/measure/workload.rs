@@ -177,6 +177,8 @@ pub enum BenchError {
     Panicked(String),
     #[error("could not record a latency: {0}")]
     Histogram(String),
+    #[error("the Go comparison failed: {0}")]
+    Go(String),
 }
 
 /// What the driver needs from a cache: build one, read a key, write a key.

@@ -1,5 +1,5 @@
 //! The tools and facts every table's notes name: versions of redis-server,
-//! redis-benchmark and taskset, cores, clock ticks, the open-file limit.
+//! redis-benchmark, taskset and Go, cores, clock ticks, the open-file limit.
 //! (The generic readers of `/proc` are in the kit's `procfs`.)
 
 use anyhow::Result;
@@ -18,6 +18,8 @@ pub struct Facts {
     pub redis_server: String,
     pub redis_benchmark: String,
     pub taskset: String,
+    /// `go version`: Debian's Go, which builds the Go server.
+    pub go: String,
     pub fd_limit: Option<u64>,
 }
 
@@ -36,6 +38,7 @@ impl Facts {
             redis_server: server_version,
             redis_benchmark: tool_version("redis-benchmark", &["--version"], HINT)?,
             taskset: tool_version("taskset", &["--version"], HINT)?,
+            go: kit::golang::version()?,
             fd_limit: procfs::fd_limit(),
         })
     }

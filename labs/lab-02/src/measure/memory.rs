@@ -6,7 +6,14 @@
 //! a task and its buffers, a registration in the poller, a client struct),
 //! waits a moment and reads the RSS again. (RSS after − RSS before) / N is
 //! the user-space cost of an idle connection; the kernel's socket memory is
-//! not in RSS and is the same for every server.
+//! not in RSS and is the same for every server. What differs in the kernel
+//! is a thread's kernel stack: `KernelStack` in `/proc/meminfo` is read at
+//! the same moments, machine-wide, so a thread per connection shows what
+//! its threads cost outside its RSS.
+//!
+//! Besides lab-02's models and redis-server, it measures the seed's Go
+//! server (a goroutine per connection) and a thread per connection
+//! ([`super::threads`], a PING-only baseline).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -19,8 +26,7 @@ use kit::procfs;
 use report::Table;
 use serde::Serialize;
 
-use super::Plan;
-use super::rotation;
+use super::{MEMORY, MODELS, Plan};
 use crate::launch::{Launch, MODEL_MAXCLIENTS, REDIS_MAXCLIENTS, Server, Target};
 use kit::fmt::{fmt_int, fmt_mib};
 use kit::stats::{med, spread};
@@ -39,6 +45,10 @@ pub(crate) struct MemSample {
     pub rss_after: u64,
     /// After the connections sat idle for [`IDLE`] more.
     pub rss_idle: u64,
+    /// `KernelStack` of `/proc/meminfo` (machine-wide) with the RSS
+    /// before and after readings.
+    pub kstack_before: u64,
+    pub kstack_after: u64,
     /// Connections that were open and had answered PING.
     pub opened: usize,
     /// Why opening stopped early, if it did.
@@ -52,6 +62,10 @@ impl MemSample {
 
     fn per_conn_idle(&self) -> f64 {
         (self.rss_idle as f64 - self.rss_before as f64) / self.opened.max(1) as f64
+    }
+
+    fn kstack_per_conn(&self) -> f64 {
+        (self.kstack_after as f64 - self.kstack_before as f64) / self.opened.max(1) as f64
     }
 }
 
@@ -68,11 +82,25 @@ impl MemCell {
         self.rounds.iter().map(MemSample::per_conn).collect()
     }
 
-    fn per_conn_idle(&self) -> Vec<f64> {
+    pub(crate) fn per_conn_idle(&self) -> Vec<f64> {
         self.rounds.iter().map(MemSample::per_conn_idle).collect()
     }
 
-    fn error(&self) -> Option<&str> {
+    /// Median bytes per connection after the idle wait (None if it failed).
+    pub(crate) fn idle_bytes(&self) -> Option<f64> {
+        self.error()
+            .is_none()
+            .then(|| med(&self.per_conn_idle(), |x| *x))
+    }
+
+    /// Median kernel stack bytes per connection (None if it failed).
+    pub(crate) fn kstack_bytes(&self) -> Option<f64> {
+        self.error()
+            .is_none()
+            .then(|| med(&self.rounds, MemSample::kstack_per_conn))
+    }
+
+    pub(crate) fn error(&self) -> Option<&str> {
         self.rounds.iter().find_map(|r| r.error.as_deref())
     }
 }
@@ -92,7 +120,7 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
             .mem_conns
             .iter()
             .flat_map(|&conns| {
-                Target::ALL.map(|server| MemCell {
+                MEMORY.map(|server| MemCell {
                     server,
                     conns,
                     rounds: Vec::new(),
@@ -101,7 +129,7 @@ pub(crate) fn run(plan: &Plan) -> Result<Outcome> {
             .collect();
         for round in 0..plan.rounds {
             for &conns in &plan.mem_conns {
-                for target in rotation(round) {
+                for target in kit::stats::rotated(&MEMORY, round) {
                     let sample = one(target, threads, conns)?;
                     if let Some(c) = cells
                         .iter_mut()
@@ -143,6 +171,7 @@ fn one(target: Target, threads: usize, conns: usize) -> Result<MemSample> {
     let server = Server::start(&Launch::new(target, threads))?;
     thread::sleep(SETTLE);
     let rss_before = server.rss_bytes()?;
+    let kstack_before = kernel_stack();
     let mut streams = Vec::with_capacity(conns);
     let mut error = None;
     for i in 0..conns {
@@ -156,6 +185,7 @@ fn one(target: Target, threads: usize, conns: usize) -> Result<MemSample> {
     }
     thread::sleep(SETTLE);
     let rss_after = server.rss_bytes()?;
+    let kstack_after = kernel_stack();
     thread::sleep(IDLE);
     let rss_idle = server.rss_bytes()?;
     // Stop the server first: it closes first, so the TIME_WAIT sockets are
@@ -167,9 +197,16 @@ fn one(target: Target, threads: usize, conns: usize) -> Result<MemSample> {
         rss_before,
         rss_after,
         rss_idle,
+        kstack_before,
+        kstack_after,
         opened,
         error,
     })
+}
+
+/// Machine-wide kernel stack memory (0 where `/proc/meminfo` lacks it).
+fn kernel_stack() -> u64 {
+    procfs::meminfo_bytes("KernelStack").unwrap_or(0)
 }
 
 /// The `memory-per-connection` table.
@@ -185,15 +222,17 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
             "bytes per connection",
             "spread",
             "bytes per connection, idle",
+            "kernel stack per connection",
         ],
     )
-    .numeric(&[1, 2, 3, 4, 5, 6]);
+    .numeric(&[1, 2, 3, 4, 5, 6, 7]);
     for c in &o.cells {
-        let (per_conn, idle) = match c.error() {
-            Some(e) => (format!("failed: {e}"), String::new()),
+        let (per_conn, idle, kstack) = match c.error() {
+            Some(e) => (format!("failed: {e}"), String::new(), String::new()),
             None => (
                 fmt_int(med(&c.per_conn(), |x| *x)),
                 fmt_int(med(&c.per_conn_idle(), |x| *x)),
+                fmt_int(med(&c.rounds, MemSample::kstack_per_conn)),
             ),
         };
         t.row(vec![
@@ -204,13 +243,14 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
             per_conn,
             spread(&c.per_conn()),
             idle,
+            kstack,
         ]);
     }
     t.note(format!(
         "A fresh server per cell (nothing pinned, `--threads {}` for the multi-threaded models); \
          RSS is `VmRSS` from `/proc/PID/status`, read {} ms after start and {} ms after the last \
          of the connections answered PING; bytes per connection = (after − before) / \
-         connections. The last column reads RSS again after the connections sat idle {} s more, \
+         connections. The idle column reads RSS again after the connections sat idle {} s more, \
          time for a periodic cleanup of idle clients to show if it returns memory. Median of {} \
          round(s). \
          Kernel socket buffers are not part of RSS.",
@@ -225,6 +265,25 @@ pub(crate) fn table(plan: &Plan, o: &Outcome) -> Table {
          `--maxclients {MODEL_MAXCLIENTS}`, redis-server with `--maxclients {REDIS_MAXCLIENTS}`.",
         procfs::fd_limit().map_or("unknown".to_owned(), |n| n.to_string())
     ));
+    t.note(format!(
+        "Besides lab-02's models and redis-server: {} is the seed's Go Redis clone (lab-02's \
+         `go/server`, a goroutine per connection reading through a 4 KiB bufio.Reader and \
+         writing through a 4 KiB bufio.Writer, GOMAXPROCS = the {} CPUs it may use), and {} is \
+         a PING-only baseline in lab-02's measuring code: a std::thread per connection (std's \
+         default 2 MiB stack, of which only touched pages count in RSS) blocking in read on a \
+         16 KiB buffer on its stack, with no keyspace and no command code, so its cost is a floor \
+         for a full server of that design.",
+        Target::Go.name(),
+        o.threads,
+        Target::ThreadPerConnection.name()
+    ));
+    t.note(
+        "Kernel stack per connection is the change of `KernelStack` in `/proc/meminfo` over the \
+         same interval as RSS before and after, divided by the connections: kernel memory no RSS \
+         shows, which a thread costs (its kernel stack) and a task or a goroutine does not. It is \
+         machine-wide, so threads other processes start or end meanwhile blur it by a few \
+         bytes per connection.",
+    );
     if let Some(&largest) = plan.mem_conns.iter().max() {
         t.note(verdict(o, largest));
         t.fact("idle_verdict", idle_verdict(o, largest));
@@ -244,9 +303,8 @@ fn idle_verdict(o: &Outcome, conns: usize) -> String {
     let Some(redis) = idle(Target::Redis) else {
         return "redis-server could not be measured, so there is no comparison".to_owned();
     };
-    let models: Vec<(Target, f64)> = Target::ALL
+    let models: Vec<(Target, f64)> = MODELS
         .iter()
-        .filter(|&&s| s != Target::Redis)
         .filter_map(|&s| idle(s).map(|b| (s, b)))
         .collect();
     let list = models
@@ -269,7 +327,7 @@ fn idle_verdict(o: &Outcome, conns: usize) -> String {
 
 /// "Measured: at 10,000 idle connections, each cost …".
 fn verdict(o: &Outcome, conns: usize) -> String {
-    let parts: Vec<String> = Target::ALL
+    let parts: Vec<String> = MEMORY
         .iter()
         .filter_map(|&s| o.cells.iter().find(|c| c.server == s && c.conns == conns))
         .map(|c| match c.error() {

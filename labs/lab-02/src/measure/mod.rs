@@ -26,6 +26,12 @@
 //!    file and with `appendfsync no`, `everysec`, `always`. Answers: what does
 //!    each policy cost each model?
 //!
+//! 5. Go beside Rust (`go-beside-rust`): the seed's Go Redis clone (a
+//!    goroutine per connection, `go/server`, built with Debian's Go) runs
+//!    as a fifth server in experiment 1 and a sixth in experiment 2, where
+//!    a thread per connection ([`threads`]) joins too; this table puts its
+//!    rows beside task-per-connection's, the best model's and Redis's.
+//!
 //! `--quick` runs the same experiments with tiny request counts and one
 //! round, in well under a minute, to check the pipeline; its numbers mean
 //! nothing. Every number and verdict in the notes is computed from the run.
@@ -37,8 +43,10 @@
 
 mod aof;
 pub mod env;
+mod go;
 mod hol;
 mod memory;
+pub mod threads;
 mod throughput;
 
 use std::path::Path;
@@ -144,9 +152,17 @@ pub fn run(quick: bool, out: &Path) -> Result<()> {
     let started = Instant::now();
     let plan = Plan::new(quick);
     let facts = env::Facts::collect()?;
+    // Built once, before anything is measured: a missing Go fails here.
+    let go_build = Instant::now();
+    crate::launch::go_server()?;
+    eprintln!(
+        "  built the Go server ({}) in {}",
+        facts.go,
+        fmt_duration(go_build.elapsed())
+    );
     let load_before = procfs::loadavg();
     eprintln!(
-        "lab-02 measure{}: 4 experiments, {} round(s) each",
+        "lab-02 measure{}: 5 experiments, {} round(s) each",
         if quick { " --quick" } else { "" },
         plan.rounds
     );
@@ -180,15 +196,44 @@ pub(crate) fn rotation(round: usize) -> Vec<Target> {
     kit::stats::rotated(&Target::ALL, round)
 }
 
+/// The throughput experiment's servers: lab-02's models, the seed's Go
+/// clone (a goroutine per connection), and redis-server, in table order.
+pub(crate) const THROUGHPUT: [Target; 5] = [
+    Target::EventLoop,
+    Target::TaskPerConnection,
+    Target::ThreadPerCore,
+    Target::Go,
+    Target::Redis,
+];
+
+/// The memory experiment's servers: the throughput experiment's, and a
+/// thread per connection (a PING-only baseline, [`threads`]).
+pub(crate) const MEMORY: [Target; 6] = [
+    Target::EventLoop,
+    Target::TaskPerConnection,
+    Target::ThreadPerCore,
+    Target::ThreadPerConnection,
+    Target::Go,
+    Target::Redis,
+];
+
+/// lab-02's own three models.
+pub(crate) const MODELS: [Target; 3] = [
+    Target::EventLoop,
+    Target::TaskPerConnection,
+    Target::ThreadPerCore,
+];
+
 fn build_report(plan: &Plan, m: &Measured) -> Report {
     let f = &m.facts;
     let mut report = Report::new("lab-02", plan.quick);
     report.notes.push(format!(
         "{} hardware threads; servers and load generator on the same machine, over loopback; \
-         {}, {}; {} round(s) per experiment; the whole measurement took {}.",
+         {}, {}, {}; {} round(s) per experiment; the whole measurement took {}.",
         f.cores,
         f.redis_server,
         f.redis_benchmark,
+        f.go,
         plan.rounds,
         fmt_duration(Duration::from_secs(m.elapsed.as_secs()))
     ));
@@ -208,6 +253,7 @@ fn build_report(plan: &Plan, m: &Measured) -> Report {
     report.plot(throughput::plot(&m.split));
     report.table(throughput::table(plan, &m.shared, bench));
     report.table(memory::table(plan, &m.memory));
+    report.table(go::table(plan, &m.split, &m.shared, &m.memory));
     report.table(hol::table(plan, &m.hol));
     report.table(aof::table(plan, &m.aof));
     report.data = json!({

@@ -15,8 +15,7 @@ use kit::redis_benchmark::{self as bench, Load, Sample};
 use report::{Plot, PlotKind, Series, Table};
 use serde::Serialize;
 
-use super::Plan;
-use super::rotation;
+use super::{Plan, THROUGHPUT};
 use crate::launch::{Launch, Server, Target};
 use kit::fmt::{fmt_int, fmt_ms, fmt_pct, fmt_ratio};
 use kit::stats::{med, paired_ratio, spread};
@@ -94,7 +93,7 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
-    fn rps(&self) -> Vec<f64> {
+    pub(crate) fn rps(&self) -> Vec<f64> {
         self.rounds.iter().map(|s| s.rps).collect()
     }
 }
@@ -147,7 +146,7 @@ fn requests(plan: &Plan, depth: u32) -> u64 {
 pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
     let (cells, conditions) = watched(Watch::children(plan.warm_up), || {
         let mut servers = Vec::new();
-        for target in Target::ALL {
+        for target in THROUGHPUT {
             let launch = Launch {
                 cpus: setup.server_cpus,
                 ..Launch::new(target, setup.threads)
@@ -158,7 +157,7 @@ pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
         }
         let mut cells = empty_cells();
         for round in 0..plan.rounds {
-            for target in rotation(round) {
+            for target in kit::stats::rotated(&THROUGHPUT, round) {
                 let Some(server) = servers.iter_mut().find(|s| s.target == target) else {
                     continue;
                 };
@@ -182,7 +181,7 @@ pub(crate) fn run(plan: &Plan, setup: Setup) -> Result<Outcome> {
 
 fn empty_cells() -> Vec<Cell> {
     let mut cells = Vec::new();
-    for server in Target::ALL {
+    for server in THROUGHPUT {
         for depth in DEPTHS {
             for test in TESTS {
                 cells.push(Cell {
@@ -392,7 +391,7 @@ fn p1_bound(server: f64, client: f64) -> &'static str {
 }
 
 /// `0.84–0.92×`, or one ratio when both round to the same text.
-fn ratio_range(rs: [f64; 2]) -> String {
+pub(crate) fn ratio_range(rs: [f64; 2]) -> String {
     let lo = fmt_ratio(rs[0].min(rs[1]));
     let hi = fmt_ratio(rs[0].max(rs[1]));
     if lo == hi {
@@ -472,7 +471,7 @@ pub(crate) fn plot(o: &Outcome) -> Plot {
         .flat_map(|&d| TESTS.iter().map(move |&t| (d, t)))
         .map(|(depth, test)| Series {
             name: format!("{} P{depth}", test.to_uppercase()),
-            values: Target::ALL
+            values: THROUGHPUT
                 .iter()
                 .map(|&s| {
                     o.cell(s, depth, test)
@@ -485,7 +484,7 @@ pub(crate) fn plot(o: &Outcome) -> Plot {
         name: "throughput".into(),
         title: format!("Requests/s under redis-benchmark, {} setup", o.setup.name),
         kind: PlotKind::Bars {
-            categories: Target::ALL.iter().map(|s| s.name().to_owned()).collect(),
+            categories: THROUGHPUT.iter().map(|s| s.name().to_owned()).collect(),
         },
         x_label: format!(
             "server (on CPU {}; redis-benchmark on CPU {})",
