@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use kit::fmt::{fmt_duration, fmt_int, fmt_mib, fmt_mops, fmt_pct, fmt_ratio};
+use kit::fmt::{fmt_duration, fmt_int, fmt_mib, fmt_mops, fmt_ns, fmt_pct, fmt_ratio};
 use kit::redis_benchmark::{self as bench, Load};
 use kit::stats::{median, paired_ratio, rotated, spread};
 use lab_02::launch::{Launch, Server, Target};
@@ -59,7 +59,7 @@ impl Sizes {
         } else {
             Self {
                 rounds: 5,
-                requests: 400_000,
+                requests: 1_200_000,
                 keyspace: 10_000,
                 lab01: Duration::from_secs(1),
                 profile: Duration::from_secs(4),
@@ -680,7 +680,8 @@ pub(super) fn run(z: &Sizes) -> Result<Vec<Table>> {
     let (Ok(base), Ok(other)) = (&built[default], &built[i]) else {
         bail!("the profiled builds are missing");
     };
-    let profile = profile_table(z, &dir, (base, other), i, w, &rounds[default])?;
+    let rates = (median(&rounds[default][w]), median(&rounds[i][w]));
+    let profile = profile_table(z, &dir, (base, other), i, w, rates)?;
     Ok(vec![table, profile])
 }
 
@@ -873,7 +874,7 @@ fn settings_table(
         fmt_pct(noise[1]),
         fmt_pct(noise[2])
     ));
-    t.note("Builds: cargo profiles from the workspace's Cargo.toml inheriting `release` (opt-level 3, thin-local LTO, 16 codegen units, unwinding panics, line tables); features of lab-01 and lab-02 for the allocators and hashers. The hashers swap the other way round in each lab: lab-01's caches default to SipHash and get foldhash; lab-02 defaults to foldhash and gets SipHash; each of those builds only the lab it changes. Build time is wall time on this machine, dependencies included for a profile's first build.");
+    t.note("Builds: cargo profiles from the workspace's Cargo.toml inheriting `release` (opt-level 3, thin-local LTO, 16 codegen units, unwinding panics, line tables); features of lab-01 and lab-02 for the allocators and hashers. The hashers swap the other way round in each lab: lab-01's caches default to SipHash and get foldhash; lab-02 defaults to foldhash and gets SipHash; each of those builds only the lab it changes. Build time is the wall time of this run's `cargo build`: dependencies included for a profile built for the first time, next to nothing for a build an earlier run left in place.");
     t.note(format!(
         "PGO: rustc's LLVM is {}. {}{}",
         check.llvm,
@@ -885,24 +886,6 @@ fn settings_table(
         }
     ));
     Ok(t)
-}
-
-/// Waits until process `pid` runs at least `n` threads.
-fn wait_for_threads(pid: u32, n: usize, timeout: Duration) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .map(|d| d.count())
-            .unwrap_or(0);
-        if threads >= n {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "process {pid} did not start its worker thread"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// Samples process `pid` with perf for `z.profile` while its load runs.
@@ -947,17 +930,23 @@ fn profile_one(b: &Built, w: usize, z: &Sizes, rate: f64, scratch: &Path) -> Res
         Ok(stacks)
     } else {
         let lab01 = b.lab01.as_ref().context("no lab-01 in this build")?;
-        let mut cmd = kit::process::pinned(Some("1"), lab01);
-        cmd.args(lab01_args(Duration::from_secs_f64(span)));
-        let mut p = kit::process::Process::spawn(cmd, "lab-01 bench")?;
-        // perf -p follows the threads that exist when it attaches: wait
-        // for the bench's worker (after its keys are written).
-        wait_for_threads(p.pid, 2, Duration::from_secs(30))?;
-        let stacks = perf_during(p.pid, z, scratch)?;
-        if p.wait_exit(Duration::from_secs(60)).is_none() {
-            bail!("lab-01 bench did not finish");
-        }
-        Ok(stacks)
+        // lab-01's bench warms the CPUs up for a few seconds, then writes
+        // its keys, then starts its worker: perf runs it from the start
+        // (so the worker, started late, is followed) and counts only after
+        // the warm-up.
+        let delay = Duration::from_secs(4);
+        let mut args = vec!["1".to_owned(), lab01.display().to_string()];
+        args.extend(lab01_args(delay + z.profile + Duration::from_secs(1)));
+        Ok(crate::perf::record_command(
+            Path::new("taskset"),
+            &[vec!["-c".to_owned()], args].concat(),
+            delay,
+            999,
+            CallGraph::Fp,
+            scratch,
+            Duration::from_secs(120),
+        )?
+        .stacks)
     }
 }
 
@@ -1016,14 +1005,13 @@ fn profile_table(
     (base, other): (&Built, &Built),
     i: usize,
     w: usize,
-    release: &Rounds,
+    (rate_base, rate_other): (f64, f64),
 ) -> Result<Table> {
     let var = &VARIANTS[i];
     let scratch = dir.join("perf");
     std::fs::create_dir_all(&scratch)?;
-    let rate = median(&release[w]);
-    let before = profile_one(base, w, z, rate, &scratch)?;
-    let after = profile_one(other, w, z, rate, &scratch)?;
+    let before = profile_one(base, w, z, rate_base, &scratch)?;
+    let after = profile_one(other, w, z, rate_base, &scratch)?;
     let (before_shares, after_shares) = (shares(&before), shares(&after));
     let sb = |f: &str| before_shares.get(f).copied().unwrap_or(0.0);
     let sa = |f: &str| after_shares.get(f).copied().unwrap_or(0.0);
@@ -1044,14 +1032,26 @@ fn profile_table(
             "The profile behind the largest difference: {} against release, {}",
             var.name, WORKLOADS[w]
         ),
-        &["function (flat)", "release", var.name],
+        &[
+            "function (flat)",
+            "release: share",
+            "release: per operation",
+            &format!("{}: share", var.name),
+            &format!("{}: per operation", var.name),
+        ],
     )
-    .numeric(&[1, 2]);
+    .numeric(&[1, 2, 3, 4]);
+    // One thread busy on one core (lab-01's worker; lab-02's one worker at
+    // its peak): a CPU-second per second, so a function's share of the
+    // samples times the time per operation is its time per operation.
+    let per_op = |share: f64, rate: f64| fmt_ns(share * 1e9 / rate);
     for f in names.iter().take(12) {
         t.row(vec![
             format!("`{}`", super::short(f)),
             fmt_pct(sb(f)),
+            per_op(sb(f), rate_base),
             fmt_pct(sa(f)),
+            per_op(sa(f), rate_other),
         ]);
     }
     t.fact("profile_variant", var.name);
@@ -1065,11 +1065,15 @@ fn profile_table(
     };
     t.fact("profile_top_release", top(&before_shares));
     t.fact("profile_top_variant", top(&after_shares));
+    t.fact("profile_op_release", fmt_ns(1e9 / rate_base));
+    t.fact("profile_op_variant", fmt_ns(1e9 / rate_other));
     t.note(format!(
-        "The variant whose median ratio is furthest from 1 on any workload, profiled beside the release build under that workload, one after the other: `perf record -e cpu-clock -F 999` for {} of the process under load ({} and {} samples). Flat: samples in the function itself (and whatever the compiler inlined into it), as a share of the process's samples, type parameters left out; the rows are the top eight of either build.",
+        "The variant whose median ratio is furthest from 1 on any workload, profiled beside the release build under that workload, one after the other: `perf record -e cpu-clock -F 999` for {} of lab-02 under load (`perf record -p`), or from the end of lab-01's warm-up to its end (`perf record -D`) ({} and {} samples). Flat: samples in the function itself (and whatever the compiler inlined into it), as a share of the process's samples, type parameters left out; the rows are the top eight of either build. Per operation: the share times the time one operation took in the rounds above ({} for release, {} for the variant), since one thread was busy on one core throughout.",
         fmt_duration(z.profile),
         fmt_int(stacks::total(&before) as f64),
-        fmt_int(stacks::total(&after) as f64)
+        fmt_int(stacks::total(&after) as f64),
+        fmt_ns(1e9 / rate_base),
+        fmt_ns(1e9 / rate_other)
     ));
     Ok(t)
 }
