@@ -86,4 +86,6 @@ pub use measure::bench::Contender;
 pub use measure::workload::{
     BenchError, BenchTarget, Value, WorkloadResult, WorkloadSpec, run_workload,
 };
-pub use sharded::{MutexCache, RwLockCache, ShardedMutex, ShardedRwLock, shard_index};
+pub use sharded::{
+    DefaultState, MutexCache, RwLockCache, ShardedMutex, ShardedRwLock, shard_index,
+};

@@ -8,7 +8,7 @@
 //! copies of the code drifting apart.
 
 use std::borrow::Borrow;
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 // A cursor for spreading active expiry over shards: advisory, so plain std.
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -19,14 +19,28 @@ use crate::config::{CacheConfig, CacheError};
 use crate::shard::Shard;
 use crate::sync::{CachePadded, Mutex, RwLock, ShardLock};
 
+// ANCHOR: default-state
+/// The hasher a cache uses unless it is given one: std's `RandomState`
+/// (SipHash-1-3 under a key drawn at random for the process), which keeps
+/// an attacker who chooses the keys from piling them into one bucket. The
+/// `foldhash` feature swaps in foldhash's faster, weaker hasher; lab-04's
+/// build-settings experiment measures what that is worth.
+#[cfg(not(feature = "foldhash"))]
+pub type DefaultState = std::hash::RandomState;
+/// The hasher a cache uses unless it is given one: with the `foldhash`
+/// feature, foldhash's fast `RandomState` (see the build without it).
+#[cfg(feature = "foldhash")]
+pub type DefaultState = foldhash::fast::RandomState;
+// ANCHOR_END: default-state
+
 /// One `Mutex` around the whole map.
-pub type MutexCache<K, V, S = RandomState> = Locks<Mutex<Shard<K, V, S>>, S, false>;
+pub type MutexCache<K, V, S = DefaultState> = Locks<Mutex<Shard<K, V, S>>, S, false>;
 /// One `RwLock` around the whole map.
-pub type RwLockCache<K, V, S = RandomState> = Locks<RwLock<Shard<K, V, S>>, S, false>;
+pub type RwLockCache<K, V, S = DefaultState> = Locks<RwLock<Shard<K, V, S>>, S, false>;
 /// `N` shards, each behind its own `Mutex`.
-pub type ShardedMutex<K, V, S = RandomState> = Locks<Mutex<Shard<K, V, S>>, S, true>;
+pub type ShardedMutex<K, V, S = DefaultState> = Locks<Mutex<Shard<K, V, S>>, S, true>;
 /// `N` shards, each behind its own `RwLock`.
-pub type ShardedRwLock<K, V, S = RandomState> = Locks<RwLock<Shard<K, V, S>>, S, true>;
+pub type ShardedRwLock<K, V, S = DefaultState> = Locks<RwLock<Shard<K, V, S>>, S, true>;
 
 // ANCHOR: shard-index
 /// Picks the shard for a hash: the `log2(shards)` bits just below the top

@@ -114,6 +114,11 @@ pub struct Launch {
     /// More options for the models (not redis-server): `--task-metrics`,
     /// or a later lab's own, such as lab-04's `--debug-addr`.
     pub extra: Vec<String>,
+    /// Another lab-02 binary to run instead of this very one: a build of
+    /// lab-02 with other settings (lab-04's build-settings experiment
+    /// measures several side by side). It must take the server's options
+    /// after `subcommand`, as `lab-02` itself does with none.
+    pub program: Option<PathBuf>,
 }
 
 /// Where and how a server keeps its append-only file.
@@ -133,11 +138,13 @@ impl Launch {
             aof: None,
             subcommand: None,
             extra: Vec::new(),
+            program: None,
         }
     }
 
     fn model_command(&self) -> Command {
-        let mut cmd = pinned(self.cpus, own_exe());
+        let program = self.program.clone().unwrap_or_else(own_exe);
+        let mut cmd = pinned(self.cpus, program);
         cmd.args(self.subcommand);
         cmd.args(["--model", self.target.name(), "--port", "0"])
             .args(["--maxclients", &MODEL_MAXCLIENTS.to_string()])

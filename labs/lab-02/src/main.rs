@@ -8,6 +8,18 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use lab_02::config::Config;
 
+// ANCHOR: allocator
+// The global allocator: the system's (glibc's malloc) unless a feature
+// picks another, for lab-04's build-settings experiment. Only this binary
+// gets it: the labs that embed lab-02's library keep their own.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+// ANCHOR_END: allocator
+
 /// A Redis-compatible server (RESP2 and RESP3) under one of three concurrency
 /// models. Real Redis tools work with it: redis-cli -p 6380.
 #[derive(Parser)]

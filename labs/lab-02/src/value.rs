@@ -14,10 +14,20 @@ use std::ops::Bound;
 
 use indexmap::{IndexMap, IndexSet};
 
+// ANCHOR: hasher
 /// The hash every shard uses, and the hash maps and sets inside values. All
 /// shards of one server share one instance (it is cloned), so a key hashes
-/// the same for routing and for lookup.
+/// the same for routing and for lookup. foldhash, seeded at random per
+/// process: fast, but its authors claim only minimal resistance to a client
+/// that crafts colliding keys; the `siphash` feature puts std's keyed
+/// SipHash-1-3 back (lab-04's build-settings experiment measures both).
+#[cfg(not(feature = "siphash"))]
 pub type Hasher = foldhash::fast::RandomState;
+/// The hash every shard uses (see the build without `siphash`): std's
+/// SipHash-1-3 under a per-process random key.
+#[cfg(feature = "siphash")]
+pub type Hasher = std::hash::RandomState;
+// ANCHOR_END: hasher
 
 /// A stored value.
 #[derive(Debug, Clone, PartialEq)]

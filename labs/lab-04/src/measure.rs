@@ -11,8 +11,12 @@
 //! - `heap`: allocations per request, from the `heap` binary (dhat).
 //! - `lab01-read`: where lab-01's read path spends its time (the case
 //!   study against dashmap), profiled in this process.
+//! - `build-settings`: lab-01 and lab-02 built with other profiles,
+//!   allocators, hashers and PGO, measured side by side
+//!   ([`build_settings`]).
 //!
-//! A quick run (`--quick`) makes every table and figure from short runs.
+//! A quick run (`--quick`) makes every table and figure from short runs;
+//! `--only` runs some experiments and leaves the others' tables out.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +32,18 @@ use crate::request::{Blocklist, Format, ProfileRequest};
 use crate::session::start_server;
 use crate::stacks::{self, Stack};
 
+mod build_settings;
+
+/// The experiments, by the names `--only` takes.
+pub const EXPERIMENTS: [&str; 6] = [
+    "overhead",
+    "aof-log",
+    "two-ways",
+    "heap",
+    "lab01-read",
+    "build-settings",
+];
+
 struct Sizes {
     rounds: usize,
     cell: Duration,
@@ -36,7 +52,15 @@ struct Sizes {
     lab01: Duration,
 }
 
-pub fn run(quick: bool) -> Result<Report> {
+/// Runs the experiments named in `only` (all of them when it is empty).
+pub fn run(quick: bool, only: &[String]) -> Result<Report> {
+    if let Some(unknown) = only.iter().find(|o| !EXPERIMENTS.contains(&o.as_str())) {
+        bail!(
+            "unknown experiment `{unknown}`; choose from: {}",
+            EXPERIMENTS.join(", ")
+        );
+    }
+    let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     let z = if quick {
         Sizes {
             rounds: 1,
@@ -55,24 +79,46 @@ pub fn run(quick: bool) -> Result<Report> {
         }
     };
     let mut report = Report::new("lab-04", quick);
-    let ((mut table, figure), conditions) = kit::timed("profiler overhead", || {
-        watched(Watch::children(Duration::from_millis(300)), || overhead(&z))
-    })?;
-    table.note(conditions_note(&conditions));
-    report.table(table);
-    report.figure(figure);
-    let (table, figures) = kit::timed("case study: the AOF log", || aof_log(&z))?;
-    report.table(table);
-    for f in figures {
-        report.figure(f);
+    if want("overhead") {
+        let ((mut table, figure), conditions) = kit::timed("profiler overhead", || {
+            watched(Watch::children(Duration::from_millis(300)), || overhead(&z))
+        })?;
+        table.note(conditions_note(&conditions));
+        report.table(table);
+        report.figure(figure);
     }
-    let (table, figure) = kit::timed("perf beside pprof-rs", || two_ways(&z))?;
-    report.table(table);
-    report.figure(figure);
-    report.table(kit::timed("heap profile", || heap(&z))?);
-    let (table, figure) = kit::timed("lab-01's read path", || lab01_read(&z))?;
-    report.table(table);
-    report.figure(figure);
+    if want("aof-log") {
+        let (table, figures) = kit::timed("case study: the AOF log", || aof_log(&z))?;
+        report.table(table);
+        for f in figures {
+            report.figure(f);
+        }
+    }
+    if want("two-ways") {
+        let (table, figure) = kit::timed("perf beside pprof-rs", || two_ways(&z))?;
+        report.table(table);
+        report.figure(figure);
+    }
+    if want("heap") {
+        report.table(kit::timed("heap profile", || heap(&z))?);
+    }
+    if want("lab01-read") {
+        let (table, figure) = kit::timed("lab-01's read path", || lab01_read(&z))?;
+        report.table(table);
+        report.figure(figure);
+    }
+    if want("build-settings") {
+        let z = build_settings::Sizes::new(quick);
+        let (tables, conditions) = kit::timed("build settings, allocator, hasher", || {
+            watched(Watch::children(Duration::from_millis(300)), || {
+                build_settings::run(&z)
+            })
+        })?;
+        for mut t in tables {
+            t.note(conditions_note(&conditions));
+            report.table(t);
+        }
+    }
     Ok(report)
 }
 

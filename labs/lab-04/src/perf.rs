@@ -85,15 +85,20 @@ pub fn record(
     if !out.status.success() {
         bail!("perf record failed: {}", out.stderr.trim());
     }
+    fold_data(&data)
+}
+
+/// Folds a `perf.data` file (and removes it).
+fn fold_data(data: &Path) -> Result<PerfProfile> {
     let script = kit::process::run_tool(
         // No period column: inferno would weigh each sample by it (in
         // nanoseconds for cpu-clock); without it each sample counts one.
         Command::new("perf")
             .args(["script", "-F", "comm,tid,time,event,ip,sym,dso", "-i"])
-            .arg(&data),
+            .arg(data),
         Duration::from_secs(300),
     )?;
-    let _ = std::fs::remove_file(&data);
+    let _ = std::fs::remove_file(data);
     if !script.status.success() {
         bail!("perf script failed: {}", script.stderr.trim());
     }
@@ -102,6 +107,53 @@ pub fn record(
         stacks: stacks::parse_folded(&folded)?,
         folded,
     })
+}
+
+/// Runs `program` with `args` under perf from its start, every thread it
+/// ever starts included (`perf record -p` sees only the threads that exist
+/// when it attaches), counting from `delay` after the start on: a program
+/// that spends its first seconds warming up is sampled after that.
+pub fn record_command(
+    program: &Path,
+    args: &[String],
+    delay: Duration,
+    frequency: u32,
+    graph: CallGraph,
+    scratch: &Path,
+    timeout: Duration,
+) -> Result<PerfProfile> {
+    let data = scratch.join(format!("perf-command-{}.data", std::process::id()));
+    let out = kit::process::run_tool(
+        Command::new("perf")
+            .args([
+                "record",
+                "-q",
+                "-e",
+                "cpu-clock",
+                "-F",
+                &frequency.to_string(),
+            ])
+            .args([
+                "--call-graph",
+                graph.arg(),
+                "-D",
+                &delay.as_millis().to_string(),
+            ])
+            .arg("-o")
+            .arg(&data)
+            .arg("--")
+            .arg(program)
+            .args(args),
+        timeout,
+    )?;
+    if !out.status.success() {
+        bail!(
+            "perf record -- {} failed: {}",
+            program.display(),
+            out.stderr.trim()
+        );
+    }
+    fold_data(&data)
 }
 
 /// Folds `perf script` output with inferno, one stack per thread name
