@@ -5,8 +5,9 @@
 //! needs nothing installed by hand and no global tool's version can change
 //! what the book looks like. Debian packages (Chromium for the browser
 //! check) are installed with apt when running as root; otherwise the exact
-//! command is printed and the step fails. CI runs as a normal user and
-//! installs them beforehand with sudo, from `cargo xtask setup --list-debian`.
+//! command is printed and the step fails. CI runs the suite as root in a
+//! Debian 12 container (`.github/workflows/test.yml`), so the suite installs
+//! them itself, exactly as on a fresh machine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,7 +66,7 @@ pub const BOOK_TOOLS: [Pinned; 2] = [MDBOOK, LINKCHECK];
 /// under `/usr/share/gocode`, built in GOPATH mode); Linux perf, lab-04's
 /// out-of-process profiler; Python's venv, for the client libraries of
 /// lab-02's client matrix ([`PYPI`]).
-pub const DEBIAN: [(&str, &str); 8] = [
+pub const DEBIAN: [(&str, &str); 9] = [
     ("chromium", "/usr/bin/chromium"),
     ("redis-tools", "/usr/bin/redis-benchmark"),
     ("redis-server", "/usr/bin/redis-server"),
@@ -77,6 +78,11 @@ pub const DEBIAN: [(&str, &str); 8] = [
     ),
     ("linux-perf", "/usr/bin/perf"),
     ("python3-venv", "/usr/bin/python3"),
+    // LLVM's tools at rustc's LLVM major version (22 for rustc 1.95): the
+    // llvm-profdata that lab-04's PGO build needs. When rustc moves to
+    // another LLVM, lab-04's check says PGO is not possible here until
+    // this line follows it.
+    ("llvm-22", "/usr/lib/llvm-22/bin/llvm-profdata"),
 ];
 
 /// Python packages from PyPI, at fixed versions, installed into a virtual
@@ -128,7 +134,7 @@ pub fn ensure_pypi(root: &Path) -> Result<()> {
 }
 
 /// The names of the [`DEBIAN`] packages (`cargo xtask setup --list-debian`
-/// prints them for CI, which installs them with sudo).
+/// prints them, for a machine where someone installs them with sudo).
 pub fn debian_packages() -> Vec<&'static str> {
     DEBIAN.iter().map(|(pkg, _)| *pkg).collect()
 }

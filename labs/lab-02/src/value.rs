@@ -17,16 +17,18 @@ use indexmap::{IndexMap, IndexSet};
 // ANCHOR: hasher
 /// The hash every shard uses, and the hash maps and sets inside values. All
 /// shards of one server share one instance (it is cloned), so a key hashes
-/// the same for routing and for lookup. foldhash, seeded at random per
-/// process: fast, but its authors claim only minimal resistance to a client
-/// that crafts colliding keys; the `siphash` feature puts std's keyed
-/// SipHash-1-3 back (lab-04's build-settings experiment measures both).
-#[cfg(not(feature = "siphash"))]
-pub type Hasher = foldhash::fast::RandomState;
-/// The hash every shard uses (see the build without `siphash`): std's
-/// SipHash-1-3 under a per-process random key.
-#[cfg(feature = "siphash")]
+/// the same for routing and for lookup. std's SipHash-1-3 under a key drawn
+/// at random per process: every key comes from a client, and a keyed
+/// pseudo-random hash keeps a client who crafts keys from piling them into
+/// one bucket. The `foldhash` feature swaps in foldhash (faster, seeded per
+/// process, but its authors claim only minimal resistance to crafted keys);
+/// lab-04's build-settings experiment measures what the swap is worth.
+#[cfg(not(feature = "foldhash"))]
 pub type Hasher = std::hash::RandomState;
+/// The hash every shard uses (see the build without `foldhash`): foldhash's
+/// fast `RandomState`.
+#[cfg(feature = "foldhash")]
+pub type Hasher = foldhash::fast::RandomState;
 // ANCHOR_END: hasher
 
 /// A stored value.
