@@ -666,9 +666,16 @@ fn dashmap_lead(rows: &[(String, f64, f64)]) -> String {
             fmt_ratio(hi1)
         )
     };
-    let two = if hi2 < 1.0 {
+    let two = if hi2 < 1.0 && hi1 < 1.0 {
         format!(
             "at 2 threads the gap remained (lab-01's designs reached {} to {} of dashmap's \
+             throughput)",
+            fmt_ratio(lo2),
+            fmt_ratio(hi2)
+        )
+    } else if hi2 < 1.0 {
+        format!(
+            "at 2 threads dashmap was ahead of every lab-01 design (they reached {} to {} of its \
              throughput)",
             fmt_ratio(lo2),
             fmt_ratio(hi2)
@@ -703,6 +710,12 @@ mod tests {
         );
         assert!(behind.contains("0.48× to 0.49×"), "{behind}");
         assert!(behind.contains("the gap remained"), "{behind}");
+        let overtaken = dashmap_lead(&rows(&[(1.05, 0.70), (0.90, 0.80)]));
+        assert!(
+            overtaken.contains("at 2 threads dashmap was ahead of every lab-01 design"),
+            "{overtaken}"
+        );
+        assert!(!overtaken.contains("remained"), "{overtaken}");
         let mixed = dashmap_lead(&rows(&[(1.2, 1.1), (0.5, 0.6)]));
         assert!(
             mixed.contains("not ahead of every lab-01 design: d0"),

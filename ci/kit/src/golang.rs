@@ -114,8 +114,9 @@ pub fn build(src: &Path, name: &str, test: bool) -> Result<Built> {
     })
 }
 
-/// `go vet`'s and gofmt's view of `src`: the problems each reports (empty
-/// when clean). Tests use it to keep the Go sources idiomatic.
+/// `go vet`'s and gofmt's view of `src`, and its own Go tests if it has
+/// any: the problems each reports (empty when clean). Tests use it to keep
+/// the Go sources idiomatic and tested.
 pub fn lint(src: &Path) -> Result<Vec<String>> {
     let out = out_dir()?;
     let mut problems = Vec::new();
@@ -136,6 +137,23 @@ pub fn lint(src: &Path) -> Result<Vec<String>> {
     .with_context(|| format!("running go vet: {HINT}"))?;
     if !vet.status.success() {
         problems.push(format!("go vet: {}{}", vet.stdout, vet.stderr));
+    }
+    // The package's own Go tests, if it has any.
+    let has_tests = std::fs::read_dir(src)
+        .with_context(|| format!("reading {}", src.display()))?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().ends_with("_test.go"));
+    if has_tests {
+        let test = run_tool(
+            command(&out)
+                .args(["test", "-count=1", "."])
+                .current_dir(src),
+            BUILD_TIMEOUT,
+        )
+        .with_context(|| format!("running go test: {HINT}"))?;
+        if !test.status.success() {
+            problems.push(format!("go test: {}{}", test.stdout, test.stderr));
+        }
     }
     Ok(problems)
 }

@@ -69,10 +69,23 @@ pub fn source_paths(root: &Path, p: &Producer) -> Result<Vec<String>> {
         }
         todo.extend(pkg.path_deps.iter().cloned());
     }
+    // A producer that builds other labs' binaries whole, under the
+    // workspace's profiles (lab-04's build-settings experiment builds
+    // lab-01 and lab-02 with every variant and runs their own harness):
+    // all of those labs, and the root Cargo.toml with the profiles.
+    if let Some((_, whole)) = BUILDS_WHOLE.iter().find(|(n, _)| *n == p.package) {
+        out.extend(whole.iter().map(|w| (*w).to_owned()));
+    }
     out.sort();
     out.dedup();
     Ok(out)
 }
+
+/// Producers that build other labs whole (harness and all) and depend on
+/// the workspace's profiles: the extra source paths each one's results
+/// depend on.
+const BUILDS_WHOLE: &[(&str, &[&str])] =
+    &[("lab-04", &["labs/lab-01", "labs/lab-02", "Cargo.toml"])];
 
 fn relative(root: &Path, pkg: &Package) -> Result<String> {
     let rel = pkg

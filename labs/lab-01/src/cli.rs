@@ -431,6 +431,12 @@ pub fn run_locks(args: &LocksArgs) -> anyhow::Result<()> {
     if args.rounds == 0 {
         bail!("--rounds must be at least 1");
     }
+    if kit::procfs::cores() < 2 {
+        bail!(
+            "the handoff probe needs two cores (a holder and a waiter spinning side by side); \
+             this machine has one"
+        );
+    }
     let plan = ProbePlan::new(args.quick, args.rounds);
     let bar = progress_bar(plan.steps(), false);
     let probes = run_probes(&plan, || bar.inc(1));

@@ -201,7 +201,12 @@ pub fn run(plan: &MeasurePlan, progress: &ProgressBar) -> Result<GoMaps> {
     for round in 0..plan.rounds {
         for (mix, read_ratio) in MIXES {
             for threads in THREADS {
-                let spec = plan.spec(threads, read_ratio, KeyDist::Uniform);
+                // Never pinned: Go's side cannot pin its goroutines, so
+                // Rust's must not be pinned either (whatever --pin says).
+                let spec = WorkloadSpec {
+                    pin: false,
+                    ..plan.spec(threads, read_ratio, KeyDist::Uniform)
+                };
                 for design in rotated(&Design::ALL, round) {
                     progress.set_message(format!(
                         "go beside rust, round {}/{}: {} × {threads}",

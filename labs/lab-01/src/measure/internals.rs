@@ -41,8 +41,9 @@ pub enum FastOp {
     Mutex,
     RwLockRead,
     RwLockWrite,
-    /// A compare-exchange that takes a flag and a store that clears it:
-    /// the instructions of an uncontended lock and unlock, without the
+    /// A compare-exchange that takes a flag and a swap that clears it: the
+    /// two atomic read-modify-writes of an uncontended std `Mutex` lock and
+    /// unlock (the swap tells unlock whether anyone sleeps), without the
     /// lock's code around them.
     Atomics,
 }
@@ -60,7 +61,7 @@ impl FastOp {
             FastOp::Mutex => "std Mutex: lock + unlock",
             FastOp::RwLockRead => "std RwLock: read + unlock",
             FastOp::RwLockWrite => "std RwLock: write + unlock",
-            FastOp::Atomics => "compare-exchange + store (the fast path's atomics)",
+            FastOp::Atomics => "compare-exchange + swap (the atomics of std's Mutex)",
         }
     }
 }
@@ -83,7 +84,7 @@ pub fn fast_path(op: FastOp, pairs: u64) -> f64 {
                 let taken =
                     flag.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed);
                 black_box(taken.is_ok());
-                flag.store(false, Ordering::Release);
+                black_box(flag.swap(false, Ordering::Release));
             }
         }
     }
@@ -337,6 +338,13 @@ fn threshold(rows: &[HandoffRow]) -> (Option<HandoffRow>, Option<HandoffRow>) {
     (spun, parked.map(|i| rows[i]))
 }
 
+/// Whether every hold from `from` on put most waiters to sleep.
+fn slept_from(rows: &[HandoffRow], from: Duration) -> bool {
+    rows.iter()
+        .filter(|r| r.hold >= from)
+        .all(|r| r.slept > 0.5)
+}
+
 fn fmt_hold(d: Duration) -> String {
     if d.is_zero() {
         "0 (release at once)".to_owned()
@@ -371,8 +379,9 @@ pub fn probe_tables(plan: &ProbePlan, probes: &Probes) -> (Table, Table) {
     fast.note(format!(
         "{} lock-and-unlock pairs in a row on one thread, per operation and round; the median of \
          {} round(s), operations visited in a rotated order. The last row is a compare-exchange \
-         that sets a flag and a store that clears it: the two atomic instructions an uncontended \
-         std lock and unlock execute, without the function calls and state checks around them.",
+         that sets a flag and a swap that clears it: the two atomic read-modify-writes an \
+         uncontended std Mutex lock and unlock execute (RwLock's are a compare-exchange and a \
+         fetch-sub), without the function calls and state checks around them.",
         fmt_int(plan.pairs as f64),
         plan.rounds
     ));
@@ -436,7 +445,14 @@ pub fn probe_tables(plan: &ProbePlan, probes: &Probes) -> (Table, Table) {
     let mutex = &rows[HandoffLock::Mutex as usize];
     let rwlock = &rows[HandoffLock::RwLockWrite as usize];
     let (spun, parked) = threshold(mutex);
-    t.fact("verdict", handoff_verdict(spun, parked));
+    t.fact(
+        "verdict",
+        handoff_verdict(
+            spun,
+            parked,
+            parked.is_some_and(|p| slept_from(mutex, p.hold)),
+        ),
+    );
     let none = "none of the holds measured".to_owned();
     t.fact(
         "spun_hold",
@@ -451,12 +467,17 @@ pub fn probe_tables(plan: &ProbePlan, probes: &Probes) -> (Table, Table) {
         t.fact("long_slept", fmt_pct(last.slept));
         t.fact("long_handoff", fmt_ns(last.p50));
         t.fact("long_handoff_p99", fmt_ns(last.p99));
-        t.fact("unlock_verdict", unlock_verdict(spun, *last));
+        // Compare unlocks only against a row whose waiters did sleep.
+        let slept = (last.slept > 0.5).then_some(*last).or(parked);
+        t.fact("unlock_verdict", unlock_verdict(spun, slept));
     }
     let (_, rw_parked) = threshold(rwlock);
     t.fact(
         "rwlock_same",
         match (parked, rw_parked) {
+            (Some(m), Some(r)) if m.hold == r.hold && r.hold == plan.holds[0] => {
+                "RwLock's writers, too, slept in most handoffs from the shortest hold on".to_owned()
+            }
             (Some(m), Some(r)) if m.hold == r.hold => {
                 "RwLock's writers went from spinning to sleeping at the same hold".to_owned()
             }
@@ -474,13 +495,24 @@ pub fn probe_tables(plan: &ProbePlan, probes: &Probes) -> (Table, Table) {
 
 /// Whether unlocking cost more with a sleeping waiter than with a spinning
 /// one: the sleeper's wake-up is a system call the unlocking thread makes.
-fn unlock_verdict(spun: Option<HandoffRow>, slept: HandoffRow) -> String {
-    let Some(s) = spun else {
-        return format!(
-            "with a sleeping waiter, the holder's unlock took {} (median); no hold measured had \
-             a spinning waiter to compare it with",
-            fmt_ns(slept.unlock)
-        );
+fn unlock_verdict(spun: Option<HandoffRow>, slept: Option<HandoffRow>) -> String {
+    let (s, slept) = match (spun, slept) {
+        (Some(s), Some(slept)) => (s, slept),
+        (Some(s), None) => {
+            return format!(
+                "no hold measured put most waiters to sleep, so there is no sleeping waiter to \
+                 compare with; with a spinning one the holder's unlock took {} (median)",
+                fmt_ns(s.unlock)
+            );
+        }
+        (None, Some(slept)) => {
+            return format!(
+                "with a sleeping waiter, the holder's unlock took {} (median); no hold measured \
+                 had a spinning waiter to compare it with",
+                fmt_ns(slept.unlock)
+            );
+        }
+        (None, None) => return "the probe recorded no handoffs".to_owned(),
     };
     let ratio = slept.unlock / s.unlock;
     if ratio >= 2.0 {
@@ -502,16 +534,21 @@ fn unlock_verdict(spun: Option<HandoffRow>, slept: HandoffRow) -> String {
     }
 }
 
-fn handoff_verdict(spun: Option<HandoffRow>, parked: Option<HandoffRow>) -> String {
+fn handoff_verdict(spun: Option<HandoffRow>, parked: Option<HandoffRow>, stays: bool) -> String {
     match (spun, parked) {
         (Some(s), Some(p)) => format!(
             "held up to {} after the waiter asked, the mutex reached its waiter without it \
-             sleeping in {} of handoffs, {} after the release (median); held {} or longer, most \
+             sleeping in {} of handoffs, {} after the release (median); held {}{}, most \
              waiters slept, and waking one made the handoff take {} ({} as long)",
             fmt_ns(s.hold.as_nanos() as f64),
             fmt_pct(1.0 - s.slept),
             fmt_ns(s.p50),
             fmt_ns(p.hold.as_nanos() as f64),
+            if stays {
+                " or longer"
+            } else {
+                " (though not at every longer hold)"
+            },
             fmt_ns(p.p50),
             fmt_ratio(p.p50 / s.p50),
         ),

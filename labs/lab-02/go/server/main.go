@@ -24,7 +24,6 @@ import (
 	"log"
 	"net"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,8 +63,10 @@ func main() {
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
-			// Out of descriptors, say: keep serving the others.
+			// Out of descriptors, say: keep serving the others, and pause
+			// so that a persistent error does not spin a core.
 			log.Printf("go-server: accept: %v", err)
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		if s.clients.Add(1) > s.maxClients {
@@ -163,12 +164,19 @@ func (s *server) run(w *bufio.Writer, args [][]byte) bool {
 		db.mu.Unlock()
 		writeSimple(w, "OK")
 	case "MGET":
-		writeArrayHeader(w, len(args)-1)
+		// Look up under the lock, write after it: a write can block on a
+		// client that does not read, and must not hold up the writers
+		// (and, behind a waiting writer, every reader) meanwhile.
+		vals := make([][]byte, len(args)-1)
 		db.mu.RLock()
-		for _, k := range args[1:] {
-			writeBulk(w, db.m[string(k)])
+		for i, k := range args[1:] {
+			vals[i] = db.m[string(k)]
 		}
 		db.mu.RUnlock()
+		writeArrayHeader(w, len(vals))
+		for _, v := range vals {
+			writeBulk(w, v)
+		}
 	case "MSET":
 		if len(args)%2 == 0 {
 			writeError(w, "ERR wrong number of arguments for 'mset' command")
@@ -227,15 +235,11 @@ func (s *server) run(w *bufio.Writer, args [][]byte) bool {
 		db.mu.RUnlock()
 		writeInt(w, int64(n))
 	case "KEYS":
-		pattern := string(args[1])
-		if _, err := path.Match(pattern, ""); err != nil {
-			writeError(w, "ERR invalid pattern")
-			break
-		}
+		pattern := args[1]
 		var keys []string
 		db.mu.RLock()
 		for k := range db.m {
-			if ok, _ := path.Match(pattern, k); ok {
+			if globMatch(pattern, []byte(k)) {
 				keys = append(keys, k)
 			}
 		}
@@ -303,7 +307,7 @@ func config(w *bufio.Writer, args [][]byte) {
 	values := map[string]string{"save": "", "appendonly": "no"}
 	var pairs []string
 	for name, v := range values {
-		if ok, _ := path.Match(strings.ToLower(string(args[2])), name); ok {
+		if globMatch([]byte(strings.ToLower(string(args[2]))), []byte(name)) {
 			pairs = append(pairs, name, v)
 		}
 	}

@@ -57,7 +57,9 @@ fn range_of(rs: [f64; 2]) -> (f64, f64) {
 /// The memory verdict: what an idle connection cost each design at
 /// `conns`, relative to a tokio task.
 pub(crate) fn memory_words(task: f64, go: f64, thread: f64, thread_kernel: f64) -> String {
-    if [task, go, thread, thread_kernel].iter().any(|x| x.is_nan()) || task <= 0.0 {
+    if [task, go, thread, thread_kernel].iter().any(|x| x.is_nan())
+        || [task, go, thread].iter().any(|&x| x <= 0.0)
+    {
         return "no verdict: a server could not hold the connections".to_owned();
     }
     let thread_all = thread + thread_kernel.max(0.0);

@@ -814,7 +814,12 @@ fn settings_table(
         // A hasher is chosen by who picks the keys, not by speed (see the
         // chapter): its rows say what the choice costs, and are never
         // candidates for adoption.
-        if short == "pays" && !matches!(var.kind, Kind::Lab01Hasher | Kind::Lab02Hasher) {
+        // Nor is `panic = "abort"`: it gives up containing a panic to one
+        // connection's task, which no speed gain buys back.
+        if short == "pays"
+            && !matches!(var.kind, Kind::Lab01Hasher | Kind::Lab02Hasher)
+            && var.key != "panic_abort"
+        {
             pays.push(var.name);
         }
         t.fact(&format!("verdict_{}", var.key), long);
@@ -843,10 +848,15 @@ fn settings_table(
              profile, the system allocator and no PGO"
                 .to_owned()
         } else {
+            let (which, it) = if pays.len() == 1 {
+                ("gained", "it")
+            } else {
+                ("each gained", "them")
+            };
             format!(
-                "{}, which gained in this run; the workspace has not adopted it: one run is not \
-                 enough, and a setting changes the workspace's profile only when a second full \
-                 run repeats the gain",
+                "{}, which {which} in this run; the workspace has not adopted {it}: one run is \
+                 not enough, and a setting changes the workspace's profile only when a second \
+                 full run repeats the gain",
                 pays.join("; ")
             )
         },
@@ -1100,8 +1110,8 @@ mod tests {
             "find"
         );
         assert_eq!(
-            bare("<C as lab_01::measure::workload::BenchTarget>::bench_read"),
-            "<C as lab_01::measure::workload::BenchTarget>::bench_read"
+            bare("<C as kv::Target>::bench_read"),
+            "<C as kv::Target>::bench_read"
         );
         assert_eq!(
             bare("core::hash::sip::Hasher<S>::write"),

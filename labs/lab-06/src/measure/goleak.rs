@@ -142,7 +142,11 @@ fn go_side() -> Result<(Reading, String, String)> {
             found,
             names_spawn_site,
             shows_wait,
-            fix_passes: fixed.status.success(),
+            // `-test.run` matching no test also exits 0: the fixed test
+            // must have run and passed by name.
+            fix_passes: fixed.status.success()
+                && format!("{}{}", fixed.stdout, fixed.stderr)
+                    .contains("--- PASS: TestSenderKeptFixed"),
             took: test_time(&output),
         },
         normalise(&output, &abs),
