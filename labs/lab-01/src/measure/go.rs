@@ -422,10 +422,10 @@ pub fn table(plan: &MeasurePlan, g: &GoMaps) -> Table {
     t.note(
         "The same work per operation on both sides: each thread replays a ring of 65,536 \
          operations drawn before the clock starts, looks at a stop flag every 64, and times \
-         every 16th (Rust with Instant::now into an HDR histogram, Go with time.Now into a \
+         every 16th (Rust with `Instant::now` into an HDR histogram, Go with `time.Now` into a \
          slice). What differs: lab-01's shards are its cache (hashbrown under IndexMap, SipHash, \
          a TTL check on every read and sampled-LRU bookkeeping), Go's are a bare \
-         map[uint64]uint64 (its runtime's AES hash); lab-01 picks a shard from bits of the SipHash, \
+         `map[uint64]uint64` (its runtime's AES hash); lab-01 picks a shard from bits of the SipHash, \
          Go from a multiplicative hash of the key; the plans are drawn by different PRNGs with \
          the same distribution; and Go's runtime, not the OS alone, schedules the goroutines.",
     );
