@@ -187,10 +187,6 @@ pub fn ensure_pinned(root: &Path, tools: &[Pinned]) -> Result<()> {
         // ANCHOR: install
         sh::run(
             sh::cargo(root)
-                // One build folder for every tool: mdBook's own crates and
-                // many of their dependencies are linkcheck2's too, and are
-                // compiled once instead of twice on a fresh machine.
-                .env("CARGO_TARGET_DIR", build_dir(root))
                 // `--debug`: the tools are built without optimisation,
                 // which compiles in about half the time (mdBook: 39 s
                 // against 78 s on a 2-core machine) and still builds this
@@ -216,18 +212,7 @@ pub fn ensure_pinned(root: &Path, tools: &[Pinned]) -> Result<()> {
             );
         }
     }
-    // The installed binaries are all that is kept: the build folder would
-    // add about a gigabyte to `.tools/`, which CI caches.
-    let build = build_dir(root);
-    if build.exists() {
-        std::fs::remove_dir_all(&build).with_context(|| format!("removing {}", build.display()))?;
-    }
     Ok(())
-}
-
-/// Where `cargo install` builds the pinned tools.
-fn build_dir(root: &Path) -> PathBuf {
-    tools_dir(root).join("build")
 }
 
 fn dpkg_installed(pkg: &str) -> bool {
