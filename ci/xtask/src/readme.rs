@@ -10,7 +10,10 @@
 //! list items), then runs each from the repository root with `sh -c`, in
 //! the order written, one README at a time:
 //!
-//! - a command that finishes within [`SETTLE`] must exit 0;
+//! - a server (a command that names a port or an address to listen on)
+//!   is started when it accepts connections on every address it names,
+//!   within [`SERVER_START`]; any other command that finishes within
+//!   [`SETTLE`] must exit 0;
 //! - one still running then has started and is working (a server, a
 //!   measurement of minutes): it passes if it printed no error, and stays up
 //!   in the background until the README's last command, so the next line
@@ -35,19 +38,55 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// How long a command may take before it counts as long-running.
-pub const SETTLE: Duration = Duration::from_secs(5);
+/// How long a command that is not a server may take before it counts as
+/// long-running (a load, a measurement: it has parsed its arguments and
+/// started by then, or failed).
+pub const SETTLE: Duration = Duration::from_secs(2);
+
+/// How long a server may take to accept connections on every address its
+/// command names (cargo's check that it is built, then its start-up, on a
+/// machine the group's earlier commands may be loading). A server is up
+/// when it listens, not after a fixed wait: the next line connects to it.
+pub const SERVER_START: Duration = Duration::from_secs(30);
 
 /// How long, at the end of a group, its long-running commands that are
 /// not servers may still take to finish and be judged (in all, from the
 /// group's last command).
-pub const GRACE: Duration = Duration::from_secs(15);
+pub const GRACE: Duration = Duration::from_secs(10);
 
 /// A command that serves until stopped: it listens on a port.
 pub fn is_server(command: &str) -> bool {
     command.contains("--port")
         || command.contains("--listen")
         || command.split_whitespace().any(|w| w == "serve")
+}
+
+/// The addresses a server command listens on, as its flags name them
+/// (`--port N` on 127.0.0.1, `--listen`, `--debug-addr`, `--control`; the
+/// book's own server on its default port). Port 0 (any free port) names
+/// none.
+pub fn listen_addrs(command: &str) -> Vec<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let mut out = Vec::new();
+    for w in words.windows(2) {
+        match w[0] {
+            "--port" if w[1] != "0" => out.push(format!("127.0.0.1:{}", w[1])),
+            "--listen" | "--debug-addr" | "--control" => out.push(w[1].to_owned()),
+            _ => {}
+        }
+    }
+    if out.is_empty() && command.trim_start().starts_with("cargo xtask serve") {
+        out.push("127.0.0.1:3000".to_owned());
+    }
+    out
+}
+
+fn accepts(addr: &str) -> bool {
+    use std::net::ToSocketAddrs;
+    let Ok(mut addrs) = addr.to_socket_addrs() else {
+        return false;
+    };
+    addrs.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok())
 }
 
 /// One command as written, and where.
@@ -331,10 +370,37 @@ fn run_one(root: &Path, w: &Written, log_dir: &Path, n: usize) -> Result<Option<
         log: log.clone(),
     };
     let started = Instant::now();
-    while started.elapsed() < SETTLE {
+    // A server is waited for until it listens; anything else for SETTLE.
+    let addrs = if is_server(&w.command) {
+        listen_addrs(&w.command)
+    } else {
+        Vec::new()
+    };
+    let settled = |elapsed: Duration| {
+        if addrs.is_empty() {
+            elapsed >= SETTLE
+        } else {
+            addrs.iter().all(|a| accepts(a))
+        }
+    };
+    loop {
         if let Some(status) = running.child.try_wait()? {
             judge(w, status, &read_log(&log))?;
             return Ok(None);
+        }
+        if settled(started.elapsed()) {
+            break;
+        }
+        if started.elapsed() > SERVER_START {
+            bail!(
+                "{}:{}: `{}` is still not accepting connections on {} after {}; its output:\n{}",
+                w.file,
+                w.line,
+                w.command,
+                addrs.join(" and "),
+                kit::fmt::fmt_duration(SERVER_START),
+                tail(&read_log(&log))
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -348,7 +414,7 @@ fn run_one(root: &Path, w: &Written, log_dir: &Path, n: usize) -> Result<Option<
             w.file,
             w.line,
             w.command,
-            kit::fmt::fmt_duration(SETTLE),
+            kit::fmt::fmt_duration(started.elapsed()),
             tail(&output)
         );
     }
@@ -422,8 +488,12 @@ fn run_group(
         }
         if let Some(r) = kept {
             crate::sh::say(&format!(
-                "  still running after {}: started; kept until the end of {scope}",
-                kit::fmt::fmt_duration(SETTLE)
+                "  still running: {}; kept until the end of {scope}",
+                if is_server(&w.command) && !listen_addrs(&w.command).is_empty() {
+                    "listening"
+                } else {
+                    "started"
+                }
             ));
             t.kept += 1;
             background.push(r);
@@ -598,12 +668,58 @@ mod tests {
         run_group(
             &dir,
             &dir,
-            vec![w("sleep 60", 1), w("true", 2)],
+            vec![w("sleep 60 # serve", 1), w("true", 2)],
             "R.md",
             &mut t,
         )
         .unwrap();
         assert_eq!(t.kept, 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_server_is_waited_for_on_every_address_it_names() {
+        assert_eq!(
+            listen_addrs(
+                "cargo run -p lab-06 --release -- serve --port 6380 --debug-addr 127.0.0.1:6060"
+            ),
+            ["127.0.0.1:6380", "127.0.0.1:6060"]
+        );
+        assert_eq!(
+            listen_addrs(
+                "cargo run -p lab-05 -- proxy --listen 127.0.0.1:7000 --upstream 127.0.0.1:6380 --control 127.0.0.1:7001"
+            ),
+            ["127.0.0.1:7000", "127.0.0.1:7001"]
+        );
+        assert_eq!(listen_addrs("cargo xtask serve"), ["127.0.0.1:3000"]);
+        assert!(listen_addrs("cargo run -p lab-03 -- target --port 0").is_empty());
+        // Waited for until it listens, not for a fixed time; a server that
+        // never listens fails with what it printed.
+        let dir = std::env::temp_dir().join(format!("ul-readme-srv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let w = |c: String| Written {
+            file: "R.md".into(),
+            line: 1,
+            command: c,
+        };
+        let started = Instant::now();
+        let kept = run_one(&dir, &w(format!("sleep 60 # --port {port}")), &dir, 1).unwrap();
+        assert!(
+            kept.is_some() && started.elapsed() < SETTLE,
+            "{:?}",
+            started.elapsed()
+        );
+        drop(kept);
+        let err = run_one(
+            &dir,
+            &w("echo cannot bind; exit 1; --port 9".into()),
+            &dir,
+            2,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("cannot bind"), "{err:#}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
