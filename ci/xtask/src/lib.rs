@@ -23,6 +23,8 @@
 //!   card and exercises; every include resolves; committed results are full
 //!   runs; module maps name the component and how it is measured; no lab
 //!   uses another lab's `measure` or `cli`, or depends on a later lab.
+//! - [`unify`]: every lab resolves the dependencies they share with the
+//!   same features (`ci/unify`), so one lab's build reuses another's.
 //! - [`prose`]: the prose lint (no measured number typed into a chapter)
 //!   and the check that every existing lab is listed and none is "planned".
 //! - [`readme`]: the README's and the lab READMEs' commands, run as written.
@@ -48,3 +50,4 @@ pub mod structure;
 pub mod suite;
 pub mod tools;
 pub mod transcripts;
+pub mod unify;

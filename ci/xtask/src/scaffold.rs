@@ -435,6 +435,7 @@ mod tests {
         assert!(lib.contains("pub mod measure;"));
         let manifest = filled("lab-{{NN}}/Cargo.toml");
         assert!(manifest.contains("kit.workspace = true"));
+        assert!(manifest.contains("unify.workspace = true"));
         let main = filled("src/main.rs");
         assert!(main.contains("#[command(flatten)]") && main.contains("MeasureArgs"));
         assert!(main.contains("kit::output::finish(&report, &args.out, started)"));

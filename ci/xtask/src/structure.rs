@@ -13,7 +13,9 @@
 //!   names both groups: the component, and how it is measured;
 //! - lab boundaries: no file under `labs/lab-NN/` reaches into another
 //!   lab's measuring code (`lab_MM::measure`, `lab_MM::cli`), and a lab's
-//!   manifests depend only on earlier labs ([`boundary_problems`]).
+//!   manifests depend only on earlier labs ([`boundary_problems`]);
+//! - the labs and `benches` build their shared dependencies with the same
+//!   features ([`crate::unify`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -537,6 +539,7 @@ pub fn check(root: &Path) -> Result<()> {
     }
 
     problems.extend(lab_boundary_problems(root)?);
+    problems.extend(crate::unify::problems(root)?);
     problems.extend(include_problems(root)?);
 
     // Prose true to the data and to the repository.
