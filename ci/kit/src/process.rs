@@ -47,10 +47,44 @@ pub fn own_exe() -> PathBuf {
     PathBuf::from(format!("/proc/{}/exe", std::process::id()))
 }
 
-/// A free loopback port: bind to port 0, read the port, let it go.
+/// A free loopback port for a child to listen on, chosen below the
+/// kernel's ephemeral range (`net.ipv4.ip_local_port_range`).
+///
+/// The port is free when chosen and bound by the child a moment later. A
+/// port from the ephemeral range (what binding port 0 returns) could be
+/// taken in between by any outgoing connection, such as the thousands a
+/// load generator opens; below that range only an explicit bind can take
+/// it. Falls back to port 0's answer if no port below the range is free.
 pub fn free_port() -> Result<u16> {
+    let (low, _) = ephemeral_range();
+    let first = 10_000u16.min(low.saturating_sub(1));
+    let span = u32::from(low.saturating_sub(first)).max(1);
+    // A start that differs between processes, so parallel callers (tests)
+    // rarely try the same ports.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for i in 0..span.min(2_000) {
+        let port = first + ((seed.wrapping_add(i.wrapping_mul(7_919))) % span) as u16;
+        if port != 0 && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?.port())
+}
+
+/// The kernel's range of ports for outgoing connections (Linux's default
+/// if it cannot be read).
+pub fn ephemeral_range() -> (u16, u16) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|w| w.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// The last few KiB a child wrote, for error messages.
@@ -438,6 +472,18 @@ pub fn run_tool_with_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_free_port_is_below_the_ephemeral_range_and_free() {
+        let (low, high) = ephemeral_range();
+        assert!(low < high, "{low}..{high}");
+        for _ in 0..20 {
+            let port = free_port().unwrap();
+            assert!(port < low || low <= 10_000, "{port} is in {low}..{high}");
+            // Free: a listener can take it.
+            TcpListener::bind(("127.0.0.1", port)).unwrap();
+        }
+    }
 
     #[test]
     fn reads_the_ready_line() {

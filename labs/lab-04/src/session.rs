@@ -58,45 +58,27 @@ pub struct Outcome {
 }
 
 /// Starts lab-02 from this binary's `serve` subcommand with a debug port,
-/// pinned to `cpus` (a `taskset -c` list) if given.
-///
-/// The debug port is a free port found before the server starts, so
-/// another socket can take it in between (an outgoing connection of an
-/// earlier experiment once did, from the same ephemeral range): the child
-/// then fails to bind, and we try again with another port.
+/// pinned to `cpus` (a `taskset -c` list) if given. The debug port comes
+/// from `kit::process::free_port`, below the ephemeral range, so no
+/// outgoing connection of an earlier experiment can take it before the
+/// child binds it.
 pub fn start_server(
     target: Target,
     threads: usize,
     extra: &[String],
     cpus: Option<&'static str>,
 ) -> Result<(Server, std::net::SocketAddr)> {
-    const TRIES: usize = 4;
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let port = kit::process::free_port()?;
-        let debug_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-        let mut args = vec!["--debug-addr".to_owned(), debug_addr.to_string()];
-        args.extend(extra.iter().cloned());
-        let launch = Launch {
-            subcommand: Some("serve"),
-            extra: args,
-            cpus,
-            ..Launch::new(target, threads)
-        };
-        match Server::start(&launch) {
-            Ok(server) => return Ok((server, debug_addr)),
-            Err(e) if tries < TRIES && port_taken(&e) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Whether a server failed to start only because its debug port was taken
-/// (the child's own message, which `Server::start` carries).
-fn port_taken(e: &anyhow::Error) -> bool {
-    let text = format!("{e:#}");
-    text.contains("cannot bind the debug port") && text.contains("Address already in use")
+    let port = kit::process::free_port()?;
+    let debug_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut args = vec!["--debug-addr".to_owned(), debug_addr.to_string()];
+    args.extend(extra.iter().cloned());
+    let launch = Launch {
+        subcommand: Some("serve"),
+        extra: args,
+        cpus,
+        ..Launch::new(target, threads)
+    };
+    Ok((Server::start(&launch)?, debug_addr))
 }
 
 // ANCHOR: session
@@ -246,25 +228,4 @@ pub fn top_text(stacks: &[Stack], n: usize) -> String {
         );
     }
     out
-}
-
-#[cfg(test)]
-mod port_tests {
-    use super::port_taken;
-
-    #[test]
-    fn only_a_taken_debug_port_is_retried() {
-        let taken = anyhow::anyhow!(
-            "cannot bind the debug port 127.0.0.1:46617: Address already in use (os error 98)"
-        )
-        .context("task-per-connection printed no ready line (exit status: 1)");
-        assert!(port_taken(&taken));
-        let other = anyhow::anyhow!("cannot bind 127.0.0.1:6380: Address already in use");
-        assert!(
-            !port_taken(&other),
-            "lab-02's own port is not ours to retry"
-        );
-        let denied = anyhow::anyhow!("cannot bind the debug port 127.0.0.1:80: Permission denied");
-        assert!(!port_taken(&denied));
-    }
 }
