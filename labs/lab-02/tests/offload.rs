@@ -70,6 +70,20 @@ fn sorted_bulks(frame: &[u8]) -> Vec<String> {
     keys
 }
 
+/// Each reply against the one wanted, shown escaped; `from` is the index
+/// of the first reply checked.
+fn assert_replies(mode: &str, got: &[Vec<u8>], want: &[&[u8]], from: usize) {
+    assert_eq!(got.len(), want.len(), "[{mode}] replies");
+    for (i, (got, want)) in got.iter().zip(want).enumerate() {
+        assert_eq!(
+            got.escape_ascii().to_string(),
+            want.escape_ascii().to_string(),
+            "[{mode}] reply {}",
+            i + from
+        );
+    }
+}
+
 /// A few thousand keys, so that KEYS has a walk to make.
 fn fill(s: &ServerProc) {
     let mut c = s.client();
@@ -148,13 +162,7 @@ fn pipelined_commands_after_a_keys_keep_their_order() {
             b"*0\r\n",
             b"+PONG\r\n",
         ];
-        for (i, (got, want)) in r.iter().zip(want).enumerate() {
-            assert_eq!(
-                got.escape_ascii().to_string(),
-                want.escape_ascii().to_string(),
-                "[{mode}] reply {i}"
-            );
-        }
+        assert_replies(mode, &r, &want, 0);
         // The four KEYS went where the mode says.
         let offloaded = if mode == "inline" { 0 } else { 4 };
         assert_eq!(
@@ -189,14 +197,7 @@ fn resp3_replies_around_a_keys_are_reshaped() {
             b"*0\r\n",
             b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
         ];
-        for (i, (got, want)) in r[1..].iter().zip(want).enumerate() {
-            assert_eq!(
-                got.escape_ascii().to_string(),
-                want.escape_ascii().to_string(),
-                "[{mode}] reply {}",
-                i + 1
-            );
-        }
+        assert_replies(mode, &r[1..], &want, 1);
         s.assert_no_panic();
     }
 }
@@ -224,13 +225,7 @@ fn a_keys_inside_a_transaction_runs_with_it() {
             b"*2\r\n+OK\r\n*1\r\n$1\r\nt\r\n",
             b"*1\r\n$1\r\nt\r\n",
         ];
-        for (i, (got, want)) in r.iter().zip(want).enumerate() {
-            assert_eq!(
-                got.escape_ascii().to_string(),
-                want.escape_ascii().to_string(),
-                "[{mode}] reply {i}"
-            );
-        }
+        assert_replies(mode, &r, &want, 0);
         // Only the KEYS after EXEC left the transaction's path.
         let offloaded = if mode == "inline" { 0 } else { 1 };
         assert_eq!(

@@ -15,58 +15,34 @@ use anyhow::Result;
 use kit::fmt::{fmt_int, fmt_ms};
 use kit::procfs;
 use kit::redis_benchmark::{self as bench, Load, Sample};
-use kit::stats::{Stall, med, median};
+use kit::stats::{Stall, med};
 use lab_02::launch::{Server, Target};
 use report::Table;
 
-use super::keys_loop::{Open, Says, lag_sentence, open_command, open_run, under_keys};
+use super::keys_loop::{self, HasKeysRound, KeysRound, Says, lag_sentence, open_command};
 use super::lab02::{self, slug};
 use super::tools::GEN_CPU;
 use super::{Plan, ms};
 
-/// One round on one server.
+/// One round on one server: the open-model runs, and redis-benchmark
+/// under the same KEYS loop.
 #[derive(Debug, Clone)]
 struct Round {
-    quiet: Open,
-    busy: Open,
-    /// redis-benchmark under the same KEYS loop.
+    open: KeysRound,
     closed: Sample,
-    /// Each KEYS call's duration while the GETs ran, in ms.
-    keys_ms: Vec<f64>,
 }
 
-struct Cell {
-    server: Target,
-    rounds: Vec<Round>,
+impl HasKeysRound for Round {
+    fn keys_round(&self) -> &KeysRound {
+        &self.open
+    }
 }
+
+type Cell = keys_loop::Cell<Target, Round>;
 
 impl Cell {
-    fn keys_ms(&self) -> f64 {
-        let all: Vec<f64> = self.rounds.iter().flat_map(|r| r.keys_ms.clone()).collect();
-        median(&all)
-    }
-
-    fn quiet(&self, f: fn(&Open) -> f64) -> f64 {
-        med(&self.rounds, |r| f(&r.quiet))
-    }
-
-    fn busy(&self, f: fn(&Open) -> f64) -> f64 {
-        med(&self.rounds, |r| f(&r.busy))
-    }
-
     fn closed(&self, f: fn(&Sample) -> f64) -> f64 {
         med(&self.rounds, |r| f(&r.closed))
-    }
-
-    /// The open model's verdict under the KEYS loop.
-    fn open_stall(&self) -> Stall {
-        let ms = |us: f64| us / 1e3;
-        Stall::of(
-            ms(self.busy(|o| o.p50_us)),
-            ms(self.busy(|o| o.p99_us)),
-            ms(self.busy(|o| o.max_us)),
-            self.keys_ms(),
-        )
     }
 
     /// redis-benchmark's verdict under the same loop.
@@ -101,16 +77,8 @@ fn closed_run(plan: &Plan, server: &mut Server) -> Result<Sample> {
 }
 
 fn round(plan: &Plan, server: &mut Server) -> Result<Round> {
-    let quiet = open_run(plan, server)?;
-    let ((busy, closed), keys_ms) = under_keys(server, |server| {
-        Ok((open_run(plan, server)?, closed_run(plan, server)?))
-    })?;
-    Ok(Round {
-        quiet,
-        busy,
-        closed,
-        keys_ms,
-    })
+    let (open, closed) = KeysRound::run(plan, server, |server| closed_run(plan, server))?;
+    Ok(Round { open, closed })
 }
 
 /// Starts and fills every server, runs the rounds, and builds the table.
@@ -122,16 +90,13 @@ pub fn run(plan: &Plan) -> Result<Table> {
         let server = lab02::start(target, None, threads)?;
         server.fill(plan.hol_keys)?;
         servers.push(server);
-        cells.push(Cell {
-            server: target,
-            rounds: Vec::new(),
-        });
+        cells.push(Cell::new(target));
     }
     for r in 0..plan.rounds {
         for target in kit::stats::rotated(&Target::ALL, r) {
             let (Some(server), Some(cell)) = (
                 servers.iter_mut().find(|s| s.target == target),
-                cells.iter_mut().find(|c| c.server == target),
+                cells.iter_mut().find(|c| c.of == target),
             ) else {
                 continue;
             };
@@ -161,13 +126,8 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
     )
     .numeric(&[2, 3, 4, 5, 6, 7, 8]);
     for c in cells {
-        let check = |f: fn(&Round) -> &Open| {
-            c.rounds
-                .last()
-                .map_or(String::new(), |r| f(r).check.clone())
-        };
         t.row(vec![
-            c.server.name().into(),
+            c.of.name().into(),
             "off".into(),
             String::new(),
             ms(c.quiet(|o| o.p50_us)),
@@ -176,10 +136,10 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
             String::new(),
             String::new(),
             ms(c.quiet(|o| o.lag_p99_us)),
-            check(|r| &r.quiet),
+            c.check(|r| &r.quiet),
         ]);
         t.row(vec![
-            c.server.name().into(),
+            c.of.name().into(),
             "on".into(),
             fmt_ms(c.keys_ms()),
             ms(c.busy(|o| o.p50_us)),
@@ -188,7 +148,7 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
             fmt_ms(c.closed(|s| s.p50_ms)),
             fmt_ms(c.closed(|s| s.p99_ms)),
             ms(c.busy(|o| o.lag_p99_us)),
-            check(|r| &r.busy),
+            c.check(|r| &r.busy),
         ]);
         facts(&mut t, c);
     }
@@ -230,7 +190,7 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
 
 /// Facts for one server: `event_loop_open_p50`, `redis_server_open_verdict`, …
 fn facts(t: &mut Table, c: &Cell) {
-    let s = slug(c.server);
+    let s = slug(c.of);
     t.fact(&format!("{s}_keys_ms"), fmt_ms(c.keys_ms()));
     t.fact(&format!("{s}_quiet_p99"), ms(c.quiet(|o| o.p99_us)));
     t.fact(&format!("{s}_open_p50"), ms(c.busy(|o| o.p50_us)));
@@ -249,7 +209,7 @@ fn verdict_note(plan: &Plan, c: &Cell) -> String {
         "Measured: {}: with KEYS looping (each {} ms), from the intended start GET p50 {} ms, \
          p99 {} ms ({}); redis-benchmark saw p50 {} ms, p99 {} ms ({}). The open model sent {} \
          of the {} GETs per second asked for{}.",
-        c.server.name(),
+        c.of.name(),
         fmt_ms(c.keys_ms()),
         ms(c.busy(|o| o.p50_us)),
         ms(c.busy(|o| o.p99_us)),
@@ -276,7 +236,7 @@ fn lag_note(cells: &[Cell]) -> String {
         .iter()
         .map(|c| {
             (
-                c.server.name().to_owned(),
+                c.of.name().to_owned(),
                 c.busy(|o| o.lag_p99_us) / 1e3,
                 c.busy(|o| o.p50_us) / 1e3,
             )
@@ -294,7 +254,7 @@ fn hidden(cells: &[Cell]) -> String {
         .map(|c| {
             format!(
                 "{} (redis-benchmark: {}; open model: {})",
-                c.server.name(),
+                c.of.name(),
                 c.closed_stall().says(),
                 c.open_stall().says()
             )

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use kit::fmt::fmt_ms;
-use kit::stats::Stall;
+use kit::stats::{Stall, med, median};
 use lab_02::launch::{Looper, Server};
 use lab_02::resp::Frame;
 
@@ -94,6 +94,101 @@ pub(super) fn under_keys<T>(
     let keys_ms = keys.finish()?;
     server.check_alive()?;
     Ok((out, keys_ms))
+}
+
+/// One round's open-model runs of GETs, without and with the KEYS loop.
+#[derive(Debug, Clone)]
+pub(super) struct KeysRound {
+    pub quiet: Open,
+    pub busy: Open,
+    /// Each KEYS call's duration while the GETs ran, in ms.
+    pub keys_ms: Vec<f64>,
+}
+
+impl KeysRound {
+    /// `quiet`, then `busy` and whatever else `f` runs under the loop.
+    pub(super) fn run<T>(
+        plan: &Plan,
+        server: &mut Server,
+        f: impl FnOnce(&mut Server) -> Result<T>,
+    ) -> Result<(Self, T)> {
+        let quiet = open_run(plan, server)?;
+        let ((busy, more), keys_ms) = under_keys(server, |server| {
+            let busy = open_run(plan, server)?;
+            Ok((busy, f(server)?))
+        })?;
+        Ok((
+            Self {
+                quiet,
+                busy,
+                keys_ms,
+            },
+            more,
+        ))
+    }
+}
+
+/// A round that holds a [`KeysRound`] (and maybe more).
+pub(super) trait HasKeysRound {
+    fn keys_round(&self) -> &KeysRound;
+}
+
+impl HasKeysRound for KeysRound {
+    fn keys_round(&self) -> &KeysRound {
+        self
+    }
+}
+
+/// One setup (`of`: a server, or a model and a setting) and its rounds,
+/// read as medians over the rounds.
+pub(super) struct Cell<K, R> {
+    pub of: K,
+    pub rounds: Vec<R>,
+}
+
+impl<K, R: HasKeysRound> Cell<K, R> {
+    pub(super) fn new(of: K) -> Self {
+        Self {
+            of,
+            rounds: Vec::new(),
+        }
+    }
+
+    /// One KEYS call, ms: the median over every round's calls.
+    pub(super) fn keys_ms(&self) -> f64 {
+        let all: Vec<f64> = self
+            .rounds
+            .iter()
+            .flat_map(|r| r.keys_round().keys_ms.iter().copied())
+            .collect();
+        median(&all)
+    }
+
+    pub(super) fn quiet(&self, f: fn(&Open) -> f64) -> f64 {
+        med(&self.rounds, |r| f(&r.keys_round().quiet))
+    }
+
+    pub(super) fn busy(&self, f: fn(&Open) -> f64) -> f64 {
+        med(&self.rounds, |r| f(&r.keys_round().busy))
+    }
+
+    /// The last round's generator self-check of one run.
+    pub(super) fn check(&self, f: fn(&KeysRound) -> &Open) -> String {
+        self.rounds
+            .last()
+            .map_or(String::new(), |r| f(r.keys_round()).check.clone())
+    }
+
+    /// The open model's verdict under the KEYS loop.
+    pub(super) fn open_stall(&self) -> Stall {
+        let ms = |us: f64| us / 1e3;
+        Stall::of(
+            ms(self.busy(|o| o.p50_us)),
+            ms(self.busy(|o| o.p99_us)),
+            ms(self.busy(|o| o.max_us)),
+            self.keys_ms(),
+        )
+    }
 }
 
 /// How the kit's [`Stall`] reads for GETs beside a KEYS loop.

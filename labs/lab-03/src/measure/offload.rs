@@ -12,12 +12,12 @@
 use anyhow::{Result, bail};
 use kit::fmt::{fmt_int, fmt_ms, fmt_ratio};
 use kit::procfs;
-use kit::stats::{Stall, med, median, paired_ratio, rotated};
+use kit::stats::{paired_ratio, rotated};
 use lab_02::config::SlowCommands;
 use lab_02::launch::{Server, Target};
 use report::Table;
 
-use super::keys_loop::{Open, Says, lag_sentence, open_command, open_run, under_keys};
+use super::keys_loop::{self, KeysRound, Says, lag_sentence, open_command};
 use super::lab02::{self, slug};
 use super::tools::GEN_CPU;
 use super::{Plan, ms};
@@ -79,46 +79,11 @@ impl Setup {
     }
 }
 
-/// One round on one setup.
-#[derive(Debug, Clone)]
-struct Round {
-    quiet: Open,
-    busy: Open,
-    /// Each KEYS call's duration while the GETs ran, in ms.
-    keys_ms: Vec<f64>,
-}
-
-struct Cell {
-    setup: Setup,
-    rounds: Vec<Round>,
-}
+type Cell = keys_loop::Cell<Setup, KeysRound>;
 
 impl Cell {
-    fn keys_ms(&self) -> f64 {
-        let all: Vec<f64> = self.rounds.iter().flat_map(|r| r.keys_ms.clone()).collect();
-        median(&all)
-    }
-
-    fn quiet(&self, f: fn(&Open) -> f64) -> f64 {
-        med(&self.rounds, |r| f(&r.quiet))
-    }
-
-    fn busy(&self, f: fn(&Open) -> f64) -> f64 {
-        med(&self.rounds, |r| f(&r.busy))
-    }
-
     fn busy_p99s(&self) -> Vec<f64> {
         self.rounds.iter().map(|r| r.busy.p99_us).collect()
-    }
-
-    fn stall(&self) -> Stall {
-        let ms = |us: f64| us / 1e3;
-        Stall::of(
-            ms(self.busy(|o| o.p50_us)),
-            ms(self.busy(|o| o.p99_us)),
-            ms(self.busy(|o| o.max_us)),
-            self.keys_ms(),
-        )
     }
 }
 
@@ -127,10 +92,10 @@ fn offloaded(server: &Server) -> Result<u64> {
     Ok(server.info_u64("lab02_offloaded_commands")?.unwrap_or(0))
 }
 
-fn round(plan: &Plan, setup: Setup, server: &mut Server) -> Result<Round> {
-    let quiet = open_run(plan, server)?;
+fn round(plan: &Plan, setup: Setup, server: &mut Server) -> Result<KeysRound> {
     let before = offloaded(server)?;
-    let (busy, keys_ms) = under_keys(server, |server| open_run(plan, server))?;
+    let (round, ()) = KeysRound::run(plan, server, |_| Ok(()))?;
+    let keys_ms = &round.keys_ms;
     // The setting took: every KEYS went where it says. The server counts
     // a KEYS when it moves it off the worker, so one still running when
     // the loop stopped is counted but not timed: at least every timed one.
@@ -146,11 +111,7 @@ fn round(plan: &Plan, setup: Setup, server: &mut Server) -> Result<Round> {
             keys_ms.len()
         );
     }
-    Ok(Round {
-        quiet,
-        busy,
-        keys_ms,
-    })
+    Ok(round)
 }
 
 /// Starts and fills every setup's server, runs the rounds, and builds the
@@ -168,16 +129,13 @@ pub fn run(plan: &Plan) -> Result<Table> {
         )?;
         server.fill(plan.hol_keys)?;
         servers.push((setup, server));
-        cells.push(Cell {
-            setup,
-            rounds: Vec::new(),
-        });
+        cells.push(Cell::new(setup));
     }
     for r in 0..plan.rounds {
         for setup in rotated(&SETUPS, r) {
             let (Some((_, server)), Some(cell)) = (
                 servers.iter_mut().find(|(s, _)| *s == setup),
-                cells.iter_mut().find(|c| c.setup == setup),
+                cells.iter_mut().find(|c| c.of == setup),
             ) else {
                 continue;
             };
@@ -206,12 +164,7 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
     )
     .numeric(&[3, 4, 5, 6, 7]);
     for c in cells {
-        let check = |f: fn(&Round) -> &Open| {
-            c.rounds
-                .last()
-                .map_or(String::new(), |r| f(r).check.clone())
-        };
-        let (model, mode) = (c.setup.target.name(), c.setup.mode.name());
+        let (model, mode) = (c.of.target.name(), c.of.mode.name());
         t.row(vec![
             model.into(),
             mode.into(),
@@ -221,7 +174,7 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
             ms(c.quiet(|o| o.p99_us)),
             ms(c.quiet(|o| o.max_us)),
             ms(c.quiet(|o| o.lag_p99_us)),
-            check(|r| &r.quiet),
+            c.check(|r| &r.quiet),
         ]);
         t.row(vec![
             model.into(),
@@ -232,7 +185,7 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
             ms(c.busy(|o| o.p99_us)),
             ms(c.busy(|o| o.max_us)),
             ms(c.busy(|o| o.lag_p99_us)),
-            check(|r| &r.busy),
+            c.check(|r| &r.busy),
         ]);
         facts(&mut t, c);
     }
@@ -266,7 +219,7 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
             .iter()
             .map(|c| {
                 (
-                    c.setup.name(),
+                    c.of.name(),
                     c.busy(|o| o.lag_p99_us) / 1e3,
                     c.busy(|o| o.p50_us) / 1e3,
                 )
@@ -277,13 +230,12 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
     t.fact("lag_note", lag);
     let inline = cells
         .iter()
-        .find(|c| c.setup == Setup::tasks(SlowCommands::Inline));
+        .find(|c| c.of == Setup::tasks(SlowCommands::Inline));
     let mut effects = Vec::new();
     // Per offload: its per-round p99 ratio to inline (above one: lower).
     let mut ratios = Vec::new();
     for mode in OFFLOADS {
-        let (Some(inline), Some(c)) =
-            (inline, cells.iter().find(|c| c.setup == Setup::tasks(mode)))
+        let (Some(inline), Some(c)) = (inline, cells.iter().find(|c| c.of == Setup::tasks(mode)))
         else {
             continue;
         };
@@ -309,28 +261,28 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
     }
     if let Some(best) = cells
         .iter()
-        .filter(|c| c.setup.target == Target::TaskPerConnection)
+        .filter(|c| c.of.target == Target::TaskPerConnection)
         .min_by(|a, b| a.busy(|o| o.p99_us).total_cmp(&b.busy(|o| o.p99_us)))
     {
         // Named only when it stands clear of inline by the band `effect`
         // uses (and, for inline, when every offload stands clear of it).
         let clear = |r: f64| !(0.8..1.25).contains(&r);
-        let stands_out = match best.setup.mode {
+        let stands_out = match best.of.mode {
             SlowCommands::Inline => !ratios.is_empty() && ratios.iter().all(|&(_, r)| clear(r)),
             mode => ratios.iter().any(|&(m, r)| m == mode && clear(r)),
         };
         t.fact(
             "lowest_p99",
             if stands_out {
-                best.setup.mode.name().to_owned()
-            } else if best.setup.mode == SlowCommands::Inline {
+                best.of.mode.name().to_owned()
+            } else if best.of.mode == SlowCommands::Inline {
                 "none clearly (inline had the lowest median, but an offload came within 25% of \
                  it)"
                 .to_owned()
             } else {
                 format!(
                     "none clearly ({} had the lowest median, but within 25% of inline's)",
-                    best.setup.mode.name()
+                    best.of.mode.name()
                 )
             },
         );
@@ -344,14 +296,14 @@ fn table(plan: &Plan, threads: usize, cells: &[Cell]) -> Table {
 
 /// Facts for one setup: `task_per_connection_spawn_blocking_p99`, …
 fn facts(t: &mut Table, c: &Cell) {
-    let s = c.setup.slug();
+    let s = c.of.slug();
     t.fact(&format!("{s}_keys_ms"), fmt_ms(c.keys_ms()));
     t.fact(&format!("{s}_quiet_p99"), ms(c.quiet(|o| o.p99_us)));
     t.fact(&format!("{s}_p50"), ms(c.busy(|o| o.p50_us)));
     t.fact(&format!("{s}_p99"), ms(c.busy(|o| o.p99_us)));
     t.fact(&format!("{s}_max"), ms(c.busy(|o| o.max_us)));
     t.fact(&format!("{s}_lag_p99"), ms(c.busy(|o| o.lag_p99_us)));
-    t.fact(&format!("{s}_verdict"), c.stall().says());
+    t.fact(&format!("{s}_verdict"), c.open_stall().says());
 }
 
 /// What one offload did to other clients' p99 under the KEYS loop,
