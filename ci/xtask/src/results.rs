@@ -17,6 +17,14 @@
 //! `target/results-quick/`, and checks that it produces exactly the files
 //! that are committed, so the pipeline cannot rot without the test suite
 //! noticing. Quick numbers are never committed.
+//!
+//! The pipeline builds each package (`cargo build --release --bins -p
+//! PACKAGE`) and runs the built binary itself, as `cargo run` would. A full
+//! run builds a package just before measuring it, on a machine doing
+//! nothing else. A quick run, whose numbers mean nothing, builds the next
+//! packages in the background while the current one measures ([`Builds`]),
+//! so the suite does not wait for compiling and measuring one after the
+//! other.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -67,8 +75,78 @@ pub fn quick_dir(root: &Path, name: &str) -> PathBuf {
     root.join("target/results-quick").join(name)
 }
 
+/// Every binary of a package, in release: a lab's measurement may run a
+/// sibling binary (lab-04's `heap`, which installs its own allocator).
+pub fn build(root: &Path, package: &str) -> Result<()> {
+    sh::run(sh::cargo(root).args(["build", "--quiet", "--release", "--bins", "-p", package]))
+        .map(|_| ())
+}
+
+/// Cargo's target folder for this workspace.
+pub fn target_dir(root: &Path) -> Result<PathBuf> {
+    let out = sh::read(sh::cargo(root).args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--no-deps",
+        "--offline",
+    ]))?;
+    let v: serde_json::Value = serde_json::from_str(&out)?;
+    v["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata gave no target_directory")
+}
+
+/// Release builds made in the background, in the order the producers
+/// measure, so a quick run measures one package while the next compiles.
+#[derive(Default)]
+pub struct Builds {
+    done: std::sync::Mutex<std::collections::BTreeMap<String, Result<(), String>>>,
+    ready: std::sync::Condvar,
+    stop: std::sync::atomic::AtomicBool,
+}
+
+impl Builds {
+    /// Builds each package in turn until all are built or [`Builds::stop`].
+    pub fn build_all(&self, root: &Path, packages: &[String]) {
+        for p in packages {
+            if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let r = build(root, p).map_err(|e| format!("{e:#}"));
+            if let Ok(mut done) = self.done.lock() {
+                done.insert(p.clone(), r);
+            }
+            self.ready.notify_all();
+        }
+    }
+
+    /// Waits for `package`'s build; its error if it failed.
+    pub fn wait(&self, package: &str) -> Result<()> {
+        let mut done = self
+            .done
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a build thread panicked"))?;
+        loop {
+            if let Some(r) = done.get(package) {
+                return r.clone().map_err(|e| anyhow::anyhow!(e));
+            }
+            done = self
+                .ready
+                .wait(done)
+                .map_err(|_| anyhow::anyhow!("a build thread panicked"))?;
+        }
+    }
+
+    /// No more builds after the one under way.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Runs one producer's `measure` command and reads its report.
-pub fn measure(root: &Path, p: &Producer, quick: bool) -> Result<Report> {
+pub fn measure(root: &Path, p: &Producer, quick: bool, builds: Option<&Builds>) -> Result<Report> {
     if p.name == TOOLING {
         return crate::transcripts::tooling_report(root, quick);
     }
@@ -80,16 +158,23 @@ pub fn measure(root: &Path, p: &Producer, quick: bool) -> Result<Report> {
     if let Some(dir) = out_json.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    // Every binary of the package first: a lab's measurement may run a
-    // sibling binary (lab-04's `heap`, which installs its own allocator),
-    // and `cargo run` builds only the one it runs.
-    sh::run(sh::cargo(root).args(["build", "--quiet", "--release", "--bins", "-p", &p.package]))?;
-    let mut cmd = sh::cargo(root);
-    cmd.args(["run", "--quiet", "--release", "-p", &p.package]);
-    if let Some(bin) = &p.bin {
-        cmd.args(["--bin", bin]);
+    match builds {
+        Some(b) => b.wait(&p.package)?,
+        None => build(root, &p.package)?,
     }
-    cmd.args(["--", "measure"]);
+    // The binary `cargo run` would run, as it would run it.
+    let exe = target_dir(root)?
+        .join("release")
+        .join(p.bin.as_deref().unwrap_or(&p.package));
+    let package_dir = project::packages(root)?
+        .into_iter()
+        .find(|q| q.name == p.package)
+        .map(|q| q.dir)
+        .with_context(|| format!("no package {}", p.package))?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.current_dir(root)
+        .env("CARGO_MANIFEST_DIR", package_dir)
+        .arg("measure");
     if quick {
         cmd.arg("--quick");
     }
@@ -193,8 +278,36 @@ pub fn run(root: &Path, quick: bool, only: &[String], stale_only: bool) -> Resul
         &read_timings(&timings_file(root, !quick)),
         quick,
     ));
+    // A quick run builds ahead in the background; a full run builds each
+    // package just before measuring it, so nothing else runs meanwhile.
+    let packages: Vec<String> = chosen
+        .iter()
+        .filter(|p| p.name != TOOLING)
+        .map(|p| p.package.clone())
+        .collect();
+    let background = Builds::default();
+    std::thread::scope(|s| {
+        if quick && packages.len() > 1 {
+            s.spawn(|| background.build_all(root, &packages));
+        }
+        let builds = (quick && packages.len() > 1).then_some(&background);
+        let r = measure_all(root, &chosen, quick, builds, &mut timings, &timings_path);
+        background.stop();
+        r
+    })
+}
+
+/// Measures each chosen producer in turn and writes its files.
+fn measure_all(
+    root: &Path,
+    chosen: &[&Producer],
+    quick: bool,
+    builds: Option<&Builds>,
+    timings: &mut std::collections::BTreeMap<String, u64>,
+    timings_path: &Path,
+) -> Result<()> {
     let mut mismatches = Vec::new();
-    for p in chosen {
+    for p in chosen.iter().copied() {
         let started = std::time::Instant::now();
         sh::step(&format!(
             "results: {} ({}){}",
@@ -204,7 +317,7 @@ pub fn run(root: &Path, quick: bool, only: &[String], stale_only: bool) -> Resul
         ));
         // Digested before measuring: the code that ran is the code named.
         let sources = crate::freshness::current(root, p)?;
-        let report = measure(root, p, quick)?;
+        let report = measure(root, p, quick, builds)?;
         let command = if quick {
             format!("cargo xtask results --quick --only {}", p.name)
         } else {
@@ -335,6 +448,19 @@ pub fn check_committed_are_full(root: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_background_build_fails_the_wait_for_it() {
+        let dir = std::env::temp_dir().join(format!("ul-builds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let b = Builds::default();
+        std::thread::scope(|s| {
+            s.spawn(|| b.build_all(&dir, &["no-such-package".to_owned()]));
+            let e = b.wait("no-such-package").unwrap_err();
+            assert!(format!("{e:#}").contains("failed"), "{e:#}");
+        });
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     fn set(names: &[&str]) -> BTreeSet<String> {
         names.iter().map(|s| (*s).to_owned()).collect()

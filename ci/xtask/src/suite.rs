@@ -111,19 +111,14 @@ fn run_step(
                 "-D",
                 "warnings",
             ]))?;
+            // Every exercise package with its solutions in place, in one
+            // cargo invocation.
+            let mut c = sh::cargo(root);
+            c.args(["clippy", "--all-targets", "--locked"]);
             for p in exercise_packages(root)? {
-                sh::run(sh::cargo(root).args([
-                    "clippy",
-                    "-p",
-                    &p,
-                    "--all-targets",
-                    "--features",
-                    "solution",
-                    "--",
-                    "-D",
-                    "warnings",
-                ]))?;
+                c.args(["-p", &p, "--features", &format!("{p}/solution")]);
             }
+            sh::run(c.args(["--", "-D", "warnings"]))?;
             Ok(String::new())
         }
         "tests" => {
