@@ -341,7 +341,7 @@ fn measure_all(
             std::fs::create_dir_all(d)?;
         }
         std::fs::write(
-            &timings_path,
+            timings_path,
             serde_json::to_string_pretty(&timings)? + "\n",
         )?;
         if quick {
