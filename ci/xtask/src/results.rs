@@ -340,10 +340,7 @@ fn measure_all(
         if let Some(d) = timings_path.parent() {
             std::fs::create_dir_all(d)?;
         }
-        std::fs::write(
-            timings_path,
-            serde_json::to_string_pretty(&timings)? + "\n",
-        )?;
+        std::fs::write(timings_path, serde_json::to_string_pretty(&timings)? + "\n")?;
         if quick {
             let produced: BTreeSet<String> = report.file_names().into_iter().collect();
             if let Err(e) = compare_sets(&produced, &files_in(&committed_dir(root, &p.name))?) {
