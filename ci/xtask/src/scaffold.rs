@@ -189,8 +189,12 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The workspace crates a new lab builds on: the results format, the
+/// measurement kit and the shared dependency features.
+const LAB_BASE: [&str; 3] = ["ci/report", "ci/kit", "ci/unify"];
+
 /// Scaffolds lab-99 into a scratch workspace beside the real one (holding
-/// only `ci/report` and `ci/kit` besides it) and proves it: its chapter has
+/// only [`LAB_BASE`] besides it) and proves it: its chapter has
 /// a lab card and exercise statement and its includes into the lab
 /// resolve; its module map names both groups and it keeps the lab
 /// boundaries; it compiles, is formatted and lint-clean, passes its own
@@ -203,8 +207,7 @@ pub fn self_test(root: &Path) -> Result<()> {
         std::fs::remove_dir_all(&ws)?;
     }
     std::fs::create_dir_all(ws.join("src"))?;
-    // The lab builds on the results format and the measurement kit only.
-    for dep in ["ci/report", "ci/kit"] {
+    for dep in LAB_BASE {
         copy_dir(&root.join(dep), &ws.join(dep))?;
     }
     std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
@@ -215,8 +218,9 @@ pub fn self_test(root: &Path) -> Result<()> {
         w.insert(
             "members".into(),
             toml::Value::Array(
-                ["labs/lab-*", "labs/lab-*/exercises", "ci/report", "ci/kit"]
+                ["labs/lab-*", "labs/lab-*/exercises"]
                     .into_iter()
+                    .chain(LAB_BASE)
                     .map(|s| toml::Value::String(s.into()))
                     .collect(),
             ),
@@ -271,7 +275,9 @@ pub fn self_test(root: &Path) -> Result<()> {
         bail!("the scaffolded lab breaks the structure rules: {problems:?}");
     }
 
-    let target = scratch.join("target");
+    // The real workspace's target folder: the new lab resolves its
+    // dependencies as every lab does (ci/unify), so it reuses their builds.
+    let target = root.join("target");
     let cargo = |args: &[&str]| {
         let mut c = sh::cargo(&ws);
         c.env("CARGO_TARGET_DIR", &target).args(args);
