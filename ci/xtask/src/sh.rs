@@ -101,10 +101,13 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A step's time: `12.3s` under a minute, whole seconds above it
+/// (`1m05s`; 119.6 s is `2m00s`, never `1m60s`).
 pub fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s >= 60.0 {
-        format!("{}m{:02.0}s", (s / 60.0).floor(), s % 60.0)
+    if s >= 59.95 {
+        let whole = s.round() as u64;
+        format!("{}m{:02}s", whole / 60, whole % 60)
     } else {
         format!("{s:.1}s")
     }
@@ -113,6 +116,16 @@ pub fn fmt_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_round_into_the_next_minute() {
+        let f = |s: f64| fmt_duration(Duration::from_secs_f64(s));
+        assert_eq!(f(12.34), "12.3s");
+        assert_eq!(f(59.96), "1m00s");
+        assert_eq!(f(65.2), "1m05s");
+        assert_eq!(f(119.6), "2m00s");
+        assert_eq!(f(299.5), "5m00s");
+    }
 
     #[test]
     fn display_quotes_only_when_needed() {
