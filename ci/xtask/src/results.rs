@@ -109,7 +109,25 @@ pub struct Builds {
 
 impl Builds {
     /// Builds each package in turn until all are built or [`Builds::stop`].
+    /// Whatever way it ends (a stop, a panic in cargo's wrapper), every
+    /// package it did not build is marked so, and nobody waits forever.
     pub fn build_all(&self, root: &Path, packages: &[String]) {
+        struct Unbuilt<'a>(&'a Builds, &'a [String]);
+        impl Drop for Unbuilt<'_> {
+            fn drop(&mut self) {
+                let mut done = match self.0.done.lock() {
+                    Ok(d) => d,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                for p in self.1 {
+                    done.entry(p.clone()).or_insert_with(|| {
+                        Err(format!("{p} was not built: the background build stopped"))
+                    });
+                }
+                self.0.ready.notify_all();
+            }
+        }
+        let _unbuilt = Unbuilt(self, packages);
         for p in packages {
             if self.stop.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
@@ -456,6 +474,12 @@ mod tests {
             let e = b.wait("no-such-package").unwrap_err();
             assert!(format!("{e:#}").contains("failed"), "{e:#}");
         });
+        // Stopped before it began: a wait for what it never built ends.
+        let b = Builds::default();
+        b.stop();
+        b.build_all(&dir, &["never".to_owned()]);
+        let e = b.wait("never").unwrap_err();
+        assert!(format!("{e:#}").contains("was not built"), "{e:#}");
         std::fs::remove_dir_all(&dir).ok();
     }
 
