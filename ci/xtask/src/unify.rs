@@ -4,7 +4,9 @@
 //! package being built, so `cargo run -p lab-03` after `cargo run -p
 //! lab-02` would compile the shared crates (and lab-01 and lab-02 above
 //! them) again if lab-03 asked any of them for one more feature. Every lab
-//! and `benches` depend on `ci/unify`, which asks for the union; this
+//! and `benches` depend on `ci/unify`, which asks for the union (except in
+//! the loom, fuzz and `tokio_unstable` builds, which have target folders of
+//! their own and so nothing to share; see the labs' manifests); this
 //! module checks that it still does: each package's resolved dependencies
 //! (their target code, not build scripts or proc-macros, which Cargo
 //! resolves apart) must carry the same features in every package that has
