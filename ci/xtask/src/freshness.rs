@@ -17,7 +17,11 @@
 //! its component counts: its harness (`src/measure/`, `src/cli.rs`,
 //! `src/main.rs`, `src/bin/`) cannot reach another lab's measurement,
 //! because the structure check forbids importing it. Such a path is
-//! recorded with the suffix [`COMPONENT`]. The toolchain is recorded in the provenance header
+//! recorded with the suffix [`COMPONENT`]. Every producer also records the
+//! root `Cargo.toml`'s build settings ([`BUILD_SETTINGS`]: the profiles,
+//! `[workspace.dependencies]` with their features, and `[patch]`), which
+//! reach every build; the rest of that file (members, lints) does not
+//! change what is measured, so adding a lab leaves results fresh. The toolchain is recorded in the provenance header
 //! but does not make a result stale: a machine's `rustc` moves with rustup,
 //! and a result measured one compiler release ago still describes the code.
 
@@ -34,6 +38,19 @@ pub type Digests = BTreeMap<String, String>;
 
 /// Marks a source path whose harness is left out of its digest.
 pub const COMPONENT: &str = " (component)";
+
+/// Marks the root `Cargo.toml` when only its build settings count: the
+/// tables in [`SETTINGS_TABLES`].
+pub const BUILD_SETTINGS: &str = " (build settings)";
+
+/// The root manifest's tables that change what every producer builds.
+const SETTINGS_TABLES: &[&[&str]] = &[&["profile"], &["workspace", "dependencies"], &["patch"]];
+
+/// The file or folder a recorded source path names, without its suffix.
+fn path_of(rel: &str) -> &str {
+    rel.trim_end_matches(COMPONENT)
+        .trim_end_matches(BUILD_SETTINGS)
+}
 
 /// The source folders (or files) a producer's results depend on, relative
 /// to the root: its package and every workspace package it depends on by
@@ -75,6 +92,11 @@ pub fn source_paths(root: &Path, p: &Producer) -> Result<Vec<String>> {
     // all of those labs, and the root Cargo.toml with the profiles.
     if let Some((_, whole)) = BUILDS_WHOLE.iter().find(|(n, _)| *n == p.package) {
         out.extend(whole.iter().map(|w| (*w).to_owned()));
+    }
+    // The profiles and the workspace's dependency features reach every
+    // build (a producer that records the whole file needs no more).
+    if !out.iter().any(|o| o == "Cargo.toml") {
+        out.push(format!("Cargo.toml{BUILD_SETTINGS}"));
     }
     out.sort();
     out.dedup();
@@ -137,6 +159,9 @@ fn is_harness(in_crate: &Path) -> bool {
 /// `src/` and `benches/` (without the harness when `rel` ends in
 /// [`COMPONENT`]).
 pub fn digest(root: &Path, rel: &str) -> Result<String> {
+    if let Some(file) = rel.strip_suffix(BUILD_SETTINGS) {
+        return settings_digest(&root.join(file));
+    }
     let (rel, component_only) = match rel.strip_suffix(COMPONENT) {
         Some(r) => (r, true),
         None => (rel, false),
@@ -181,6 +206,35 @@ pub fn digest(root: &Path, rel: &str) -> Result<String> {
     Ok(format!("{hash:016x}"))
 }
 
+/// The digest of a manifest's [`SETTINGS_TABLES`], as parsed (so a comment
+/// or the order of the tables does not count, a changed value does).
+fn settings_digest(manifest: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
+    let doc: toml::Table =
+        toml::from_str(&text).with_context(|| format!("parsing {}", manifest.display()))?;
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for keys in SETTINGS_TABLES {
+        let mut at = Some(&doc);
+        let mut value = None;
+        for (i, k) in keys.iter().enumerate() {
+            let v = at.and_then(|t| t.get(*k));
+            if i + 1 == keys.len() {
+                value = v;
+            } else {
+                at = v.and_then(toml::Value::as_table);
+            }
+        }
+        fnv1a(&mut hash, keys.join(".").as_bytes());
+        fnv1a(&mut hash, &[0]);
+        // toml's tables are sorted maps, so this text is canonical.
+        let shown = value.map(|v| v.to_string()).unwrap_or_default();
+        fnv1a(&mut hash, shown.as_bytes());
+        fnv1a(&mut hash, &[0]);
+    }
+    Ok(format!("{hash:016x}"))
+}
+
 /// The current digests of a producer's sources.
 pub fn current(root: &Path, p: &Producer) -> Result<Digests> {
     source_paths(root, p)?
@@ -198,7 +252,7 @@ pub fn changed(root: &Path, recorded: &Digests) -> Result<Vec<String>> {
         return Ok(out);
     }
     for (rel, old) in recorded {
-        let now = if root.join(rel.trim_end_matches(COMPONENT)).exists() {
+        let now = if root.join(path_of(rel)).exists() {
             digest(root, rel)?
         } else {
             "missing".to_owned()
@@ -308,9 +362,66 @@ mod tests {
             "labs/lab-01 (component)",
             "ci/kit",
             "ci/report",
+            "Cargo.toml (build settings)",
         ] {
             assert!(paths.iter().any(|s| s == want), "{want} not in {paths:?}");
         }
         assert!(!paths.iter().any(|s| s.contains("exercises")), "{paths:?}");
+    }
+
+    #[test]
+    fn only_the_root_manifests_build_settings_count() {
+        let root = std::env::temp_dir().join(format!("ul-settings-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let write = |text: &str| std::fs::write(root.join("Cargo.toml"), text).unwrap();
+        let key = format!("Cargo.toml{BUILD_SETTINGS}");
+        write(
+            "[workspace]\nmembers = [\"a\"]\n\
+             [workspace.dependencies]\ntokio = { version = \"1\", features = [\"rt\"] }\n\
+             [profile.release]\ndebug = 1\n",
+        );
+        let before = digest(&root, &key).unwrap();
+        let recorded: Digests = [(key.clone(), before.clone())].into();
+        // A new member, a comment, the tables in another order: fresh.
+        write(
+            "# the labs\n[profile.release]\ndebug = 1\n\
+             [workspace]\nmembers = [\"a\", \"b\"]\n\
+             [workspace.dependencies]\ntokio = { features = [\"rt\"], version = \"1\" }\n",
+        );
+        assert!(changed(&root, &recorded).unwrap().is_empty());
+        // A profile setting or a dependency's feature: stale.
+        write(
+            "[workspace]\nmembers = [\"a\"]\n\
+             [workspace.dependencies]\ntokio = { version = \"1\", features = [\"rt\"] }\n\
+             [profile.release]\ndebug = 2\n",
+        );
+        assert_eq!(
+            changed(&root, &recorded).unwrap(),
+            std::slice::from_ref(&key)
+        );
+        write(
+            "[workspace]\nmembers = [\"a\"]\n\
+             [workspace.dependencies]\ntokio = { version = \"1\", features = [\"rt\", \"net\"] }\n\
+             [profile.release]\ndebug = 1\n",
+        );
+        assert_ne!(digest(&root, &key).unwrap(), before);
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn a_producer_that_builds_labs_whole_records_the_whole_root_manifest() {
+        let root = project::root();
+        let p = results::producers(&root)
+            .unwrap()
+            .into_iter()
+            .find(|p| p.package == "lab-04")
+            .expect("lab-04 produces results");
+        let paths = source_paths(&root, &p).unwrap();
+        assert!(paths.iter().any(|s| s == "Cargo.toml"), "{paths:?}");
+        assert!(
+            !paths.iter().any(|s| s.ends_with(BUILD_SETTINGS)),
+            "{paths:?}"
+        );
     }
 }
