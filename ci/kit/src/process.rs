@@ -12,6 +12,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -89,18 +90,56 @@ pub fn ephemeral_range() -> (u16, u16) {
 
 /// The last few KiB a child wrote, for error messages.
 #[derive(Debug, Clone)]
-struct LogTail(Arc<Mutex<String>>, usize);
+struct LogTail {
+    text: Arc<Mutex<String>>,
+    keep: usize,
+    /// Pipes still being read: a child that has exited may have left
+    /// output in them that its reader has not copied yet.
+    open: Arc<AtomicUsize>,
+}
+
+/// One pipe being read into a [`LogTail`]; dropped at its end of file.
+struct OpenPipe(Arc<AtomicUsize>);
+
+impl Drop for OpenPipe {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How long, once a child has exited, to wait for its pipes' readers to
+/// copy what is left in them (a grandchild holding a pipe open would keep
+/// it open for good, hence a bound).
+const PIPES_SETTLE: Duration = Duration::from_secs(2);
 
 impl LogTail {
     fn new(keep: usize) -> Self {
-        Self(Arc::default(), keep)
+        Self {
+            text: Arc::default(),
+            keep,
+            open: Arc::default(),
+        }
+    }
+
+    /// Counts a pipe as open until the returned guard drops.
+    fn opened(&self) -> OpenPipe {
+        self.open.fetch_add(1, Ordering::AcqRel);
+        OpenPipe(self.open.clone())
+    }
+
+    /// Waits up to `timeout` for every pipe to reach its end of file.
+    fn settle(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.open.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(2));
+        }
     }
 
     fn push(&self, bytes: &[u8]) {
-        let Ok(mut s) = self.0.lock() else { return };
+        let Ok(mut s) = self.text.lock() else { return };
         s.push_str(&String::from_utf8_lossy(bytes));
-        if s.len() > self.1 {
-            let mut cut = s.len() - self.1;
+        if s.len() > self.keep {
+            let mut cut = s.len() - self.keep;
             while !s.is_char_boundary(cut) {
                 cut += 1;
             }
@@ -109,24 +148,31 @@ impl LogTail {
     }
 
     fn text(&self) -> String {
-        self.0
+        self.text
             .lock()
             .map(|s| s.trim().to_owned())
             .unwrap_or_default()
     }
 
     /// Copies `from` into the tail until end of file, on its own thread.
-    fn drain(&self, mut from: impl Read + Send + 'static) {
+    fn drain(&self, from: impl Read + Send + 'static) {
+        let open = self.opened();
         let tail = self.clone();
         thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = from.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                tail.push(&buf[..n]);
-            }
+            tail.copy(from);
+            drop(open);
         });
+    }
+
+    /// Copies `from` into the tail until end of file, here.
+    fn copy(&self, mut from: impl Read) {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.push(&buf[..n]);
+        }
     }
 }
 
@@ -210,6 +256,9 @@ impl Process {
     /// An error that says what the process printed and how it exited.
     pub fn failure(&mut self, what: &str) -> anyhow::Error {
         let status = self.child.try_wait().ok().flatten();
+        if status.is_some() {
+            self.log.settle(PIPES_SETTLE);
+        }
         anyhow!(
             "{} {what}{}; its output:\n{}",
             self.name,
@@ -253,12 +302,16 @@ impl Process {
         Ok(())
     }
 
-    /// Waits up to `timeout` for the process to exit, and reaps it.
+    /// Waits up to `timeout` for the process to exit, and reaps it. Once
+    /// it has exited, [`output`](Self::output) holds all it printed.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
             match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
+                Ok(Some(status)) => {
+                    self.log.settle(PIPES_SETTLE);
+                    return Some(status);
+                }
                 Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
                 _ => return None,
             }
@@ -268,7 +321,9 @@ impl Process {
     /// SIGKILL now, and reap.
     pub fn kill(&mut self) -> Option<ExitStatus> {
         let _ = self.child.kill();
-        self.child.wait().ok()
+        let status = self.child.wait().ok();
+        self.log.settle(PIPES_SETTLE);
+        status
     }
 
     /// CPU time used so far (utime + stime of all threads), in seconds.
@@ -301,6 +356,7 @@ fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<Str
         log.drain(stderr);
     }
     if let Some(stdout) = child.stdout.take() {
+        let open = log.opened();
         let log = log.clone();
         thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
@@ -310,7 +366,8 @@ fn first_line_then_drain(child: &mut Child, log: &LogTail) -> mpsc::Receiver<Str
                 let _ = tx.send(line);
             }
             drop(tx);
-            log.drain(reader);
+            log.copy(reader);
+            drop(open);
         });
     }
     rx
@@ -531,5 +588,30 @@ mod tests {
             procfs::cpu_seconds_of_pid(real_pid).is_none(),
             "stopped and reaped"
         );
+    }
+
+    #[test]
+    fn an_exited_process_has_all_its_output() {
+        // A server that fails at start-up: its message is on stderr, its
+        // stdout closes at once. Once it has exited, every byte of the
+        // message is in its output, whichever reader thread ran last.
+        for round in 0..20 {
+            let mut cmd = Command::new("sh");
+            cmd.args([
+                "-c",
+                "head -c 200000 /dev/zero | tr '\\0' x >&2; echo ' the end' >&2; exit 3",
+            ]);
+            let mut p = Process::spawn_keeping(cmd, "failing", usize::MAX).unwrap();
+            assert_eq!(p.first_line(Duration::from_secs(10)), None);
+            let status = p.wait_exit(Duration::from_secs(10)).expect("it exits");
+            assert_eq!(status.code(), Some(3));
+            let out = p.output();
+            assert!(
+                out.len() == 200_000 + " the end".len() && out.ends_with("the end"),
+                "round {round}: {} bytes, ending {:?}",
+                out.len(),
+                &out[out.len().saturating_sub(20)..]
+            );
+        }
     }
 }
