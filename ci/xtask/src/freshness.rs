@@ -347,15 +347,20 @@ mod tests {
         std::fs::remove_dir_all(&root).ok();
     }
 
-    #[test]
-    fn a_lab_depends_on_the_crates_it_is_built_from() {
+    /// The source paths of the producer that measures `package`.
+    fn paths_of(package: &str) -> Vec<String> {
         let root = project::root();
         let p = results::producers(&root)
             .unwrap()
             .into_iter()
-            .find(|p| p.name == "lab-03")
-            .expect("lab-03 produces results");
-        let paths = source_paths(&root, &p).unwrap();
+            .find(|p| p.package == package)
+            .unwrap_or_else(|| panic!("{package} produces results"));
+        source_paths(&root, &p).unwrap()
+    }
+
+    #[test]
+    fn a_lab_depends_on_the_crates_it_is_built_from() {
+        let paths = paths_of("lab-03");
         for want in [
             "labs/lab-03",
             "labs/lab-02 (component)",
@@ -411,13 +416,7 @@ mod tests {
 
     #[test]
     fn a_producer_that_builds_labs_whole_records_the_whole_root_manifest() {
-        let root = project::root();
-        let p = results::producers(&root)
-            .unwrap()
-            .into_iter()
-            .find(|p| p.package == "lab-04")
-            .expect("lab-04 produces results");
-        let paths = source_paths(&root, &p).unwrap();
+        let paths = paths_of("lab-04");
         assert!(paths.iter().any(|s| s == "Cargo.toml"), "{paths:?}");
         assert!(
             !paths.iter().any(|s| s.ends_with(BUILD_SETTINGS)),
