@@ -221,6 +221,21 @@ fn fuzz(root: &Path) -> Result<String> {
             })
             .collect();
         names.sort();
+        // The fuzz crate is a workspace of its own, and cargo-fuzz resolves
+        // it without --locked: a lock that no longer matches the labs'
+        // manifests would be rewritten here unseen, so it fails instead.
+        sh::run(
+            sh::cargo(&dir)
+                .args(["metadata", "--locked", "--format-version", "1"])
+                .stdout(std::process::Stdio::null()),
+        )
+        .with_context(|| {
+            format!(
+                "{}/fuzz/Cargo.lock is out of date: run `cargo update --workspace` in {} and commit it",
+                lab.name,
+                dir.display()
+            )
+        })?;
         for target in names {
             let mut c = std::process::Command::new(&cargo_fuzz);
             c.current_dir(&dir)
